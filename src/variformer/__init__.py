@@ -1,0 +1,62 @@
+"""Variformer: one configurable Transformer family (encoder, decoder, encoder-decoder) for transformers v5.
+
+Importing the package registers model_type "variformer" with the transformers Auto classes.
+"""
+
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForCausalLM,
+    AutoModelForMaskedLM,
+    AutoModelForQuestionAnswering,
+    AutoModelForSeq2SeqLM,
+    AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
+)
+
+from .configuration import PRESETS, VariformerConfig
+from .modeling import (
+    VariformerForCausalLM,
+    VariformerForConditionalGeneration,
+    VariformerForMaskedLM,
+    VariformerForQuestionAnswering,
+    VariformerForSequenceClassification,
+    VariformerForTokenClassification,
+    VariformerModel,
+    VariformerPreTrainedModel,
+)
+
+__version__ = "0.1.0"
+
+AUTO_CLASSES = {
+    AutoModel: VariformerModel,
+    AutoModelForCausalLM: VariformerForCausalLM,
+    AutoModelForMaskedLM: VariformerForMaskedLM,
+    AutoModelForSeq2SeqLM: VariformerForConditionalGeneration,
+    AutoModelForSequenceClassification: VariformerForSequenceClassification,
+    AutoModelForTokenClassification: VariformerForTokenClassification,
+    AutoModelForQuestionAnswering: VariformerForQuestionAnswering,
+}
+
+
+def _register_auto_classes() -> None:
+    AutoConfig.register(VariformerConfig.model_type, VariformerConfig, exist_ok=True)
+    for auto_class, model_class in AUTO_CLASSES.items():
+        auto_class.register(VariformerConfig, model_class, exist_ok=True)
+
+
+_register_auto_classes()
+
+__all__ = [
+    "__version__",
+    "PRESETS",
+    "VariformerConfig",
+    "VariformerPreTrainedModel",
+    "VariformerModel",
+    "VariformerForCausalLM",
+    "VariformerForMaskedLM",
+    "VariformerForConditionalGeneration",
+    "VariformerForSequenceClassification",
+    "VariformerForTokenClassification",
+    "VariformerForQuestionAnswering",
+]

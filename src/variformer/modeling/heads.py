@@ -1,0 +1,344 @@
+"""Task heads. Each is thin: a base `VariformerModel` plus one projection, and checks at construction that the
+config's `architecture` can serve it.
+
+Legend: batch, seq, hidden = `config.hidden_size`, vocab = `config.vocab_size`, labels = `config.num_labels`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from transformers.activations import ACT2FN
+from transformers.cache_utils import Cache
+from transformers.generation import GenerationMixin
+from transformers.loss.loss_utils import ForMaskedLMLoss
+from transformers.modeling_outputs import (
+    BaseModelOutput,
+    CausalLMOutputWithPast,
+    MaskedLMOutput,
+    QuestionAnsweringModelOutput,
+    Seq2SeqLMOutput,
+    SequenceClassifierOutput,
+    TokenClassifierOutput,
+)
+from transformers.modeling_utils import slice_logits_to_keep
+from transformers.processing_utils import Unpack
+from transformers.utils import TransformersKwargs, can_return_tuple
+
+from ..configuration import VariformerConfig
+from .norms import build_norm
+from .models import VariformerModel
+from .pretrained import VariformerPreTrainedModel
+
+
+def _require_architecture(config: VariformerConfig, head: str, allowed: tuple[str, ...]) -> None:
+    if config.architecture not in allowed:
+        raise ValueError(
+            f"{head} needs VariformerConfig.architecture in {list(allowed)}, got {config.architecture!r}; "
+            f"build the config with architecture={allowed[0]!r} or pick the head for your variant "
+            "(decoder: VariformerForCausalLM, encoder: VariformerForMaskedLM, "
+            "encoder-decoder: VariformerForConditionalGeneration)."
+        )
+
+
+class VariformerForCausalLM(VariformerPreTrainedModel, GenerationMixin):
+    """Decoder-only language model: logits (batch, seq, vocab); `labels` give the shifted next-token loss."""
+
+    _tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}
+    _tp_plan = {"lm_head": "colwise_gather_output"}
+    _pp_plan = {"lm_head": (["hidden_states"], ["logits"])}
+
+    def __init__(self, config: VariformerConfig):
+        _require_architecture(config, type(self).__name__, ("decoder",))
+        super().__init__(config)
+        self.model = VariformerModel(config)
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        past_key_values: Cache | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        use_cache: bool | None = None,
+        logits_to_keep: int | torch.Tensor = 0,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> CausalLMOutputWithPast:
+        outputs = self.model(
+            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+            past_key_values=past_key_values, inputs_embeds=inputs_embeds, use_cache=use_cache, **kwargs,
+        )
+        hidden_states = slice_logits_to_keep(outputs.last_hidden_state, logits_to_keep)
+        logits = self.lm_head(hidden_states * self.config.lm_head_scale)  # (batch, seq, vocab)
+        loss = None
+        if labels is not None:
+            loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size, **kwargs)
+        return CausalLMOutputWithPast(
+            loss=loss, logits=logits, past_key_values=outputs.past_key_values,
+            hidden_states=outputs.hidden_states, attentions=outputs.attentions,
+        )
+
+
+class VariformerMaskedLMTransform(nn.Module):
+    """BERT's prediction transform: dense, activation, norm. (batch, seq, hidden) -> same."""
+
+    def __init__(self, config: VariformerConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.act_fn = ACT2FN[config.mlp_activation]
+        self.norm = build_norm(config)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.act_fn(self.dense(hidden_states)))
+
+
+class VariformerForMaskedLM(VariformerPreTrainedModel):
+    """Encoder masked language model: logits (batch, seq, vocab); `labels` (-100 = unmasked) give the loss."""
+
+    _tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}
+
+    def __init__(self, config: VariformerConfig):
+        _require_architecture(config, type(self).__name__, ("encoder",))
+        super().__init__(config)
+        self.model = VariformerModel(config)
+        self.transform = VariformerMaskedLMTransform(config)
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=True)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.LongTensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> MaskedLMOutput:
+        outputs = self.model(
+            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+            position_ids=position_ids, inputs_embeds=inputs_embeds, **kwargs,
+        )
+        logits = self.lm_head(self.transform(outputs.last_hidden_state) * self.config.lm_head_scale)
+        loss = None
+        if labels is not None:
+            loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size, **kwargs)
+        return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
+                              attentions=outputs.attentions)
+
+
+class VariformerForConditionalGeneration(VariformerPreTrainedModel, GenerationMixin):
+    """Encoder-decoder model for translation/summarization: logits (batch, tgt, vocab); `labels` (batch, tgt)
+    are shifted right into `decoder_input_ids` when those are not given."""
+
+    _tied_weights_keys = {"lm_head.weight": "model.encoder.embed_tokens.weight"}
+    _tp_plan = {"lm_head": "colwise_gather_output"}
+
+    def __init__(self, config: VariformerConfig):
+        _require_architecture(config, type(self).__name__, ("encoder-decoder",))
+        super().__init__(config)
+        self.model = VariformerModel(config)
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.post_init()
+
+    def get_encoder(self, modality: str | None = None):
+        return self.model.encoder
+
+    def get_decoder(self):
+        return self.model.decoder
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        decoder_input_ids: torch.LongTensor | None = None,
+        decoder_attention_mask: torch.Tensor | None = None,
+        encoder_outputs: BaseModelOutput | tuple | None = None,
+        past_key_values: Cache | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        decoder_inputs_embeds: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        use_cache: bool | None = None,
+        logits_to_keep: int | torch.Tensor = 0,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> Seq2SeqLMOutput:
+        if labels is not None and decoder_input_ids is None and decoder_inputs_embeds is None:
+            decoder_input_ids = self._shift_right(labels)  # (batch, tgt)
+        outputs = self.model(
+            input_ids=input_ids, attention_mask=attention_mask, decoder_input_ids=decoder_input_ids,
+            decoder_attention_mask=decoder_attention_mask, encoder_outputs=encoder_outputs,
+            past_key_values=past_key_values, inputs_embeds=inputs_embeds,
+            decoder_inputs_embeds=decoder_inputs_embeds, use_cache=use_cache, **kwargs,
+        )
+        hidden_states = slice_logits_to_keep(outputs.last_hidden_state, logits_to_keep)
+        logits = self.lm_head(hidden_states * self.config.lm_head_scale)  # (batch, tgt, vocab)
+        loss = None
+        if labels is not None:
+            loss = ForMaskedLMLoss(logits, labels, vocab_size=self.config.vocab_size, **kwargs)
+        return Seq2SeqLMOutput(
+            loss=loss, logits=logits, past_key_values=outputs.past_key_values,
+            decoder_hidden_states=outputs.decoder_hidden_states, decoder_attentions=outputs.decoder_attentions,
+            cross_attentions=outputs.cross_attentions, encoder_last_hidden_state=outputs.encoder_last_hidden_state,
+            encoder_hidden_states=outputs.encoder_hidden_states, encoder_attentions=outputs.encoder_attentions,
+        )
+
+    def prepare_decoder_input_ids_from_labels(self, labels: torch.Tensor) -> torch.Tensor:
+        return self._shift_right(labels)
+
+
+def pool_sequence(hidden_states: torch.Tensor, mode: str, attention_mask: torch.Tensor | None) -> torch.Tensor:
+    """(batch, seq, hidden) -> (batch, hidden): the first token, the last non-padding token or the masked mean.
+
+    The last non-padding token is the rightmost position whose mask is 1, so left and right padding both work.
+    """
+    if mode == "first":
+        return hidden_states[:, 0]
+    if attention_mask is None:
+        return hidden_states[:, -1] if mode == "last" else hidden_states.mean(dim=1)
+    mask = attention_mask.to(hidden_states.device, hidden_states.dtype)  # (batch, seq)
+    if mode == "mean":
+        return (hidden_states * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
+    positions = torch.arange(mask.shape[1], device=mask.device, dtype=mask.dtype)  # (seq,)
+    last = (positions * mask).argmax(-1)  # (batch,)
+    return hidden_states[torch.arange(hidden_states.shape[0], device=hidden_states.device), last]
+
+
+class VariformerForSequenceClassification(VariformerPreTrainedModel):
+    """Sequence classification for every variant: logits (batch, labels).
+
+    Pooling follows `config.classifier_pooling` ("first" goes through a dense+tanh pooler, as in BERT). The
+    encoder-decoder variant reads the decoder fed with the input shifted right (as BART does).
+    """
+
+    def __init__(self, config: VariformerConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.model = VariformerModel(config)
+        self.pooler = nn.Linear(config.hidden_size, config.hidden_size) \
+            if config.classifier_pooling == "first" else None
+        self.dropout = nn.Dropout(config.effective_classifier_dropout)
+        self.score = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.LongTensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> SequenceClassifierOutput:
+        if attention_mask is None and input_ids is not None and self.config.pad_token_id is not None:
+            attention_mask = (input_ids != self.config.pad_token_id).long()  # (batch, seq)
+        if self.config.is_encoder_decoder:
+            decoder_input_ids = self._shift_right(input_ids) if input_ids is not None else None
+            outputs = self.model(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds,
+                                 decoder_input_ids=decoder_input_ids, use_cache=False, **kwargs)
+            hidden_states = outputs.last_hidden_state
+        else:
+            outputs = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                                 position_ids=position_ids, inputs_embeds=inputs_embeds, use_cache=False, **kwargs)
+            hidden_states = outputs.last_hidden_state
+        pooled = pool_sequence(hidden_states, self.config.classifier_pooling, attention_mask)  # (batch, hidden)
+        if self.pooler is not None:
+            pooled = torch.tanh(self.pooler(pooled))
+        logits = self.score(self.dropout(pooled))  # (batch, labels)
+        loss = None
+        if labels is not None:
+            loss = self.loss_function(logits=logits, labels=labels, pooled_logits=logits, config=self.config)
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=_hidden(outputs),
+                                        attentions=_attentions(outputs))
+
+
+def _hidden(outputs):
+    return getattr(outputs, "hidden_states", None) or getattr(outputs, "decoder_hidden_states", None)
+
+
+def _attentions(outputs):
+    return getattr(outputs, "attentions", None) or getattr(outputs, "decoder_attentions", None)
+
+
+class VariformerForTokenClassification(VariformerPreTrainedModel):
+    """Encoder token classification (NER, tagging): logits (batch, seq, labels)."""
+
+    def __init__(self, config: VariformerConfig):
+        _require_architecture(config, type(self).__name__, ("encoder",))
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.model = VariformerModel(config)
+        self.dropout = nn.Dropout(config.effective_classifier_dropout)
+        self.score = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.LongTensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> TokenClassifierOutput:
+        outputs = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                             position_ids=position_ids, inputs_embeds=inputs_embeds, **kwargs)
+        logits = self.score(self.dropout(outputs.last_hidden_state))  # (batch, seq, labels)
+        loss = None
+        if labels is not None:
+            loss = self.loss_function(logits, labels, self.config, **kwargs)
+        return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
+                                     attentions=outputs.attentions)
+
+
+class VariformerForQuestionAnswering(VariformerPreTrainedModel):
+    """Encoder extractive QA: start and end logits, each (batch, seq)."""
+
+    def __init__(self, config: VariformerConfig):
+        _require_architecture(config, type(self).__name__, ("encoder",))
+        super().__init__(config)
+        self.model = VariformerModel(config)
+        self.qa_outputs = nn.Linear(config.hidden_size, 2)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.LongTensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        start_positions: torch.LongTensor | None = None,
+        end_positions: torch.LongTensor | None = None,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> QuestionAnsweringModelOutput:
+        outputs = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                             position_ids=position_ids, inputs_embeds=inputs_embeds, **kwargs)
+        logits = self.qa_outputs(outputs.last_hidden_state)  # (batch, seq, 2)
+        start_logits, end_logits = (part.squeeze(-1).contiguous() for part in logits.split(1, dim=-1))
+        loss = None
+        if start_positions is not None and end_positions is not None:
+            loss = self.loss_function(start_logits, end_logits, start_positions, end_positions, **kwargs)
+        return QuestionAnsweringModelOutput(loss=loss, start_logits=start_logits, end_logits=end_logits,
+                                            hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+
+
+__all__ = [
+    "VariformerForCausalLM",
+    "VariformerForMaskedLM",
+    "VariformerForConditionalGeneration",
+    "VariformerForSequenceClassification",
+    "VariformerForTokenClassification",
+    "VariformerForQuestionAnswering",
+    "pool_sequence",
+]

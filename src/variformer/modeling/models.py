@@ -1,0 +1,115 @@
+"""`VariformerModel`: the bare Transformer of any variant (no task head).
+
+For the encoder and decoder variants the model *is* a single stack (`embed_tokens`, `layers`, `norm` are its
+direct children, as engines expect); for the encoder-decoder variant it holds `encoder` and `decoder` stacks
+whose token embeddings are always shared.
+
+Legend: batch, src = encoder length, tgt = decoder length, hidden = `config.hidden_size`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from transformers.cache_utils import Cache
+from transformers.modeling_outputs import BaseModelOutput, Seq2SeqModelOutput
+from transformers.processing_utils import Unpack
+from transformers.utils import TransformersKwargs, can_return_tuple
+
+from ..configuration import VariformerConfig
+from .pretrained import VariformerPreTrainedModel
+from .stacks import VariformerStack
+
+
+class VariformerModel(VariformerStack):
+    """Bare Variformer. Single stack: forward as `VariformerStack`. Encoder-decoder: Seq2SeqModelOutput."""
+
+    def __init__(self, config: VariformerConfig):
+        if not config.is_encoder_decoder:
+            super().__init__(config, role=config.architecture)
+            return
+        VariformerPreTrainedModel.__init__(self, config)
+        self.encoder = VariformerStack(config, role="encoder")
+        self.decoder = VariformerStack(config, role="decoder", cross_attention=True)
+        self.post_init()
+
+    @property
+    def _always_tied_weights_keys(self) -> dict[str, str]:
+        if self.config.is_encoder_decoder:
+            return {"decoder.embed_tokens.weight": "encoder.embed_tokens.weight"}
+        return {}
+
+    @property
+    def _tied_weights_keys(self) -> dict[str, str]:
+        # read by transformers when saving, to drop the duplicate copy of shared tensors
+        return self._always_tied_weights_keys
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.encoder.embed_tokens if self.config.is_encoder_decoder else self.embed_tokens
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        if self.config.is_encoder_decoder:
+            self.encoder.embed_tokens = value
+            self.decoder.embed_tokens = value
+        else:
+            self.embed_tokens = value
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        decoder_input_ids: torch.LongTensor | None = None,
+        decoder_attention_mask: torch.Tensor | None = None,
+        encoder_outputs: BaseModelOutput | tuple | None = None,
+        position_ids: torch.LongTensor | None = None,
+        token_type_ids: torch.LongTensor | None = None,
+        past_key_values: Cache | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        decoder_inputs_embeds: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        **kwargs: Unpack[TransformersKwargs],
+    ):
+        if not self.config.is_encoder_decoder:
+            if decoder_input_ids is not None or encoder_outputs is not None or decoder_inputs_embeds is not None:
+                raise ValueError(
+                    f"decoder_input_ids / encoder_outputs only apply to architecture='encoder-decoder', but this "
+                    f"model is architecture={self.config.architecture!r}; pass input_ids only."
+                )
+            return super().forward(
+                input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                token_type_ids=token_type_ids, inputs_embeds=inputs_embeds, past_key_values=past_key_values,
+                use_cache=use_cache, return_dict=True, **kwargs,
+            )
+        if encoder_outputs is None:
+            encoder_outputs = self.encoder(
+                input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds, return_dict=True,
+                **kwargs,
+            )
+        elif isinstance(encoder_outputs, tuple):
+            encoder_outputs = BaseModelOutput(*encoder_outputs)
+        decoder_outputs = self.decoder(
+            input_ids=decoder_input_ids,
+            attention_mask=decoder_attention_mask,
+            position_ids=position_ids,
+            inputs_embeds=decoder_inputs_embeds,
+            encoder_hidden_states=encoder_outputs.last_hidden_state,  # (batch, src, hidden)
+            encoder_attention_mask=attention_mask,
+            past_key_values=past_key_values,
+            use_cache=use_cache,
+            return_dict=True,
+            **kwargs,
+        )
+        return Seq2SeqModelOutput(
+            last_hidden_state=decoder_outputs.last_hidden_state,
+            past_key_values=decoder_outputs.past_key_values,
+            decoder_hidden_states=decoder_outputs.hidden_states,
+            decoder_attentions=decoder_outputs.attentions,
+            cross_attentions=decoder_outputs.cross_attentions,
+            encoder_last_hidden_state=encoder_outputs.last_hidden_state,
+            encoder_hidden_states=encoder_outputs.hidden_states,
+            encoder_attentions=encoder_outputs.attentions,
+        )
+
+
+__all__ = ["VariformerModel"]

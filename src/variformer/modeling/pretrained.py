@@ -1,0 +1,67 @@
+"""`VariformerPreTrainedModel`: weight initialization, support flags and weight tying for the family."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from transformers import PreTrainedModel
+from transformers import initialization as init
+from transformers.utils.output_capturing import OutputRecorder
+
+from ..configuration import VariformerConfig
+from .attention import VariformerAttention
+from .layers import VariformerLayer
+from .norms import VariformerRMSNorm
+from .positions import VariformerRotaryEmbedding, VariformerSinusoidalEmbedding, sinusoidal_table
+
+
+class VariformerPreTrainedModel(PreTrainedModel):
+    config: VariformerConfig
+    config_class = VariformerConfig
+    base_model_prefix = "model"
+    main_input_name = "input_ids"
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["VariformerLayer"]
+    _skip_keys_device_placement = ["past_key_values"]
+    _supports_flash_attn = True
+    _supports_sdpa = True
+    _supports_flex_attn = True
+    _supports_attention_backend = True
+    _can_compile_fullgraph = True
+    _can_record_outputs = {
+        "hidden_states": VariformerLayer,
+        "attentions": OutputRecorder(VariformerAttention, index=1, layer_name="self_attn"),
+        "cross_attentions": OutputRecorder(VariformerAttention, index=1, layer_name="cross_attn"),
+    }
+    # Weights shared regardless of `tie_word_embeddings` (target -> source), e.g. the decoder's token embeddings.
+    _always_tied_weights_keys: dict[str, str] = {}
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        super()._init_weights(module)
+        if isinstance(module, VariformerRMSNorm):
+            init.ones_(module.weight)
+        elif isinstance(module, VariformerSinusoidalEmbedding):
+            init.copy_(module.table, sinusoidal_table(*module.table.shape))
+        elif isinstance(module, VariformerRotaryEmbedding):
+            dim = self.config.head_dim
+            inv_freq = 1.0 / (self.config.rope_theta ** (torch.arange(0, dim, 2, dtype=torch.float32) / dim))
+            init.copy_(module.inv_freq, inv_freq)
+
+    def get_expanded_tied_weights_keys(self, all_submodels: bool = False) -> dict:
+        if all_submodels:
+            return super().get_expanded_tied_weights_keys(all_submodels=True)
+        tied = super().get_expanded_tied_weights_keys(all_submodels=False)
+        tied.update(self._always_tied_weights_keys)
+        return tied
+
+    def _shift_right(self, input_ids: torch.LongTensor) -> torch.LongTensor:
+        """Decoder inputs for teacher forcing: labels shifted one step right behind `decoder_start_token_id`."""
+        start, pad = self.config.decoder_start_token_id, self.config.pad_token_id
+        shifted = input_ids.new_zeros(input_ids.shape)  # (batch, seq)
+        shifted[..., 1:] = input_ids[..., :-1].clone()
+        shifted[..., 0] = start
+        return shifted.masked_fill_(shifted == -100, pad if pad is not None else start)
+
+
+__all__ = ["VariformerPreTrainedModel"]

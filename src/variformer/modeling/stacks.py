@@ -1,0 +1,173 @@
+"""`VariformerStack`: embeddings, one `nn.ModuleList` of layers and a final norm; an encoder or a decoder.
+
+Legend: batch, seq = input length, past = cached length, kv = key length, src = encoder length,
+hidden = `config.hidden_size`, heads = attention heads.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+from torch import nn
+from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache
+from transformers.masking_utils import create_bidirectional_mask, create_causal_mask
+from transformers.modeling_outputs import BaseModelOutputWithPastAndCrossAttentions
+from transformers.processing_utils import Unpack
+from transformers.utils import TransformersKwargs
+from transformers.utils.generic import merge_with_config_defaults
+from transformers.utils.output_capturing import capture_outputs
+
+from ..configuration import VariformerConfig
+from .layers import VariformerLayer
+from .norms import build_norm
+from .positions import VariformerRelativePositionBias, VariformerRotaryEmbedding, VariformerSinusoidalEmbedding
+from .pretrained import VariformerPreTrainedModel
+
+
+class VariformerStack(VariformerPreTrainedModel):
+    """An encoder stack (bidirectional) or a decoder stack (causal, with cross-attention when `cross_attention`).
+
+    forward(input_ids (batch, seq), ...) -> BaseModelOutputWithPastAndCrossAttentions, last_hidden_state
+    (batch, seq, hidden).
+    """
+
+    def __init__(self, config: VariformerConfig, role: Literal["encoder", "decoder"], cross_attention: bool = False):
+        super().__init__(config)
+        self._build(config, role, cross_attention)
+        self.post_init()
+
+    def _build(self, config: VariformerConfig, role: str, cross_attention: bool) -> None:
+        self.role = role
+        self.is_causal = role == "decoder"
+        num_layers = config.decoder_layers if cross_attention else config.num_hidden_layers
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.embed_scale = math.sqrt(config.hidden_size) if config.scale_embeddings else 1.0
+        self.embed_positions = _absolute_positions(config)
+        self.embed_token_types = (
+            nn.Embedding(config.type_vocab_size, config.hidden_size) if config.type_vocab_size else None
+        )
+        self.embed_norm = build_norm(config) if config.embedding_norm else None
+        self.rotary_emb = VariformerRotaryEmbedding(config) if config.position_embedding_type == "rotary" else None
+        self.relative_bias = (
+            VariformerRelativePositionBias(config, bidirectional=not self.is_causal)
+            if config.position_embedding_type == "relative_bias" else None
+        )
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.layers = nn.ModuleList(
+            [VariformerLayer(config, i, is_causal=self.is_causal, has_cross_attention=cross_attention)
+             for i in range(num_layers)]
+        )
+        self.norm = build_norm(config) if config.norm_position == "pre" else nn.Identity()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embed_tokens
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.embed_tokens = value
+
+    @merge_with_config_defaults
+    @capture_outputs
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        token_type_ids: torch.LongTensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        encoder_hidden_states: torch.Tensor | None = None,
+        encoder_attention_mask: torch.Tensor | None = None,
+        past_key_values: Cache | None = None,
+        use_cache: bool | None = None,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> BaseModelOutputWithPastAndCrossAttentions:
+        if (input_ids is None) ^ (inputs_embeds is not None):
+            raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
+        if inputs_embeds is None:
+            inputs_embeds = self.embed_tokens(input_ids)  # (batch, seq, hidden)
+        past_key_values = self._prepare_cache(past_key_values, use_cache, encoder_hidden_states is not None)
+        self_cache = past_key_values.self_attention_cache if isinstance(past_key_values, EncoderDecoderCache) \
+            else past_key_values
+        past_length = self_cache.get_seq_length() if self_cache is not None else 0
+        seq_length = inputs_embeds.shape[1]
+        if position_ids is None:
+            position_ids = (torch.arange(seq_length, device=inputs_embeds.device) + past_length).unsqueeze(0)
+            # position_ids: (1, seq)
+        hidden_states = self._embed(inputs_embeds, position_ids, token_type_ids)
+
+        mask_kwargs = dict(config=self.config, inputs_embeds=inputs_embeds, attention_mask=attention_mask)
+        if self.is_causal:
+            attention_mask = create_causal_mask(**mask_kwargs, past_key_values=self_cache, position_ids=position_ids)
+        else:
+            attention_mask = create_bidirectional_mask(**mask_kwargs)
+        if encoder_hidden_states is not None:
+            encoder_attention_mask = create_bidirectional_mask(
+                config=self.config, inputs_embeds=inputs_embeds, attention_mask=encoder_attention_mask,
+                encoder_hidden_states=encoder_hidden_states,
+            )
+        position_embeddings = self.rotary_emb(hidden_states, position_ids) if self.rotary_emb is not None else None
+        position_bias = self._relative_bias(seq_length, past_length, self_cache)
+
+        for layer in self.layers:
+            hidden_states = layer(
+                hidden_states,
+                attention_mask=attention_mask,
+                position_embeddings=position_embeddings,
+                position_bias=position_bias,
+                encoder_hidden_states=encoder_hidden_states,
+                encoder_attention_mask=encoder_attention_mask,
+                past_key_values=past_key_values,
+                **kwargs,
+            )
+        return BaseModelOutputWithPastAndCrossAttentions(
+            last_hidden_state=self.norm(hidden_states),
+            past_key_values=past_key_values if use_cache else None,
+        )
+
+    def _prepare_cache(self, past_key_values: Cache | None, use_cache: bool | None, cross: bool) -> Cache | None:
+        if not self.is_causal:
+            return None  # encoders keep no cache
+        if use_cache and past_key_values is None:
+            if cross:
+                return EncoderDecoderCache(DynamicCache(config=self.config), DynamicCache(config=self.config))
+            return DynamicCache(config=self.config)
+        return past_key_values
+
+    def _embed(self, inputs_embeds: torch.Tensor, position_ids: torch.LongTensor,
+               token_type_ids: torch.LongTensor | None) -> torch.Tensor:
+        """Token embeddings (scaled), plus absolute positions and token types, normalized and dropped out."""
+        hidden_states = inputs_embeds * self.embed_scale
+        if self.embed_positions is not None:
+            hidden_states = hidden_states + self.embed_positions(position_ids)  # (batch, seq, hidden)
+        if self.embed_token_types is not None:
+            if token_type_ids is None:
+                token_type_ids = torch.zeros_like(position_ids)
+            hidden_states = hidden_states + self.embed_token_types(token_type_ids)  # (batch, seq, hidden)
+        if self.embed_norm is not None:
+            hidden_states = self.embed_norm(hidden_states)
+        return self.dropout(hidden_states)
+
+    def _relative_bias(self, seq_length: int, past_length, self_cache: Cache | None) -> torch.Tensor | None:
+        """T5 bias (1, heads, seq, kv) for every layer of this stack, or None for other position schemes."""
+        if self.relative_bias is None:
+            return None
+        if self.config._attn_implementation.startswith("flash"):
+            raise ValueError(
+                "position_embedding_type='relative_bias' adds a bias to the attention logits, which "
+                f"attn_implementation={self.config._attn_implementation!r} cannot take; use 'sdpa' or 'eager'."
+            )
+        # the key length the attention sees: the whole static buffer, or the cached plus the new tokens
+        key_length = self_cache.get_mask_sizes(seq_length, 0)[0] if self_cache is not None else seq_length
+        return self.relative_bias(seq_length, key_length, past_length)
+
+
+def _absolute_positions(config: VariformerConfig) -> nn.Module | None:
+    if config.position_embedding_type == "learned":
+        return nn.Embedding(config.max_position_embeddings, config.hidden_size)
+    if config.position_embedding_type == "sinusoidal":
+        return VariformerSinusoidalEmbedding(config.max_position_embeddings, config.hidden_size)
+    return None
+
+
+__all__ = ["VariformerStack"]
