@@ -1,0 +1,86 @@
+"""Tiny models and a tokenizer built offline, plus a one-request-at-a-time log-likelihood written from the formula.
+
+`reference_loglikelihood` is independent of the harness on purpose: it follows lm-evaluation-harness's documented
+HF conventions (trailing context whitespace moves into the continuation; decoder-only: encode context + continuation
+together and take the tokens after the context's; encoder-decoder: context to the encoder, continuation to the
+decoder, encoded alone without special tokens) and scores one request per forward pass, without padding.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import torch
+
+from variformer.eval_harness.hallucination.prompts import TRUTHFULQA_QA_PRIMER, halueval_instruction
+
+
+def _corpus() -> list[str]:
+    texts = [TRUTHFULQA_QA_PRIMER] + [halueval_instruction(task) for task in ("qa", "dialogue", "summarization")]
+    folder = resources.files("variformer") / "data" / "hallucination"
+    for line in (folder / "truthfulqa_mc.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        texts += [row["question"], *row["mc2_targets"]["choices"]]
+    for line in (folder / "halueval_qa.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        texts += [row["question"], row["right_answer"], row["hallucinated_answer"]]
+    return texts
+
+
+def tiny_tokenizer(vocab_size: int = 1200):
+    """A byte-level BPE (GPT-2 style, no special tokens added on encode) trained on the shipped probe slices."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<pad>", "<s>", "</s>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    bpe.train_from_iterator(_corpus(), trainer=trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=bpe, pad_token="<pad>", bos_token="<s>", eos_token="</s>",
+                                   model_max_length=1024)
+
+
+def tiny_gpt2(tokenizer, seed: int = 0):
+    """A stock GPT2LMHeadModel from a random tiny config (2 layers, hidden 32)."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(seed)
+    config = GPT2Config(vocab_size=len(tokenizer), n_positions=1024, n_embd=32, n_layer=2, n_head=4,
+                        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                        pad_token_id=tokenizer.pad_token_id)
+    return GPT2LMHeadModel(config).eval()
+
+
+def tiny_variformer(architecture: str, tokenizer, seed: int = 0, **overrides):
+    """A tiny Variformer decoder or encoder-decoder (the test presets) sized to `tokenizer`."""
+    from variformer import VariformerConfig, VariformerForCausalLM, VariformerForConditionalGeneration
+
+    preset = {"decoder": "tiny-decoder", "encoder-decoder": "tiny-encoder-decoder"}[architecture]
+    config = VariformerConfig.from_preset(
+        preset, vocab_size=len(tokenizer), max_position_embeddings=2048, pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, **overrides)
+    torch.manual_seed(seed)
+    model_class = VariformerForCausalLM if architecture == "decoder" else VariformerForConditionalGeneration
+    return model_class(config).eval()
+
+
+@torch.no_grad()
+def reference_loglikelihood(model, tokenizer, context: str, continuation: str) -> float:
+    """Summed log-probability of `continuation` after `context`, one request, one forward pass."""
+    stripped = context.rstrip()
+    continuation = context[len(stripped):] + continuation
+    context = stripped
+    if model.config.is_encoder_decoder:
+        context_ids = tokenizer(context)["input_ids"]
+        continuation_ids = tokenizer(continuation, add_special_tokens=False)["input_ids"]
+        logits = model(input_ids=torch.tensor([context_ids]), labels=torch.tensor([continuation_ids])).logits[0]
+    else:
+        whole = tokenizer(context + continuation)["input_ids"]
+        context_ids = tokenizer(context)["input_ids"]
+        continuation_ids = whole[len(context_ids):]
+        logits = model(input_ids=torch.tensor([whole[:-1]])).logits[0, -len(continuation_ids):]
+    log_probs = torch.log_softmax(logits.double(), dim=-1)
+    return float(log_probs[torch.arange(len(continuation_ids)), torch.tensor(continuation_ids)].sum())
