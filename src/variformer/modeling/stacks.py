@@ -136,14 +136,18 @@ class VariformerStack(VariformerPreTrainedModel):
 
     def _embed(self, inputs_embeds: torch.Tensor, position_ids: torch.LongTensor,
                token_type_ids: torch.LongTensor | None) -> torch.Tensor:
-        """Token embeddings (scaled), plus absolute positions and token types, normalized and dropped out."""
+        """Token embeddings (scaled), plus token types and absolute positions, normalized and dropped out.
+
+        Summed in BERT's order (tokens + types + positions): float addition is not associative, and imported BERT
+        weights then reproduce BERT exactly, padding positions included.
+        """
         hidden_states = inputs_embeds * self.embed_scale
-        if self.embed_positions is not None:
-            hidden_states = hidden_states + self.embed_positions(position_ids)  # (batch, seq, hidden)
         if self.embed_token_types is not None:
             if token_type_ids is None:
                 token_type_ids = torch.zeros_like(position_ids)
             hidden_states = hidden_states + self.embed_token_types(token_type_ids)  # (batch, seq, hidden)
+        if self.embed_positions is not None:
+            hidden_states = hidden_states + self.embed_positions(position_ids)  # (batch, seq, hidden)
         if self.embed_norm is not None:
             hidden_states = self.embed_norm(hidden_states)
         return self.dropout(hidden_states)
