@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..errors import DataError
 
-class MalformedRowError(ValueError):
-    """A data row lacks a field or holds a value of the wrong shape."""
+
+class MalformedRowError(DataError):
+    """A data row lacks a field or holds a value of the wrong shape (the harness's `DataError`)."""
 
     def __init__(self, source: str, row: int, field: str, problem: str):
         self.source, self.row, self.field, self.problem = source, row, field, problem
