@@ -90,28 +90,7 @@ class VariformerConfig(PreTrainedConfig):
 
     model_type = "variformer"
     keys_to_ignore_at_inference = ["past_key_values"]
-    # Tensor parallel plan of the base model, for both the single-stack and encoder-decoder layouts.
-    base_model_tp_plan = {
-        "layers.*.self_attn.q_proj": "colwise",
-        "layers.*.self_attn.k_proj": "colwise",
-        "layers.*.self_attn.v_proj": "colwise",
-        "layers.*.self_attn.o_proj": "rowwise",
-        "layers.*.mlp.gate_proj": "colwise",
-        "layers.*.mlp.up_proj": "colwise",
-        "layers.*.mlp.down_proj": "rowwise",
-        "*.layers.*.self_attn.q_proj": "colwise",
-        "*.layers.*.self_attn.k_proj": "colwise",
-        "*.layers.*.self_attn.v_proj": "colwise",
-        "*.layers.*.self_attn.o_proj": "rowwise",
-        "*.layers.*.cross_attn.q_proj": "colwise",
-        "*.layers.*.cross_attn.k_proj": "colwise",
-        "*.layers.*.cross_attn.v_proj": "colwise",
-        "*.layers.*.cross_attn.o_proj": "rowwise",
-        "*.layers.*.mlp.gate_proj": "colwise",
-        "*.layers.*.mlp.up_proj": "colwise",
-        "*.layers.*.mlp.down_proj": "rowwise",
-    }
-    # Pipeline plan of the single-stack base model (encoder or decoder variant).
+    # Pipeline plan of one stack: the single-stack base model, or each stack of the encoder-decoder model.
     base_model_pp_plan = {
         "embed_tokens": (["input_ids"], ["inputs_embeds"]),
         "layers": (["hidden_states", "attention_mask"], ["hidden_states"]),
@@ -175,6 +154,9 @@ class VariformerConfig(PreTrainedConfig):
             self.decoder_start_token_id = self.pad_token_id if self.pad_token_id is not None else self.bos_token_id
         self._derive_architecture_flags()
         super().__post_init__(**kwargs)
+        # Validated here as well so that users get the plain ValueError: the strict dataclass runs
+        # `validate()` after __init__ and would wrap it in a StrictDataclassClassValidationError (no ValueError).
+        self.validate_architecture()
 
     def _derive_architecture_flags(self) -> None:
         """The one place where Hugging Face's variant flags are derived from `architecture`."""
@@ -191,6 +173,21 @@ class VariformerConfig(PreTrainedConfig):
     def mlp_activation(self) -> str:
         """Name (in `transformers.activations.ACT2FN`) of the activation inside the feed-forward block."""
         return GATED_ACTIVATIONS.get(self.hidden_act, self.hidden_act)
+
+    @property
+    def base_model_tp_plan(self) -> dict[str, str]:
+        """Tensor-parallel plan of one stack (keys relative to it), naming only the projections this config
+        builds: `gate_proj` for gated activations, `cross_attn` for the encoder-decoder's decoder stack.
+        transformers matches keys after replacing layer numbers by `*`."""
+        attentions = ("self_attn", "cross_attn") if self.is_encoder_decoder else ("self_attn",)
+        plan = {}
+        for attention in attentions:
+            plan.update({f"layers.*.{attention}.{name}_proj": "colwise" for name in ("q", "k", "v")})
+            plan[f"layers.*.{attention}.o_proj"] = "rowwise"
+        if self.is_gated_mlp:
+            plan["layers.*.mlp.gate_proj"] = "colwise"
+        plan.update({"layers.*.mlp.up_proj": "colwise", "layers.*.mlp.down_proj": "rowwise"})
+        return plan
 
     @property
     def num_key_value_groups(self) -> int:

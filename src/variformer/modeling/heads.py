@@ -216,6 +216,10 @@ class VariformerForSequenceClassification(VariformerPreTrainedModel):
     encoder-decoder variant reads the decoder fed with the input shifted right (as BART does).
     """
 
+    # The loss is a mean over examples and ignores `num_items_in_batch`: Trainer must not pass it, so that it
+    # divides the loss by the gradient-accumulation steps itself.
+    accepts_loss_kwargs = False
+
     def __init__(self, config: VariformerConfig):
         super().__init__(config)
         self.num_labels = config.num_labels
@@ -302,6 +306,8 @@ class VariformerForTokenClassification(VariformerPreTrainedModel):
 
 class VariformerForQuestionAnswering(VariformerPreTrainedModel):
     """Encoder extractive QA: start and end logits, each (batch, seq)."""
+
+    accepts_loss_kwargs = False  # mean over examples; see VariformerForSequenceClassification
 
     def __init__(self, config: VariformerConfig):
         _require_architecture(config, type(self).__name__, ("encoder",))

@@ -18,7 +18,7 @@ from transformers.utils import TransformersKwargs, can_return_tuple
 
 from ..configuration import VariformerConfig
 from .pretrained import VariformerPreTrainedModel
-from .stacks import VariformerStack
+from .stacks import VariformerSeq2SeqDecoderStack, VariformerStack
 
 
 class VariformerModel(VariformerStack):
@@ -30,7 +30,7 @@ class VariformerModel(VariformerStack):
             return
         VariformerPreTrainedModel.__init__(self, config)
         self.encoder = VariformerStack(config, role="encoder")
-        self.decoder = VariformerStack(config, role="decoder", cross_attention=True)
+        self.decoder = VariformerSeq2SeqDecoderStack(config)
         self.post_init()
 
     @property

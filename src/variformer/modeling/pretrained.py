@@ -6,6 +6,7 @@ import torch
 from torch import nn
 from transformers import PreTrainedModel
 from transformers import initialization as init
+from transformers.distributed.parallel_utils import replace_layer_number_by_wildcard
 from transformers.utils.output_capturing import OutputRecorder
 
 from ..configuration import VariformerConfig
@@ -47,6 +48,18 @@ class VariformerPreTrainedModel(PreTrainedModel):
             dim = self.config.head_dim
             inv_freq = 1.0 / (self.config.rope_theta ** (torch.arange(0, dim, 2, dtype=torch.float32) / dim))
             init.copy_(module.inv_freq, inv_freq)
+
+    def init_parallel_plans(self) -> None:
+        """transformers' tensor/pipeline plans, less the rules that name nothing in this model.
+
+        The config's plans are written for one stack; the encoder-decoder model (whose layers sit under `encoder.`
+        and `decoder.`) and its encoder stack (no cross-attention) would otherwise carry rules that match nothing.
+        """
+        super().init_parallel_plans()
+        names = {replace_layer_number_by_wildcard(name)
+                 for name, _ in [*self.named_modules(), *self.named_parameters()]}
+        self._tp_plan = {rule: style for rule, style in self._tp_plan.items() if rule in names}
+        self._pp_plan = {rule: io for rule, io in self._pp_plan.items() if rule in names}
 
     def get_expanded_tied_weights_keys(self, all_submodels: bool = False) -> dict:
         if all_submodels:

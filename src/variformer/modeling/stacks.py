@@ -17,7 +17,7 @@ from transformers.modeling_outputs import BaseModelOutputWithPastAndCrossAttenti
 from transformers.processing_utils import Unpack
 from transformers.utils import TransformersKwargs
 from transformers.utils.generic import merge_with_config_defaults
-from transformers.utils.output_capturing import capture_outputs
+from transformers.utils.output_capturing import OutputRecorder, capture_outputs
 
 from ..configuration import VariformerConfig
 from .layers import VariformerLayer
@@ -107,7 +107,7 @@ class VariformerStack(VariformerPreTrainedModel):
                 encoder_hidden_states=encoder_hidden_states,
             )
         position_embeddings = self.rotary_emb(hidden_states, position_ids) if self.rotary_emb is not None else None
-        position_bias = self._relative_bias(seq_length, past_length, self_cache)
+        position_bias = self._relative_bias(inputs_embeds.shape[0], seq_length, past_length, self_cache)
 
         for layer in self.layers:
             hidden_states = layer(
@@ -152,8 +152,12 @@ class VariformerStack(VariformerPreTrainedModel):
             hidden_states = self.embed_norm(hidden_states)
         return self.dropout(hidden_states)
 
-    def _relative_bias(self, seq_length: int, past_length, self_cache: Cache | None) -> torch.Tensor | None:
-        """T5 bias (1, heads, seq, kv) for every layer of this stack, or None for other position schemes."""
+    def _relative_bias(self, batch_size: int, seq_length: int, past_length,
+                       self_cache: Cache | None) -> torch.Tensor | None:
+        """T5 bias (batch, heads, seq, kv) for every layer of this stack, or None for other position schemes.
+
+        Expanded (a view) to the batch: flex attention indexes the bias by batch element.
+        """
         if self.relative_bias is None:
             return None
         if self.config._attn_implementation.startswith("flash"):
@@ -163,7 +167,24 @@ class VariformerStack(VariformerPreTrainedModel):
             )
         # the key length the attention sees: the whole static buffer, or the cached plus the new tokens
         key_length = self_cache.get_mask_sizes(seq_length, 0)[0] if self_cache is not None else seq_length
-        return self.relative_bias(seq_length, key_length, past_length)
+        bias = self.relative_bias(seq_length, key_length, past_length)  # (1, heads, seq, kv)
+        return bias.expand(batch_size, -1, -1, -1)  # (batch, heads, seq, kv)
+
+
+class VariformerSeq2SeqDecoderStack(VariformerStack):
+    """The decoder of the encoder-decoder model: `config.decoder_layers` causal layers with cross-attention.
+
+    A class of its own because transformers keys recorded-output specs by class, and this stack's hidden states
+    are counted by `decoder_layers` (negative `output_hidden_states` indices), not `num_hidden_layers`.
+    """
+
+    _can_record_outputs = {
+        **VariformerStack._can_record_outputs,
+        "hidden_states": OutputRecorder(VariformerLayer, num_hidden_layers_key="decoder_layers"),
+    }
+
+    def __init__(self, config: VariformerConfig):
+        super().__init__(config, role="decoder", cross_attention=True)
 
 
 def _absolute_positions(config: VariformerConfig) -> nn.Module | None:
@@ -174,4 +195,4 @@ def _absolute_positions(config: VariformerConfig) -> nn.Module | None:
     return None
 
 
-__all__ = ["VariformerStack"]
+__all__ = ["VariformerStack", "VariformerSeq2SeqDecoderStack"]

@@ -1,0 +1,117 @@
+"""Training readiness per variant: one `transformers.Trainer` step per head, `num_items_in_batch` (gradient
+accumulation gives the same update as one large batch), and gradient checkpointing."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from transformers import Trainer, TrainingArguments
+
+from variformer import VariformerForCausalLM
+
+from .testers import DECODER, ENCODER, ENCODER_DECODER, assert_close
+
+
+def examples(tester, head_class, config, count: int) -> list[dict]:
+    """`count` training examples (dicts of unbatched tensors) for `head_class`, label counts differing per example."""
+    inputs = tester.head_inputs(head_class, config, batch=count)
+    batch = {**inputs, **tester.labels(head_class, config, inputs)}
+    labels = batch.get("labels")
+    if labels is not None and labels.dim() == 2:
+        labels[0, -3:] = -100  # the first example has fewer target tokens than the others
+    return [{name: tensor[row] for name, tensor in batch.items()} for row in range(count)]
+
+
+def training_arguments(tmp_path, **overrides) -> TrainingArguments:
+    defaults = dict(output_dir=str(tmp_path), per_device_train_batch_size=2, max_steps=1, learning_rate=1e-2,
+                    report_to=[], use_cpu=True, save_strategy="no", logging_strategy="no", disable_tqdm=True,
+                    dataloader_num_workers=0, seed=0)
+    return TrainingArguments(**{**defaults, **overrides})
+
+
+class TrainerMixin:
+    """One Trainer step per head; gradient accumulation equals the large batch (num_items_in_batch honoured)."""
+
+    def test_one_trainer_step_updates_every_parameter(self, trainable_head, tmp_path):
+        config = self.tester.config(num_labels=3)
+        model = trainable_head(config)
+        parameters_before = {name: param.detach().clone() for name, param in model.named_parameters()}
+        buffers_before = {name: buffer.clone() for name, buffer in model.named_buffers()}
+        trainer = Trainer(model=model, args=training_arguments(tmp_path),
+                          train_dataset=examples(self.tester, trainable_head, config, 2))
+        result = trainer.train()
+        assert math.isfinite(result.training_loss)
+        unchanged = [name for name, param in model.named_parameters() if torch.equal(param, parameters_before[name])]
+        assert unchanged == []
+        for name, buffer in model.named_buffers():  # position tables are fixed, not trained
+            torch.testing.assert_close(buffer, buffers_before[name], rtol=0, atol=0, msg=name)
+
+    def test_gradient_accumulation_matches_one_large_batch(self, trainable_head, tmp_path):
+        """Trainer passes `num_items_in_batch` to heads whose forward takes **kwargs; the loss must then be the
+        summed loss over that count, or accumulated micro-batches would be weighted wrongly."""
+        config = self.tester.config(num_labels=3)
+        dataset = examples(self.tester, trainable_head, config, 2)
+        initial = trainable_head(config).state_dict()
+        updated, losses = [], []
+        for batch_size, steps in ((2, 1), (1, 2)):
+            model = trainable_head(config)
+            model.load_state_dict(initial)
+            args = training_arguments(tmp_path, per_device_train_batch_size=batch_size, max_grad_norm=0.0,
+                                      gradient_accumulation_steps=steps, optim="sgd", learning_rate=1.0)
+            losses.append(Trainer(model=model, args=args, train_dataset=dataset).train().training_loss)
+            updated.append(model.state_dict())
+        assert losses[1] == pytest.approx(losses[0], rel=1e-5)
+        for name in initial:
+            assert_close(updated[1][name], updated[0][name], atol=1e-6, msg=name)
+
+
+class NumItemsInBatchMixin:
+    """Token-level losses: with `num_items_in_batch`, the loss is the sum over target tokens divided by it."""
+
+    def test_loss_with_num_items_in_batch_is_sum_over_count(self):
+        config = self.tester.config()
+        model = self.tester.lm_class(config).eval()
+        inputs = self.tester.inputs(config)
+        labels = self.tester.labels(self.tester.lm_class, config, inputs)["labels"]
+        labels[0, -2:] = -100
+        counted = labels[:, 1:] if self.tester.lm_class is VariformerForCausalLM else labels  # causal LM shifts
+        num_targets = int((counted != -100).sum())
+        with torch.no_grad():
+            mean_loss = model(**inputs, labels=labels).loss
+            summed_over_7 = model(**inputs, labels=labels, num_items_in_batch=torch.tensor(7)).loss
+        assert_close(summed_over_7, mean_loss * num_targets / 7)
+
+
+class GradientCheckpointingMixin:
+    """Recomputing activations in the backward pass gives the same gradients."""
+
+    @pytest.mark.parametrize("norm_position", ["pre", "post"])
+    def test_gradient_checkpointing_gives_same_gradients(self, norm_position):
+        config = self.tester.config(norm_position=norm_position)
+        inputs = self.tester.inputs(config)
+        labels = self.tester.labels(self.tester.lm_class, config, inputs)
+        gradients = []
+        for checkpointing in (False, True):
+            torch.manual_seed(0)
+            model = self.tester.lm_class(config).train()
+            if checkpointing:
+                model.activation_checkpointing_enable()
+                assert model.is_activation_checkpointing
+            model(**inputs, **labels).loss.backward()
+            gradients.append({name: param.grad for name, param in model.named_parameters()})
+        for name, gradient in gradients[0].items():
+            assert_close(gradients[1][name], gradient, msg=name)
+
+
+class TestEncoderTraining(TrainerMixin, NumItemsInBatchMixin, GradientCheckpointingMixin):
+    tester = ENCODER
+
+
+class TestDecoderTraining(TrainerMixin, NumItemsInBatchMixin, GradientCheckpointingMixin):
+    tester = DECODER
+
+
+class TestEncoderDecoderTraining(TrainerMixin, NumItemsInBatchMixin, GradientCheckpointingMixin):
+    tester = ENCODER_DECODER
