@@ -1,0 +1,196 @@
+"""Export a Variformer checkpoint as a self-contained Hub folder.
+
+The folder holds safetensors weights, `config.json` with an `auto_map` entry for AutoConfig and every Auto model
+class that can build the checkpoint's architecture, the generation config, the tokenizer files of the checkpoint,
+the flat remote code generated from the installed package (`remote_code.py`), and a model card. It loads with
+`variformer` installed (the registered classes) and without it (`trust_remote_code=True`).
+
+The folder is written into a temporary sibling directory and renamed into place, so a failed export never leaves
+a half-written folder behind.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .. import AUTO_CLASSES, VariformerConfig
+from .model_card import CardOptions, build_model_card
+from .remote_code import generate_remote_code
+
+logger = logging.getLogger(__name__)
+
+# Files a tokenizer's save_pretrained may write (fast and slow tokenizers, chat templates), copied when present.
+TOKENIZER_FILES = (
+    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "vocab.json",
+    "vocab.txt", "merges.txt", "tokenizer.model", "spiece.model", "sentencepiece.bpe.model", "source.spm",
+    "target.spm", "chat_template.jinja", "chat_template.json",
+)
+
+
+class ExportError(ValueError):
+    """The checkpoint or the output folder cannot be exported; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class ExportedModel:
+    """What `export_model` wrote: the folder, its files (relative POSIX paths) and the Auto classes it serves."""
+
+    folder: Path
+    files: tuple[str, ...]
+    auto_map: dict[str, str]
+    model_class: str
+
+
+# ---------------------------------------------------------------------------------------------- checkpoint
+def read_checkpoint_config(checkpoint: str | os.PathLike) -> tuple[Path, dict]:
+    """The checkpoint folder and its raw config.json, after checking it is a saved Variformer model."""
+    path = Path(checkpoint)
+    if not path.is_dir():
+        raise ExportError(f"checkpoint {str(path)!r} is not a folder; pass the folder written by save_pretrained or "
+                          "the Trainer (it holds config.json and the weights).")
+    config_file = path / "config.json"
+    if not config_file.is_file() and (path / "adapter_config.json").is_file():
+        raise ExportError(f"{path} holds a LoRA adapter, not a full model; push the merged model instead (the "
+                          "`final-merged` folder of the training run, or the output of merge_and_unload()).")
+    if not config_file.is_file():
+        raise ExportError(f"{path} has no config.json, so it is not a saved transformers model; pass the folder "
+                          "written by save_pretrained or a Trainer checkpoint-* folder.")
+    try:
+        raw = json.loads(config_file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ExportError(f"{config_file} is not valid JSON ({err}).") from err
+    model_type = raw.get("model_type") if isinstance(raw, dict) else None
+    if model_type != VariformerConfig.model_type:
+        raise ExportError(f"{path} is not a Variformer checkpoint: config.json has model_type={model_type!r}, "
+                          f"expected {VariformerConfig.model_type!r}. Convert GPT-2 / BERT / T5 folders first with "
+                          "`variformer convert`.")
+    return path, raw
+
+
+def model_class_for(raw_config: dict, config: VariformerConfig) -> type:
+    """The Variformer class named by config.json's `architectures`, else the language-model head of the variant."""
+    by_name = {model_class.__name__: model_class for model_class in AUTO_CLASSES.values()}
+    names = raw_config.get("architectures") or []
+    if names:
+        if names[0] not in by_name:
+            raise ExportError(f"config.json names architectures={names!r}, which is not a Variformer class; "
+                              f"expected one of {sorted(by_name)}.")
+        return by_name[names[0]]
+    default = {"decoder": "VariformerForCausalLM", "encoder": "VariformerForMaskedLM",
+               "encoder-decoder": "VariformerForConditionalGeneration"}
+    return by_name[default[config.architecture]]
+
+
+def load_checkpoint(checkpoint: str | os.PathLike):
+    """The model saved in `checkpoint` (a Variformer save_pretrained / Trainer folder), in its saved dtype."""
+    path, raw = read_checkpoint_config(checkpoint)
+    try:
+        config = VariformerConfig.from_pretrained(path)
+    except (ValueError, TypeError) as err:
+        raise ExportError(f"{path}/config.json is not a valid VariformerConfig: {err}") from err
+    model_class = model_class_for(raw, config)
+    try:
+        return model_class.from_pretrained(path, dtype="auto")
+    except OSError as err:
+        raise ExportError(f"cannot load the weights of {path}: {err}") from err
+
+
+def served_auto_classes(config: VariformerConfig) -> dict[str, type]:
+    """Auto class name -> Variformer class, for every registered Auto class able to build `config`'s architecture.
+
+    Each head validates the architecture when it is built, so each is built once on the meta device (no memory, no
+    initialization cost); a head that refuses the config with ValueError does not serve it.
+    """
+    served: dict[str, type] = {"AutoConfig": type(config)}
+    for auto_class, model_class in AUTO_CLASSES.items():
+        try:
+            with torch.device("meta"):
+                model_class(copy.deepcopy(config))
+        except ValueError:
+            continue
+        served[auto_class.__name__] = model_class
+    return served
+
+
+# ---------------------------------------------------------------------------------------------- export
+def export_model(checkpoint: str | os.PathLike, output_dir: str | os.PathLike, *, card: CardOptions | None = None,
+                 overwrite: bool = False) -> ExportedModel:
+    """Write the Hub folder of `checkpoint` to `output_dir` (atomically; see the module docstring).
+
+    `output_dir` must not exist or be empty, unless `overwrite` replaces it.
+    """
+    checkpoint = Path(checkpoint)
+    output_dir = Path(output_dir)
+    _check_output_dir(output_dir, checkpoint, overwrite)
+    model = load_checkpoint(checkpoint)
+    served = served_auto_classes(model.config)
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".partial", dir=output_dir.parent))
+    try:
+        auto_map = _write_folder(model, served, checkpoint, staging, card or CardOptions())
+        _move_into_place(staging, output_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    files = tuple(sorted(p.relative_to(output_dir).as_posix() for p in output_dir.rglob("*") if p.is_file()))
+    logger.info("exported %s (%s) to %s: %d files", checkpoint, type(model).__name__, output_dir, len(files))
+    return ExportedModel(folder=output_dir, files=files, auto_map=auto_map, model_class=type(model).__name__)
+
+
+def _check_output_dir(output_dir: Path, checkpoint: Path, overwrite: bool) -> None:
+    if output_dir.exists() and not output_dir.is_dir():
+        raise ExportError(f"output {output_dir} exists and is not a folder.")
+    if output_dir.resolve() == checkpoint.resolve() or checkpoint.resolve() in output_dir.resolve().parents:
+        raise ExportError(f"output {output_dir} must lie outside the checkpoint folder {checkpoint}.")
+    if output_dir.is_dir() and any(output_dir.iterdir()) and not overwrite:
+        raise ExportError(f"output folder {output_dir} is not empty; choose another folder or replace it "
+                          "(`variformer push --overwrite`, `export_model(..., overwrite=True)`).")
+
+
+def _write_folder(model, served: dict[str, type], checkpoint: Path, folder: Path, card: CardOptions) -> dict:
+    """Weights, configs, remote code, tokenizer files and model card into `folder`; returns the auto_map."""
+    model.save_pretrained(folder)
+    remote = generate_remote_code()
+    for name, source in remote.files.items():
+        (folder / name).write_text(source, encoding="utf-8")
+    auto_map = {auto_name: remote.class_reference(cls) for auto_name, cls in served.items()}
+    config_file = folder / "config.json"
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    config["auto_map"] = auto_map
+    config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    for name in TOKENIZER_FILES:
+        if (checkpoint / name).is_file():
+            shutil.copy2(checkpoint / name, folder / name)
+    readme = build_model_card(model.config, checkpoint=checkpoint, options=card, served=served,
+                              model_class=type(model), num_parameters=model.num_parameters(),
+                              has_tokenizer=(folder / "tokenizer_config.json").is_file())
+    (folder / "README.md").write_text(readme, encoding="utf-8")
+    return auto_map
+
+
+def _move_into_place(staging: Path, output_dir: Path) -> None:
+    """Rename the finished staging folder to `output_dir`; a previous `output_dir` is removed only afterwards."""
+    if not output_dir.exists():
+        os.replace(staging, output_dir)
+        return
+    previous = output_dir.with_name(f".{output_dir.name}.{os.getpid()}.previous")
+    os.replace(output_dir, previous)
+    try:
+        os.replace(staging, output_dir)
+    except BaseException:
+        os.replace(previous, output_dir)
+        raise
+    shutil.rmtree(previous, ignore_errors=True)
+
+
+__all__ = ["ExportError", "ExportedModel", "TOKENIZER_FILES", "export_model", "load_checkpoint",
+           "served_auto_classes"]
