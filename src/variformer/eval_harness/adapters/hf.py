@@ -1,0 +1,354 @@
+"""`HFAdapter`: scores any transformers model: a causal LM, a seq2seq LM or a sequence classifier.
+
+Log-likelihoods follow lm-evaluation-harness: trailing spaces of the context move to the continuation; causal
+LMs encode context + continuation together (no special tokens) and score the continuation's tokens, with the
+input truncated on the left to the model's length; seq2seq LMs encode the context for the encoder (with the
+tokenizer's special tokens) and the continuation alone, without special tokens, as decoder targets; an empty
+context is replaced by the BOS (else EOS) token. Requests are sorted by length (longest first) and batched; with left padding causal LMs get
+position ids from the attention mask, so batched scores equal one-at-a-time scores.
+
+Legend: batch, seq = padded input length, tgt = padded target length, vocab = vocabulary size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from transformers import StoppingCriteria, StoppingCriteriaList
+
+from ..errors import CapabilityError
+from ..records import (
+    ClassificationRequest,
+    ClassificationResult,
+    GenerationRequest,
+    LoglikelihoodRequest,
+    LoglikelihoodResult,
+    stable_hash,
+)
+from .base import ModelAdapter
+
+logger = logging.getLogger(__name__)
+
+ARCHITECTURES = ("causal", "seq2seq", "classifier")
+CAPABILITIES = {"causal": frozenset({"loglikelihood", "generate"}),
+                "seq2seq": frozenset({"loglikelihood", "generate"}),
+                "classifier": frozenset({"classify"})}
+DEFAULT_MAX_LENGTH = 2048
+_CONFIG_NOISE = ("_name_or_path", "transformers_version", "_commit_hash", "architectures")
+
+
+def detect_architecture(model) -> str:
+    """"classifier", "seq2seq" or "causal" from the model class; CapabilityError for anything else."""
+    name = type(model).__name__
+    if name.endswith("ForSequenceClassification"):
+        return "classifier"
+    can_generate = hasattr(model, "can_generate") and model.can_generate()
+    if can_generate and getattr(model.config, "is_encoder_decoder", False):
+        return "seq2seq"
+    if can_generate:
+        return "causal"
+    raise CapabilityError(
+        f"cannot evaluate {name}: the harness scores causal LMs (AutoModelForCausalLM), seq2seq LMs "
+        "(AutoModelForSeq2SeqLM) and sequence classifiers (AutoModelForSequenceClassification); load the model "
+        "with one of those Auto classes"
+    )
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    if isinstance(error, torch.cuda.OutOfMemoryError):
+        return True
+    message = str(error).lower()
+    return isinstance(error, RuntimeError) and ("out of memory" in message or "can't allocate memory" in message)
+
+
+class HFAdapter(ModelAdapter):
+    """Adapter for a transformers model and its tokenizer.
+
+    batch_size: an int, or "auto": start at `max_batch_size` and halve on out-of-memory until a batch fits.
+    max_length: longest input in tokens (default: from the config / tokenizer).
+    padding_side: "right" or "left" padding of batched inputs (causal and seq2seq encoder inputs; generation
+        with causal LMs always pads left; classifiers always pad right).
+    architecture: override the detected "causal" / "seq2seq" / "classifier".
+    """
+
+    def __init__(self, model, tokenizer, *, batch_size: int | str = "auto", max_batch_size: int = 64,
+                 max_length: int | None = None, padding_side: str = "right", architecture: str | None = None,
+                 name: str | None = None):
+        if padding_side not in ("left", "right"):
+            raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
+        if batch_size != "auto" and (not isinstance(batch_size, int) or batch_size < 1):
+            raise ValueError(f"batch_size must be a positive int or 'auto', got {batch_size!r}")
+        if tokenizer is None:
+            raise ValueError("HFAdapter needs the model's tokenizer")
+        self.model, self.tokenizer = model.eval(), tokenizer
+        self.architecture = architecture or detect_architecture(model)
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {self.architecture!r}")
+        self.capabilities = CAPABILITIES[self.architecture]
+        self.name = name or getattr(model.config, "_name_or_path", "") or type(model).__name__
+        self.padding_side = padding_side
+        self.batch_size = batch_size
+        self.max_batch_size = max_batch_size if batch_size == "auto" else batch_size
+        self.max_length = max_length or self._default_max_length()
+        self.labels = self._label_names() if self.architecture == "classifier" else ()
+        self._forward_parameters = set(inspect.signature(model.forward).parameters)
+        self._fingerprint: str | None = None
+
+    # -- facts ---------------------------------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def pad_token_id(self) -> int:
+        for value in (self.tokenizer.pad_token_id, getattr(self.model.config, "pad_token_id", None),
+                      self.tokenizer.eos_token_id):
+            if isinstance(value, int):
+                return value
+        return 0
+
+    @property
+    def prefix_token_id(self) -> int:
+        """The token standing for an empty context (BOS, else EOS), as lm-eval."""
+        for value in (self.tokenizer.bos_token_id, self.tokenizer.eos_token_id):
+            if isinstance(value, int):
+                return value
+        raise CapabilityError(f"model {self.name!r}: an empty context needs a BOS or EOS token in the tokenizer")
+
+    def _default_max_length(self) -> int:
+        config = self.model.config
+        candidates = [getattr(config, attr, None) for attr in ("max_position_embeddings", "n_positions", "n_ctx")]
+        candidates = [c for c in candidates if isinstance(c, int) and c > 0]
+        model_max = getattr(self.tokenizer, "model_max_length", None)
+        if isinstance(model_max, int) and 0 < model_max < 1_000_000:
+            candidates.append(model_max)
+        return min(candidates) if candidates else DEFAULT_MAX_LENGTH
+
+    def _label_names(self) -> tuple[str, ...]:
+        id2label = getattr(self.model.config, "id2label", None) or {}
+        count = getattr(self.model.config, "num_labels", len(id2label))
+        return tuple(str(id2label.get(i, id2label.get(str(i), f"LABEL_{i}"))) for i in range(count))
+
+    def fingerprint(self) -> str:
+        """sha256 over the model class, config, every weight, the tokenizer and the scoring settings."""
+        if self._fingerprint is None:
+            weights = hashlib.sha256()
+            for name, tensor in sorted(self.model.state_dict().items()):
+                weights.update(name.encode())
+                weights.update(str(tensor.dtype).encode())
+                weights.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+            config = {k: v for k, v in self.model.config.to_dict().items() if k not in _CONFIG_NOISE}
+            self._fingerprint = stable_hash([
+                type(self.model).__name__, json.loads(json.dumps(config, default=str)), weights.hexdigest(),
+                _tokenizer_hash(self.tokenizer), self.architecture, self.max_length,
+            ])
+        return self._fingerprint
+
+    def describe(self) -> dict:
+        config = self.model.config
+        return {
+            "name": self.name, "class": type(self.model).__name__, "architecture": self.architecture,
+            "name_or_path": getattr(config, "_name_or_path", None) or None,
+            "revision": getattr(config, "_commit_hash", None),
+            "config": json.loads(json.dumps(config.to_dict(), default=str)),
+            "num_parameters": sum(p.numel() for p in self.model.parameters()),
+            "dtype": str(next(self.model.parameters()).dtype).replace("torch.", ""),
+            "device": str(self.device), "tokenizer": type(self.tokenizer).__name__,
+            "max_length": self.max_length, "padding_side": self.padding_side, "batch_size": self.batch_size,
+            "fingerprint": self.fingerprint(),
+        }
+
+    # -- tokenization --------------------------------------------------------------------------------------------
+    def _encode(self, text: str, special: bool) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=special, verbose=False)["input_ids"])
+
+    def _pair_tokens(self, request: LoglikelihoodRequest) -> tuple[list[int], list[int]]:
+        """(context tokens, continuation tokens) as lm-eval encodes them."""
+        context, continuation = request.context, request.continuation
+        spaces = len(context) - len(context.rstrip())
+        if spaces:
+            context, continuation = context[:-spaces], context[-spaces:] + continuation
+        if context == "":
+            context_ids, continuation_ids = [self.prefix_token_id], self._encode(continuation, False)
+        elif self.architecture == "seq2seq":
+            context_ids, continuation_ids = self._encode(context, True), self._encode(continuation, False)
+        else:
+            whole, context_ids = self._encode(context + continuation, False), self._encode(context, False)
+            continuation_ids = whole[len(context_ids):]
+        if not continuation_ids:
+            raise ValueError(f"continuation {request.continuation!r} encodes to no tokens after context "
+                             f"...{request.context[-40:]!r}")
+        return context_ids, continuation_ids
+
+    # -- batching ------------------------------------------------------------------------------------------------
+    def _batched(self, items: list, lengths: list[int], run: Callable[[list], list]) -> list:
+        """Run `run` over batches of `items`, longest first; results in the original order. With "auto" batch
+        size a batch that runs out of memory is retried at half the size."""
+        order = sorted(range(len(items)), key=lambda i: -lengths[i])
+        results: list[Any] = [None] * len(items)
+        start = 0
+        while start < len(order):
+            indices = order[start:start + self.max_batch_size]
+            try:
+                with torch.inference_mode():
+                    outputs = run([items[i] for i in indices])
+            except Exception as error:
+                if self.batch_size != "auto" or not is_out_of_memory(error) or self.max_batch_size == 1:
+                    raise
+                self.max_batch_size //= 2
+                logger.warning("out of memory; batch size lowered to %d", self.max_batch_size)
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+                continue
+            for i, output in zip(indices, outputs):
+                results[i] = output
+            start += len(indices)
+        return results
+
+    def _pad(self, sequences: list[list[int]], side: str) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+        """(ids (batch, seq), mask (batch, seq), offset of each sequence's first token)."""
+        width = max(len(s) for s in sequences)
+        ids = torch.full((len(sequences), width), self.pad_token_id, dtype=torch.long)  # (batch, seq)
+        mask = torch.zeros((len(sequences), width), dtype=torch.long)  # (batch, seq)
+        offsets = []
+        for row, sequence in enumerate(sequences):
+            offset = width - len(sequence) if side == "left" else 0
+            ids[row, offset:offset + len(sequence)] = torch.tensor(sequence, dtype=torch.long)
+            mask[row, offset:offset + len(sequence)] = 1
+            offsets.append(offset)
+        return ids.to(self.device), mask.to(self.device), offsets
+
+    def _position_kwargs(self, mask: torch.Tensor, side: str) -> dict:
+        if side == "left" and "position_ids" in self._forward_parameters:
+            return {"position_ids": (mask.cumsum(-1) - 1).clamp(min=0)}  # (batch, seq)
+        return {}
+
+    # -- log-likelihood ------------------------------------------------------------------------------------------
+    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
+        if "loglikelihood" not in self.capabilities:
+            raise self._cannot("loglikelihood")
+        items = []
+        for request in requests:
+            context_ids, continuation_ids = self._pair_tokens(request)
+            if self.architecture == "seq2seq":
+                items.append((context_ids[-self.max_length:], continuation_ids[:self.max_length]))
+            else:
+                full = (context_ids + continuation_ids)[-(self.max_length + 1):]
+                scored = continuation_ids[-(len(full) - 1):]
+                items.append((full[:-1], scored))
+        run = self._seq2seq_loglikelihood if self.architecture == "seq2seq" else self._causal_loglikelihood
+        return self._batched(items, [len(a) + len(b) for a, b in items], run)
+
+    def _causal_loglikelihood(self, items: list[tuple[list[int], list[int]]]) -> list[LoglikelihoodResult]:
+        side = self.padding_side
+        ids, mask, offsets = self._pad([inputs for inputs, _ in items], side)
+        logits = self.model(input_ids=ids, attention_mask=mask, **self._position_kwargs(mask, side)).logits
+        results = []
+        for row, ((inputs, targets), offset) in enumerate(zip(items, offsets)):
+            end = offset + len(inputs)
+            results.append(_score(logits[row, end - len(targets):end], targets))  # (targets, vocab)
+        return results
+
+    def _seq2seq_loglikelihood(self, items: list[tuple[list[int], list[int]]]) -> list[LoglikelihoodResult]:
+        ids, mask, _ = self._pad([context for context, _ in items], self.padding_side)
+        start = self._decoder_start_token_id()
+        decoder_ids, decoder_mask, _ = self._pad([[start] + targets[:-1] for _, targets in items], "right")
+        logits = self.model(input_ids=ids, attention_mask=mask, decoder_input_ids=decoder_ids,
+                            decoder_attention_mask=decoder_mask).logits  # (batch, tgt, vocab)
+        return [_score(logits[row, :len(targets)], targets) for row, (_, targets) in enumerate(items)]
+
+    def _decoder_start_token_id(self) -> int:
+        for source in (self.model.config, getattr(self.model, "generation_config", None)):
+            value = getattr(source, "decoder_start_token_id", None)
+            if isinstance(value, int):
+                return value
+        raise CapabilityError(f"model {self.name!r}: config.decoder_start_token_id is not set")
+
+    # -- classification ------------------------------------------------------------------------------------------
+    def classify(self, requests: Sequence[ClassificationRequest]) -> list[ClassificationResult]:
+        if "classify" not in self.capabilities:
+            raise self._cannot("classify")
+        items = [self.tokenizer(r.text, r.text_pair, truncation=True, max_length=self.max_length) for r in requests]
+        return self._batched(items, [len(item["input_ids"]) for item in items], self._classify_batch)
+
+    def _classify_batch(self, items: list) -> list[ClassificationResult]:
+        ids, mask, _ = self._pad([list(item["input_ids"]) for item in items], "right")
+        kwargs = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in items[0] and "token_type_ids" in self._forward_parameters:
+            kwargs["token_type_ids"], _, _ = self._pad([list(item["token_type_ids"]) for item in items], "right")
+            kwargs["token_type_ids"] = kwargs["token_type_ids"] * mask
+        logprobs = torch.log_softmax(self.model(**kwargs).logits.float(), dim=-1)  # (batch, labels)
+        return [ClassificationResult(tuple(row.tolist()), self.labels) for row in logprobs.cpu()]
+
+    # -- generation ----------------------------------------------------------------------------------------------
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
+        if "generate" not in self.capabilities:
+            raise self._cannot("generate")
+        outputs: list[str | None] = [None] * len(requests)
+        groups: dict = {}
+        for index, request in enumerate(requests):
+            groups.setdefault(request.settings, []).append(index)
+        for settings, indices in groups.items():
+            items = [self._generation_input(requests[i].context, settings.max_new_tokens) for i in indices]
+            run = lambda batch, settings=settings: self._generate_batch(batch, settings)  # noqa: E731
+            for i, text in zip(indices, self._batched(items, [len(x) for x in items], run)):
+                outputs[i] = text
+        return outputs
+
+    def _generation_input(self, context: str, max_new_tokens: int) -> list[int]:
+        if self.architecture == "seq2seq":
+            return self._encode(context, True)[-self.max_length:]
+        ids = self._encode(context, False) or [self.prefix_token_id]
+        return ids[-max(1, self.max_length - max_new_tokens):]
+
+    def _generate_batch(self, items: list[list[int]], settings) -> list[str]:
+        side = "left" if self.architecture == "causal" else self.padding_side
+        ids, mask, _ = self._pad(items, side)
+        prompt_length = ids.shape[1] if self.architecture == "causal" else 0
+        stopping = StoppingCriteriaList([_StopStrings(self.tokenizer, settings.stop, prompt_length)]) \
+            if settings.stop else None
+        output = self.model.generate(
+            input_ids=ids, attention_mask=mask, max_new_tokens=settings.max_new_tokens, num_beams=settings.num_beams,
+            do_sample=False, pad_token_id=self.pad_token_id, stopping_criteria=stopping,
+        )  # (batch, prompt + new) for causal LMs, (batch, new) for seq2seq
+        return self.tokenizer.batch_decode(output[:, prompt_length:], skip_special_tokens=True)
+
+
+def _score(logits: torch.Tensor, targets: list[int]) -> LoglikelihoodResult:
+    """(targets, vocab) logits predicting `targets` -> summed log-prob, greedy flag, token count."""
+    logprobs = torch.log_softmax(logits.float(), dim=-1)  # (targets, vocab)
+    target = torch.tensor(targets, device=logprobs.device)
+    picked = logprobs.gather(-1, target[:, None]).squeeze(-1)  # (targets,)
+    greedy = bool((logprobs.argmax(-1) == target).all())
+    return LoglikelihoodResult(float(picked.sum()), greedy, len(targets))
+
+
+def _tokenizer_hash(tokenizer) -> str:
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        text = backend.to_str()
+    else:
+        text = json.dumps(sorted(tokenizer.get_vocab().items()))
+    special = json.dumps(getattr(tokenizer, "special_tokens_map", {}), sort_keys=True, default=str)
+    return hashlib.sha256((type(tokenizer).__name__ + text + special).encode("utf-8")).hexdigest()
+
+
+class _StopStrings(StoppingCriteria):
+    """Stopping criterion: a row is done once its new text contains a stop string."""
+
+    def __init__(self, tokenizer, stop: Sequence[str], prompt_length: int):
+        self.tokenizer, self.stop, self.prompt_length = tokenizer, tuple(stop), prompt_length
+
+    def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
+        texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_length:], skip_special_tokens=True)
+        done = [any(s in text for s in self.stop) for text in texts]
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
+__all__ = ["HFAdapter", "detect_architecture", "is_out_of_memory"]

@@ -1,0 +1,132 @@
+"""`variformer eval`: evaluate a model folder / Hub id on harness tasks and write results, samples and report.
+
+    variformer eval --model runs/tiny --tasks sst2,multi30k_de_en,xsum --batch-size auto --output runs/
+    accelerate launch --multi_gpu --num_processes 2 -m variformer.cli eval --model ...
+        (data-parallel over GPUs, or over CPU processes when there is no GPU; same results as one process)
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+DEFAULT_TASKS = "sst2,multi30k_de_en,xsum"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help="local model folder or Hub id (with --architecture fake: any name)")
+    parser.add_argument("--tasks", default=DEFAULT_TASKS,
+                        help=f"comma-separated task names or YAML task files (default: {DEFAULT_TASKS})")
+    parser.add_argument("--task-data", action="append", default=[], metavar="TASK=PATH",
+                        help="read TASK's rows from the JSON-lines file PATH (repeatable)")
+    parser.add_argument("--limit", type=int, help="evaluate only the first N rows of each task")
+    parser.add_argument("--num-fewshot", type=int, help="few-shot examples per prompt (overrides the tasks)")
+    parser.add_argument("--batch-size", default="auto", help="an int, or 'auto': the largest that fits (default)")
+    parser.add_argument("--max-batch-size", type=int, default=64, help="where --batch-size auto starts (64)")
+    parser.add_argument("--max-length", type=int, help="longest model input in tokens (default: from the model)")
+    parser.add_argument("--padding-side", choices=("right", "left"), default="right")
+    parser.add_argument("--architecture", default="auto", choices=("auto", "causal", "seq2seq", "classifier", "fake"),
+                        help="how to load and score the model (default: from its config); 'fake' = a deterministic "
+                             "stand-in model to check a pipeline")
+    parser.add_argument("--dtype", default="auto", help="auto, float32, bfloat16 or float16")
+    parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available)")
+    parser.add_argument("--revision", help="Hub revision of the model")
+    parser.add_argument("--output", default="runs", help="folder for run folders (default: runs/)")
+    parser.add_argument("--cache-dir", help="per-request cache (default: OUTPUT/cache)")
+    parser.add_argument("--no-cache", action="store_true", help="do not read or write the per-request cache")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--bootstrap-iters", type=int, default=1000, help="bootstrap resamples for stderr (0: none)")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    parser.add_argument("--list-tasks", action="store_true", help="list the registered tasks and exit")
+
+
+def run(args: argparse.Namespace) -> int:
+    from .errors import HarnessError
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return _run(args)
+    except HarnessError as error:
+        print(f"variformer eval: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .adapters import FakeAdapter, HFAdapter, load_pretrained
+    from .errors import TaskDefinitionError
+    from .runner import Runner, save_run, with_overrides
+    from .tasks import get_task, list_tasks, resolve_tasks
+
+    if args.list_tasks:
+        for name in list_tasks():
+            task = get_task(name)
+            print(f"{name:24s} v{task.version}  {', '.join(m.name for m in task.scoring):40s} "
+                  f"{', '.join(m.name for m in task.metrics)}")
+        return 0
+    if not args.model:
+        raise TaskDefinitionError("--model is required (a model folder or Hub id)")
+    task_data = dict(_pair(item) for item in args.task_data)
+    tasks = with_overrides(resolve_tasks(t.strip() for t in args.tasks.split(",") if t.strip()),
+                           num_fewshot=args.num_fewshot, task_data=task_data)
+    batch_size = args.batch_size if args.batch_size == "auto" else _positive_int(args.batch_size, "--batch-size")
+    if args.architecture == "fake":
+        adapter = FakeAdapter(name=args.model)
+    else:
+        model, tokenizer = load_pretrained(args.model, architecture=args.architecture, dtype=args.dtype,
+                                           device=args.device or _default_device(), revision=args.revision)
+        adapter = HFAdapter(model, tokenizer, batch_size=batch_size, max_batch_size=args.max_batch_size,
+                            max_length=args.max_length, padding_side=args.padding_side, name=args.model)
+    output = Path(args.output)
+    cache_dir = None if args.no_cache else Path(args.cache_dir) if args.cache_dir else output / "cache"
+    runner = Runner(adapter, seed=args.seed, limit=args.limit, bootstrap_iters=args.bootstrap_iters,
+                    cache_dir=cache_dir, progress=not args.no_progress)
+    result = runner.run(tasks)
+    if runner.processes.is_main:
+        path = save_run(result, output / result.run_id)
+        _print_summary(result, path.parent)
+    return 0
+
+
+def _print_summary(result, folder: Path) -> None:
+    for name, task in result.tasks.items():
+        for metric_name, metric in task.metrics.items():
+            stderr = "" if metric.stderr is None else f" ± {metric.stderr:.4f}"
+            print(f"{name:20s} {metric_name:12s} {metric.value:.4f}{stderr}  (n={task.num_samples})")
+    print(f"results: {folder / 'results.json'}\nreport:  {folder / 'report.md'}")
+
+
+def _pair(item: str) -> tuple[str, str]:
+    from .errors import TaskDefinitionError
+
+    name, sep, path = item.partition("=")
+    if not sep or not name or not path:
+        raise TaskDefinitionError(f"--task-data expects TASK=PATH, got {item!r}")
+    return name.strip(), path.strip()
+
+
+def _positive_int(text: str, option: str) -> int:
+    from .errors import TaskDefinitionError
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise TaskDefinitionError(f"{option} must be a positive integer or 'auto', got {text!r}")
+    return value
+
+
+def _default_device() -> str:
+    import torch
+
+    from .runner import distributed_state
+
+    state = distributed_state()
+    if state is not None:
+        return str(state.device)
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+__all__ = ["add_arguments", "run"]

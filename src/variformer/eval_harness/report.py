@@ -1,0 +1,162 @@
+"""The Markdown report of a run, with PNG plots: per-task metric bars with 95 % bootstrap intervals as error
+bars, a confusion matrix for classification tasks, and for each named task group (e.g. "hallucination") its own
+section with an overview plot of all its tasks."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from .results import MetricResult, RunResult, TaskResult, atomic_write_bytes
+
+GROUP_TITLES = {"": "Results"}
+
+
+def write_report(result: RunResult, output_dir: str | Path) -> Path:
+    """Write report.md and plots/*.png into `output_dir` (atomically, file by file); returns the report path."""
+    output_dir = Path(output_dir)
+    plots: dict[str, list[str]] = {}
+    for name, task in result.tasks.items():
+        plots[name] = [_save(output_dir / f"plots/{name}.png", _metric_figure(task))]
+        if task.confusion_matrix:
+            plots[name].append(_save(output_dir / f"plots/{name}_confusion.png", _confusion_figure(task)))
+    group_plots = {}
+    for group, tasks in _groups(result).items():
+        if group == "hallucination":  # headline numbers on one 0-1 scale, chance marked
+            from .hallucination.report import headline_figure
+
+            group_plots[group] = _save(output_dir / "plots/group_hallucination.png", headline_figure(tasks))
+        elif group:  # the main group mixes scales (BLEU 0-100, accuracy 0-1): per-task plots only
+            group_plots[group] = _save(output_dir / f"plots/group_{group or 'main'}.png", _group_figure(group, tasks))
+    text = render_markdown(result, plots, group_plots)
+    return atomic_write_bytes(output_dir / "report.md", text.encode("utf-8"))
+
+
+def render_markdown(result: RunResult, plots: dict[str, list[str]] | None = None,
+                    group_plots: dict[str, str] | None = None) -> str:
+    plots, group_plots = plots or {}, group_plots or {}
+    model, settings = result.model, result.settings
+    git = result.git.get("commit") or "unknown"
+    lines = [
+        f"# Evaluation report: {model.get('name')}",
+        "",
+        f"- run `{result.run_id}`, {result.created_at}, git `{git[:12]}`{' (dirty)' if result.git.get('dirty') else ''}",
+        f"- model `{model.get('class')}` ({model.get('architecture')}), {model.get('num_parameters'):,} parameters, "
+        f"dtype {model.get('dtype')}, device {model.get('device')}, {result.environment.get('world_size')} process(es)",
+        f"- seed {settings.get('seed')}, limit {settings.get('limit')}, {settings.get('bootstrap_iters')} bootstrap "
+        f"resamples ({settings.get('confidence', 0.95):.0%} intervals)",
+        f"- requests {result.counts.get('requests')} ({result.counts.get('from_cache')} from cache), "
+        f"{result.timing.get('total_s', 0):.1f} s",
+        "",
+    ]
+    for group, tasks in _groups(result).items():
+        lines += [f"## {GROUP_TITLES.get(group, group.replace('_', ' ').title())}", "",
+                  "| task | metric | value | ± stderr | 95% interval | n | better |",
+                  "|---|---|---:|---:|---|---:|---|"]
+        for task in tasks:
+            for metric_name, metric in task.metrics.items():
+                lines.append(f"| {task.name} | {metric_name} | {_fmt(metric.value)} | {_fmt(metric.stderr)} | "
+                             f"{_interval(metric)} | {task.num_samples} | {'higher' if metric.higher_is_better else 'lower'} |")
+        lines.append("")
+        if group == "hallucination":
+            from .hallucination.report import section_lines
+
+            lines += section_lines(tasks)
+        if group in group_plots:
+            lines += [f"![{group or 'results'}]({group_plots[group]})", ""]
+        for task in tasks:
+            mode = task.scoring_mode.get("mode")
+            lines.append(f"### {task.name} (v{task.version}, {mode}, {task.num_samples} of {task.num_rows} rows)")
+            lines.append("")
+            lines += [f"![{Path(p).stem}]({p})" for p in plots.get(task.name, [])]
+            signatures = {n: m.signature for n, m in task.metrics.items() if m.signature}
+            lines += [f"- {n} signature: `{s}`" for n, s in signatures.items()]
+            lines.append("")
+    versions = ", ".join(f"{k} {v}" for k, v in result.versions.items() if v)
+    lines += ["## Environment", "", f"- {versions}", f"- {result.environment.get('platform')}", ""]
+    return "\n".join(lines)
+
+
+def _groups(result: RunResult) -> dict[str, list[TaskResult]]:
+    groups: dict[str, list[TaskResult]] = {}
+    for task in result.tasks.values():
+        groups.setdefault(task.group, []).append(task)
+    return dict(sorted(groups.items(), key=lambda item: (item[0] != "", item[0])))
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.2f}" if abs(value) >= 10 else f"{value:.4f}"
+
+
+def _interval(metric: MetricResult) -> str:
+    if metric.ci_low is None:
+        return "–"
+    return f"[{_fmt(metric.ci_low)}, {_fmt(metric.ci_high)}]"
+
+
+def _error_bars(metrics: list[MetricResult]):
+    low = [m.value - m.ci_low if m.ci_low is not None else 0.0 for m in metrics]
+    high = [m.ci_high - m.value if m.ci_high is not None else 0.0 for m in metrics]
+    return [[max(v, 0.0) for v in low], [max(v, 0.0) for v in high]]
+
+
+def _figure(width: float, height: float):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def _metric_figure(task: TaskResult):
+    names, metrics = list(task.metrics), list(task.metrics.values())
+    figure = _figure(max(3.5, 1.1 * len(names) + 1.5), 3.2)
+    axes = figure.add_subplot()
+    axes.bar(names, [m.value for m in metrics], yerr=_error_bars(metrics), capsize=5, color="#4C72B0")
+    axes.set_title(f"{task.name} (n={task.num_samples}; bars: 95% bootstrap interval)", fontsize=9)
+    axes.axhline(0, color="black", linewidth=0.6)
+    axes.tick_params(axis="x", labelrotation=20)
+    return figure
+
+
+def _confusion_figure(task: TaskResult):
+    labels, matrix = task.confusion_matrix["labels"], task.confusion_matrix["matrix"]
+    figure = _figure(1.0 + 0.9 * len(labels) + 1.2, 0.9 * len(labels) + 1.4)
+    axes = figure.add_subplot()
+    image = axes.imshow(matrix, cmap="Blues")
+    axes.set_xticks(range(len(labels)), labels, rotation=30)
+    axes.set_yticks(range(len(labels)), labels)
+    axes.set_xlabel("prediction")
+    axes.set_ylabel("reference")
+    low, high = min(map(min, matrix)), max(map(max, matrix))
+    for i, row in enumerate(matrix):
+        for j, count in enumerate(row):
+            dark = high > low and (count - low) / (high - low) > 0.5
+            axes.text(j, i, str(count), ha="center", va="center", color="white" if dark else "black")
+    axes.set_title(f"{task.name}: confusion matrix", fontsize=9)
+    figure.colorbar(image, ax=axes, shrink=0.8)
+    return figure
+
+
+def _group_figure(group: str, tasks: list[TaskResult]):
+    entries = [(f"{t.name}\n{n}", m) for t in tasks for n, m in t.metrics.items()]
+    figure = _figure(max(4.0, 1.0 * len(entries) + 1.5), 3.6)
+    axes = figure.add_subplot()
+    metrics = [m for _, m in entries]
+    axes.bar([label for label, _ in entries], [m.value for m in metrics], yerr=_error_bars(metrics), capsize=4,
+             color="#DD8452" if group else "#4C72B0")
+    axes.set_title(f"{GROUP_TITLES.get(group, group.replace('_', ' ').title())} (bars: 95% bootstrap interval)",
+                   fontsize=9)
+    axes.axhline(0, color="black", linewidth=0.6)
+    axes.tick_params(axis="x", labelsize=7)
+    return figure
+
+
+def _save(path: Path, figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    atomic_write_bytes(path, buffer.getvalue())
+    return f"plots/{path.name}"
+
+
+__all__ = ["write_report", "render_markdown"]

@@ -1,0 +1,145 @@
+"""The results schema, in one module: the run JSON, the per-sample JSONL records, and atomic writers.
+
+`RunResult.to_dict()` is the content of `results.json`; keys are API (nested, spelled out). Bump
+`SCHEMA_VERSION` on any incompatible change. `SampleRecord` is one line of `samples/<task>.jsonl`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+SCHEMA_VERSION = "1.0"
+
+
+@dataclass
+class MetricResult:
+    """A headline number with its bootstrap standard error and confidence interval."""
+
+    value: float
+    stderr: float | None
+    ci_low: float | None
+    ci_high: float | None
+    higher_is_better: bool
+    aggregation: str  # "mean" (of per-sample values) or "corpus"
+    signature: str | None = None  # sacrebleu signature for BLEU / chrF
+
+
+@dataclass
+class TaskResult:
+    """Everything about one task in a run."""
+
+    name: str
+    version: str
+    group: str
+    scoring_mode: dict
+    spec: dict
+    num_samples: int  # samples evaluated
+    num_rows: int  # rows in the data source
+    limit: int | None
+    metrics: dict[str, MetricResult]
+    confusion_matrix: dict | None = None  # {"labels": [...], "matrix": [[...]]}, rows = reference
+    samples_file: str | None = None  # relative to the run folder
+
+
+@dataclass
+class SampleRecord:
+    """One evaluated sample (a line of the per-sample JSONL)."""
+
+    task: str
+    index: int
+    id: str
+    prompt_hash: str
+    output: Any  # raw model output: generated text, per-choice log-likelihoods, label log-probs
+    prediction: Any  # extracted answer
+    target: Any
+    scores: dict[str, float]
+
+
+@dataclass
+class RunResult:
+    """One evaluation run: provenance, model, settings and per-task results. `samples` (per task) are written to
+    JSONL files and are not part of `to_dict()`."""
+
+    run_id: str
+    created_at: str
+    git: dict
+    versions: dict
+    environment: dict
+    model: dict
+    settings: dict
+    tasks: dict[str, TaskResult]
+    counts: dict
+    timing: dict
+    schema_version: str = SCHEMA_VERSION
+    samples: dict[str, list[SampleRecord]] = field(default_factory=dict, repr=False, compare=False)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data.pop("samples")
+        return {"schema_version": data.pop("schema_version"), **data}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunResult":
+        if data.get("schema_version") != SCHEMA_VERSION:
+            raise ValueError(f"results schema {data.get('schema_version')!r} is not {SCHEMA_VERSION!r}")
+        data = dict(data)
+        tasks = {}
+        for name, task in data.pop("tasks").items():
+            metrics = {k: MetricResult(**v) for k, v in task.pop("metrics").items()}
+            tasks[name] = TaskResult(metrics=metrics, **task)
+        return cls(tasks=tasks, **data)
+
+    def metric(self, task: str, name: str) -> float:
+        return self.tasks[task].metrics[name].value
+
+
+def _json_default(value):
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def dumps(value: Any, indent: int | None = None) -> str:
+    return json.dumps(value, indent=indent, ensure_ascii=False, default=_json_default, allow_nan=True)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write `data` to a temporary file beside `path`, then rename it over `path` (all or nothing)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json(path: str | Path, value: Any) -> Path:
+    return atomic_write_bytes(path, (dumps(value, indent=2) + "\n").encode("utf-8"))
+
+
+def write_jsonl(path: str | Path, records: Iterable[Any]) -> Path:
+    lines = [dumps(asdict(r) if hasattr(r, "__dataclass_fields__") else r) for r in records]
+    return atomic_write_bytes(path, ("\n".join(lines) + ("\n" if lines else "")).encode("utf-8"))
+
+
+def read_results(path: str | Path) -> RunResult:
+    """Load a results.json written by the harness."""
+    return RunResult.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+__all__ = ["SCHEMA_VERSION", "MetricResult", "TaskResult", "SampleRecord", "RunResult", "atomic_write_bytes",
+           "write_json", "write_jsonl", "read_results", "dumps"]

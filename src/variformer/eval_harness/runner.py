@@ -1,0 +1,367 @@
+"""The runner, the only loop of the harness: task -> requests -> adapter -> answer extraction -> metrics ->
+records.
+
+1. Plan: load and validate every task's rows, pick each task's scoring mode, build prompts and requests. Any
+   data or capability error surfaces here, before the model runs or anything is written.
+2. Resolve: deduplicate requests across samples and tasks, take what the per-request cache already has, and
+   compute the rest in chunks (longest first), appending each finished chunk to the cache. Under
+   `accelerate launch` chunk j goes to process j mod world_size and the responses are gathered, so every
+   process sees the same responses as a single process would (same chunks, same batches).
+3. Score: each sample's responses -> `Outcome` (the mode's extraction or the task's `process_results`) ->
+   metrics with bootstrap stderr -> `TaskResult` and per-sample `SampleRecord`s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from . import provenance
+from .adapters.base import ModelAdapter
+from .cache import RequestCache
+from .errors import TaskDefinitionError
+from .metrics import MetricDef, bootstrap, compute_module
+from .records import Outcome, Request, Response, response_from_json, response_to_json
+from .results import MetricResult, RunResult, SampleRecord, TaskResult, write_json, write_jsonl
+from .tasks import Sample, Task
+from .tasks.formatting import FixedChoices
+from .tasks.scoring import ScoringMode, select_mode
+
+logger = logging.getLogger(__name__)
+
+
+class Processes:
+    """This process's place among data-parallel workers (one process unless started by `accelerate launch`)."""
+
+    def __init__(self, rank: int = 0, world_size: int = 1, state=None):
+        self.rank, self.world_size, self.state = rank, world_size, state
+
+    @classmethod
+    def detect(cls) -> "Processes":
+        state = distributed_state()
+        return cls(state.process_index, state.num_processes, state) if state is not None else cls()
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        if self.state is not None:
+            self.state.wait_for_everyone()
+
+    def gather(self, items: list) -> list:
+        if self.world_size == 1:
+            return items
+        from accelerate.utils import gather_object
+
+        return gather_object(items)
+
+
+def distributed_state():
+    """accelerate's PartialState when launched with several processes (`accelerate launch`, torchrun), else None.
+    Without CUDA the processes talk over gloo (accelerate's multi-CPU mode)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    import torch
+    from accelerate import PartialState
+
+    return PartialState(cpu=not torch.cuda.is_available())
+
+
+@dataclass
+class TaskPlan:
+    task: Task
+    mode: ScoringMode
+    samples: list[Sample]
+    requests: list[list[Request]]  # per sample
+    num_rows: int
+
+
+class Runner:
+    """Evaluate tasks with one adapter.
+
+    seed: seeds Python, NumPy and torch, few-shot draws and bootstrap resampling.
+    limit: evaluate only the first `limit` rows of each task.
+    bootstrap_iters / confidence: bootstrap resamples (0 disables stderr) and interval level.
+    cache_dir: folder of the per-request cache (None: no cache).
+    chunk_size: requests sent to the adapter at a time (the unit of caching, progress and sharding).
+    """
+
+    def __init__(self, adapter: ModelAdapter, *, seed: int = 0, limit: int | None = None,
+                 bootstrap_iters: int = bootstrap.DEFAULT_ITERS, confidence: float = bootstrap.DEFAULT_CONFIDENCE,
+                 cache_dir: str | Path | None = None, chunk_size: int = 64, progress: bool = True,
+                 processes: Processes | None = None):
+        if limit is not None and (not isinstance(limit, int) or limit < 1):
+            raise ValueError(f"limit must be a positive int or None, got {limit!r}")
+        self.adapter, self.seed, self.limit = adapter, seed, limit
+        self.bootstrap_iters, self.confidence = bootstrap_iters, confidence
+        self.cache_dir, self.chunk_size, self.progress = cache_dir, chunk_size, progress
+        self.processes = processes or Processes.detect()
+
+    # -- the loop ------------------------------------------------------------------------------------------------
+    def run(self, tasks: Sequence[Task]) -> RunResult:
+        if not tasks:
+            raise TaskDefinitionError("no tasks to evaluate")
+        started = time.perf_counter()
+        _seed_everything(self.seed)
+        plans = [self.plan(task) for task in tasks]
+        planned = time.perf_counter()
+        unique = {request.key: request for plan in plans for requests in plan.requests for request in requests}
+        responses, counts = self.resolve(unique)
+        resolved = time.perf_counter()
+        task_results, samples = {}, {}
+        for plan in plans:
+            task_results[plan.task.name], samples[plan.task.name] = self.score(plan, responses)
+        finished = time.perf_counter()
+        timing = {"plan_s": planned - started, "model_s": resolved - planned, "metrics_s": finished - resolved,
+                  "total_s": finished - started}
+        return self._result(task_results, samples, counts, timing)
+
+    def plan(self, task: Task) -> TaskPlan:
+        """Validate `task` against the model and its rows; build samples and requests (no model calls)."""
+        mode = select_mode(task, self.adapter)
+        rows = task.data.load()
+        if not rows:
+            raise TaskDefinitionError(f"task {task.name!r}: data source {task.data.label} has no rows")
+        inputs = {metric.inputs for metric in task.metrics}
+        normalize = "labels" if "labels" in inputs else "texts" if "texts" in inputs else None
+        samples = task.build_samples(rows, seq2seq=self.adapter.is_seq2seq, seed=self.seed, limit=self.limit,
+                                     normalize_target=normalize)
+        return TaskPlan(task, mode, samples, [mode.requests(task, sample) for sample in samples], len(rows))
+
+    def resolve(self, unique: dict[str, Request]) -> tuple[dict[str, Response], dict]:
+        """Responses to every unique request: from the cache, or computed (sharded across processes)."""
+        cache = RequestCache(self.cache_dir, self.adapter.fingerprint(), self.processes.rank) \
+            if self.cache_dir is not None else None
+        known = cache.load() if cache is not None else {}
+        self.processes.barrier()  # every process has read the cache before any process appends to it
+        responses = {key: known[key] for key in unique if key in known}
+        missing = [request for key, request in unique.items() if key not in known]
+        chunks = self._chunks(missing)
+        mine = [chunk for j, chunk in enumerate(chunks) if j % self.processes.world_size == self.processes.rank]
+        computed = []
+        with _progress(sum(len(c) for c in mine), self.progress and self.processes.is_main) as bar:
+            for chunk in mine:
+                bar.set_description(chunk[0].kind)
+                answers = self.adapter.serve(chunk)
+                entries = [(request.key, request.kind, answer) for request, answer in zip(chunk, answers)]
+                if cache is not None:
+                    cache.add(entries)
+                computed += [(key, kind, response_to_json(answer)) for key, kind, answer in entries]
+                bar.update(len(chunk))
+        for key, kind, data in self.processes.gather(computed):
+            responses[key] = response_from_json(kind, data)
+        counts = {"requests": len(unique), "from_cache": len(unique) - len(missing), "computed": len(missing)}
+        return responses, counts
+
+    def _chunks(self, requests: list[Request]) -> list[list[Request]]:
+        chunks = []
+        for kind in sorted({request.kind for request in requests}):
+            ordered = sorted((r for r in requests if r.kind == kind), key=lambda r: (-r.length_hint, r.key))
+            chunks += [ordered[i:i + self.chunk_size] for i in range(0, len(ordered), self.chunk_size)]
+        return chunks
+
+    def score(self, plan: TaskPlan, responses: dict[str, Response]) -> tuple[TaskResult, list[SampleRecord]]:
+        """Extract answers, compute the task's metrics and build its per-sample records."""
+        task = plan.task
+        outcomes = [self._outcome(task, plan.mode, sample, [responses[r.key] for r in requests])
+                    for sample, requests in zip(plan.samples, plan.requests)]
+        metrics, per_sample = compute_metrics(task, plan.samples, outcomes, self.bootstrap_iters, self.seed,
+                                              self.confidence)
+        records = [
+            SampleRecord(task=task.name, index=sample.index, id=sample.id, prompt_hash=_prompt_hash(requests),
+                         output=outcome.output if outcome.output is not None
+                         else [response_to_json(responses[r.key]) for r in requests],
+                         prediction=outcome.prediction, target=sample.target, scores={**scores, **outcome.scores})
+            for sample, requests, outcome, scores in zip(plan.samples, plan.requests, outcomes, per_sample)
+        ]
+        result = TaskResult(
+            name=task.name, version=task.version, group=task.group, scoring_mode=plan.mode.to_json(),
+            spec=task.to_json(), num_samples=len(plan.samples), num_rows=plan.num_rows, limit=self.limit,
+            metrics=metrics, confusion_matrix=confusion_matrix(task, plan.samples, outcomes),
+            samples_file=f"samples/{task.name}.jsonl",
+        )
+        return result, records
+
+    @staticmethod
+    def _outcome(task: Task, mode: ScoringMode, sample: Sample, responses: list) -> Outcome:
+        outcome = task.process_results(sample.row, responses) if task.process_results else \
+            mode.score(task, sample, responses)
+        if not isinstance(outcome, Outcome):
+            raise TaskDefinitionError(f"task {task.name!r}: process_results must return an Outcome, got "
+                                      f"{type(outcome).__name__} for {sample.where}")
+        return outcome
+
+    def _result(self, tasks: dict[str, TaskResult], samples: dict, counts: dict, timing: dict) -> RunResult:
+        model = self.adapter.describe()
+        now = datetime.now(timezone.utc)
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(model.get("name") or "model")).strip("_")[-60:] or "model"
+        return RunResult(
+            run_id=f"{slug}-{now.strftime('%Y%m%d-%H%M%S-%f')[:-3]}",
+            created_at=now.isoformat(timespec="seconds"),
+            git=provenance.git_state(),
+            versions=provenance.versions(),
+            environment={"device": model.get("device"), "dtype": model.get("dtype"),
+                         "world_size": self.processes.world_size, **provenance.platform_info()},
+            model=model,
+            settings={"seed": self.seed, "limit": self.limit, "bootstrap_iters": self.bootstrap_iters,
+                      "confidence": self.confidence, "chunk_size": self.chunk_size,
+                      "batch_size": model.get("batch_size"), "cache_dir": str(self.cache_dir) if self.cache_dir else None},
+            tasks=tasks, counts=counts, timing=timing, samples=samples,
+        )
+
+
+# -- metrics -------------------------------------------------------------------------------------------------------
+def compute_metrics(task: Task, samples: list[Sample], outcomes: list[Outcome], iters: int, seed: int,
+                    confidence: float) -> tuple[dict[str, MetricResult], list[dict]]:
+    """Every metric of `task` (each module computed once) and the per-sample scores the modules return."""
+    per_sample: list[dict] = [{} for _ in samples]
+    results: dict[str, MetricResult] = {}
+    module_outputs: dict[tuple, dict] = {}
+    for metric in task.metrics:
+        if metric.inputs == "scores":
+            values = _scores(task, samples, outcomes, metric.name)
+            summary = bootstrap.bootstrap_mean(values, iters, seed, confidence)
+            results[metric.name] = MetricResult(float(np.mean(values)), summary["stderr"], summary["ci_low"],
+                                                summary["ci_high"], metric.higher_is_better, metric.aggregation)
+            continue
+        key = (metric.module, metric.inputs, metric.options)
+        if key not in module_outputs:
+            predictions, references = _pairs(task, samples, outcomes, metric)
+            module_outputs[key] = compute_module(metric.module, predictions, references, bootstrap_iters=iters,
+                                                 seed=seed, confidence=confidence, return_per_sample=True,
+                                                 **dict(metric.options))
+            for name, values in module_outputs[key].get("per_sample", {}).items():
+                for scores, value in zip(per_sample, values):
+                    scores[name] = value
+        output = module_outputs[key]
+        interval = output["confidence_interval"].get(metric.name) or [None, None]
+        results[metric.name] = MetricResult(float(output[metric.name]), output["stderr"].get(metric.name),
+                                            interval[0], interval[1], metric.higher_is_better, metric.aggregation,
+                                            output.get("signature"))
+    return results, per_sample
+
+
+def _scores(task: Task, samples: list[Sample], outcomes: list[Outcome], name: str) -> np.ndarray:
+    values = []
+    for sample, outcome in zip(samples, outcomes):
+        value = outcome.scores.get(name)
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+            raise TaskDefinitionError(f"task {task.name!r}: metric {name!r} needs a numeric per-sample score "
+                                      f"{name!r} in every Outcome, got {value!r} for {sample.where}")
+        values.append(float(value))
+    return np.asarray(values)
+
+
+def _pairs(task: Task, samples: list[Sample], outcomes: list[Outcome], metric: MetricDef) -> tuple[list, list]:
+    predictions, references = [], []
+    for sample, outcome in zip(samples, outcomes):
+        prediction = outcome.prediction
+        if metric.inputs == "labels" and (isinstance(prediction, bool) or not isinstance(prediction, (int, np.integer))):
+            raise TaskDefinitionError(f"task {task.name!r}: metric {metric.name!r} needs an integer prediction, got "
+                                      f"{prediction!r} for {sample.where}")
+        if metric.inputs == "texts" and not isinstance(prediction, str):
+            raise TaskDefinitionError(f"task {task.name!r}: metric {metric.name!r} needs a text prediction, got "
+                                      f"{type(prediction).__name__} for {sample.where}")
+        predictions.append(int(prediction) if metric.inputs == "labels" else prediction)
+        references.append(sample.target)
+    return predictions, references
+
+
+def confusion_matrix(task: Task, samples: list[Sample], outcomes: list[Outcome]) -> dict | None:
+    """Counts (rows: reference, columns: prediction) for tasks with fixed labels and integer predictions."""
+    if not isinstance(task.choices, FixedChoices):
+        return None
+    labels = list(task.choices.choices)
+    matrix = np.zeros((len(labels), len(labels)), dtype=int)
+    for sample, outcome in zip(samples, outcomes):
+        prediction, target = outcome.prediction, sample.target
+        if not all(isinstance(v, (int, np.integer)) and 0 <= v < len(labels) for v in (prediction, target)):
+            return None
+        matrix[int(target), int(prediction)] += 1
+    return {"labels": labels, "matrix": matrix.tolist()}
+
+
+# -- helpers -------------------------------------------------------------------------------------------------------
+def _seed_everything(seed: int) -> None:
+    import random
+
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _prompt_hash(requests: list[Request]) -> str:
+    """sha256 of what the model was shown (the context, or the classifier text), for joining samples across runs."""
+    first = requests[0]
+    text = getattr(first, "context", None)
+    if text is None:
+        text = first.text + ("" if first.text_pair is None else "\x1f" + first.text_pair)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class _NoBar:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n):
+        pass
+
+    def set_description(self, text):
+        pass
+
+
+def _progress(total: int, enabled: bool):
+    if not enabled or total == 0:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="req", dynamic_ncols=True)
+
+
+def save_run(result: RunResult, output_dir: str | Path, report: bool = True) -> Path:
+    """Write the run into `output_dir`: samples/<task>.jsonl, report.md and plots/ (when `report`), and last
+    results.json. Every file is written to a temporary name and renamed, so none is ever half-written."""
+    output_dir = Path(output_dir)
+    for name, records in result.samples.items():
+        write_jsonl(output_dir / result.tasks[name].samples_file, records)
+    if report:
+        from .report import write_report
+
+        write_report(result, output_dir)
+    write_json(output_dir / "results.json", result.to_dict())
+    return output_dir / "results.json"
+
+
+def with_overrides(tasks: Sequence[Task], *, num_fewshot: int | None = None,
+                   task_data: dict[str, str] | None = None) -> list[Task]:
+    """Tasks with `num_fewshot` examples and/or their data read from {task name: JSON-lines path}."""
+    task_data = dict(task_data or {})
+    unknown = sorted(set(task_data) - {task.name for task in tasks})
+    if unknown:
+        raise TaskDefinitionError(f"data given for task(s) {unknown} that are not being evaluated")
+    updated = []
+    for task in tasks:
+        if task.name in task_data:
+            task = task.with_data(task_data[task.name])
+        if num_fewshot is not None:
+            task = replace(task, few_shot=replace(task.few_shot, num=num_fewshot))
+        updated.append(task)
+    return updated
+
+
+__all__ = ["Runner", "Processes", "distributed_state", "TaskPlan", "compute_metrics", "confusion_matrix", "save_run", "with_overrides"]
