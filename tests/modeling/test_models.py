@@ -4,6 +4,8 @@ engine-readiness. Each variant class lists only the mixins that apply to it; `cl
 from __future__ import annotations
 
 import copy
+import itertools
+import warnings
 
 import pytest
 import torch
@@ -11,8 +13,9 @@ from torch import nn
 from transformers import AttentionInterface
 from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, eager_mask
 
-from variformer import VariformerForSequenceClassification, VariformerModel
+from variformer import PRESETS, VariformerConfig, VariformerForSequenceClassification, VariformerModel
 from variformer.modeling.attention import VariformerAttention, eager_attention_forward
+from variformer.modeling.norms import VariformerRMSNorm
 from variformer.modeling.stacks import VariformerStack
 
 from .testers import (
@@ -67,6 +70,43 @@ class OptionGridMixin:
         loss.backward()
         assert trainable_parameters_without_gradient(model) == []
 
+    @pytest.mark.parametrize("position_embedding_type", ["rotary", "relative_bias"])
+    def test_head_dim_independent_of_hidden_size(self, position_embedding_type):
+        """hidden 36 with 4 heads of width 6 (attention width 24), as T5 decouples them."""
+        config = self.tester.config(hidden_size=36, num_attention_heads=4, head_dim=6,
+                                    position_embedding_type=position_embedding_type)
+        model = self.tester.lm_class(config)
+        inputs = self.tester.head_inputs(self.tester.lm_class, config)
+        model(**inputs, **self.tester.labels(self.tester.lm_class, config, inputs)).loss.backward()
+        assert model.model.get_input_embeddings().weight.grad is not None
+
+
+@pytest.mark.parametrize("category", [FutureWarning, DeprecationWarning])
+def test_transformers_deprecation_warnings_are_errors(category):
+    """pyproject's filterwarnings turn transformers' deprecations into errors, so every test here guards them."""
+    with pytest.raises(category):
+        warnings.warn_explicit("deprecated", category, "modeling_utils.py", 1, module="transformers.modeling_utils")
+
+
+def test_option_grid_covers_every_pair_of_values():
+    for (a, values_a), (b, values_b) in itertools.combinations(OPTION_VALUES.items(), 2):
+        covered = {(options[a], options[b]) for options in OPTION_GRID}
+        assert covered == set(itertools.product(values_a, values_b)), (a, b)
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_builds_and_runs(name):
+    """Each preset's option combination runs (shrunk to one layer and a small vocabulary to stay fast)."""
+    overrides = dict(vocab_size=128, num_hidden_layers=1)
+    if PRESETS[name]["architecture"] == "encoder-decoder":
+        overrides["decoder_layers"] = 1
+    config = VariformerConfig.from_preset(name, **overrides)
+    tester = {t.architecture: t for t in (ENCODER, DECODER, ENCODER_DECODER)}[config.architecture]
+    model = tester.lm_class(config).eval()
+    inputs = tester.inputs(config)
+    with torch.no_grad():
+        assert torch.isfinite(model(**inputs).logits).all()
+
 
 class HeadsMixin:
     """Every head of the variant: output shapes, a finite loss from its labels, gradients on its parameters."""
@@ -85,6 +125,27 @@ class HeadsMixin:
             assert torch.isfinite(outputs.loss)
             outputs.loss.backward()
         assert trainable_parameters_without_gradient(model) == []
+
+    def test_dropout_only_in_training(self):
+        config = self.tester.config(hidden_dropout_prob=0.3, attention_dropout=0.3, classifier_dropout=0.3)
+        model = self.tester.lm_class(config)
+        inputs = self.tester.head_inputs(self.tester.lm_class, config)
+        with torch.no_grad():
+            model.train()
+            assert not torch.allclose(model(**inputs).logits, model(**inputs).logits)
+            model.eval()
+            torch.testing.assert_close(model(**inputs).logits, model(**inputs).logits, rtol=0, atol=0)
+
+    def test_initialization(self):
+        config = self.tester.config(hidden_size=64, intermediate_size=99)  # enough weights for a stable std
+        model = self.tester.lm_class(config)
+        for name, module in model.named_modules():
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                assert abs(module.weight.std().item() / config.initializer_range - 1) < 0.3, name
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                assert torch.all(module.bias == 0), name
+            if isinstance(module, (nn.LayerNorm, VariformerRMSNorm)):
+                assert torch.all(module.weight == 1), name
 
     def test_return_dict_false_gives_tuple(self, auto_class, head_class):
         config = self.tester.config()

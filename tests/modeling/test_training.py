@@ -1,5 +1,5 @@
 """Training readiness per variant: one `transformers.Trainer` step per head, `num_items_in_batch` (gradient
-accumulation gives the same update as one large batch), and gradient checkpointing."""
+accumulation gives the same update as one large batch), gradient checkpointing, and PEFT LoRA."""
 
 from __future__ import annotations
 
@@ -105,13 +105,44 @@ class GradientCheckpointingMixin:
             assert_close(gradients[1][name], gradient, msg=name)
 
 
-class TestEncoderTraining(TrainerMixin, NumItemsInBatchMixin, GradientCheckpointingMixin):
+class LoraMixin:
+    """PEFT LoRA on the documented projection names: attach, train only the adapters, merge exactly."""
+
+    # PEFT (0.21) itself reads transformers' deprecated `is_gradient_checkpointing`; Variformer code does not
+    @pytest.mark.filterwarnings("ignore:`is_gradient_checkpointing` is deprecated:FutureWarning")
+    def test_lora_attach_train_merge(self):
+        from peft import LoraConfig, get_peft_model
+
+        config = self.tester.config()
+        inputs = self.tester.inputs(config)
+        labels = self.tester.labels(self.tester.lm_class, config, inputs)
+        model = get_peft_model(self.tester.lm_class(config), LoraConfig(
+            r=4, lora_alpha=8, lora_dropout=0.0, target_modules=["q_proj", "v_proj", "up_proj", "down_proj"]))
+        trainable = {name for name, param in model.named_parameters() if param.requires_grad}
+        assert trainable and all("lora_" in name for name in trainable)
+        frozen_before = {name: param.detach().clone() for name, param in model.named_parameters()
+                         if name not in trainable}
+        optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+        model(**inputs, **labels).loss.backward()
+        optimizer.step()
+        for name, param in model.named_parameters():
+            if name in frozen_before:
+                torch.testing.assert_close(param, frozen_before[name], rtol=0, atol=0, msg=name)
+        model.eval()
+        with torch.no_grad():
+            adapted = model(**inputs).logits
+            merged = model.merge_and_unload()
+            assert type(merged) is self.tester.lm_class
+            assert_close(merged(**inputs).logits, adapted)
+
+
+class TestEncoderTraining(TrainerMixin, NumItemsInBatchMixin, GradientCheckpointingMixin, LoraMixin):
     tester = ENCODER
 
 
-class TestDecoderTraining(TrainerMixin, NumItemsInBatchMixin, GradientCheckpointingMixin):
+class TestDecoderTraining(TrainerMixin, NumItemsInBatchMixin, GradientCheckpointingMixin, LoraMixin):
     tester = DECODER
 
 
-class TestEncoderDecoderTraining(TrainerMixin, NumItemsInBatchMixin, GradientCheckpointingMixin):
+class TestEncoderDecoderTraining(TrainerMixin, NumItemsInBatchMixin, GradientCheckpointingMixin, LoraMixin):
     tester = ENCODER_DECODER

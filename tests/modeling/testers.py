@@ -166,33 +166,38 @@ OPTION_VALUES = {
     "norm_position": ["pre", "post"],
     "attention_bias": [True, False],
     "mlp_bias": [True, False],
+    "scale_embeddings": [False, True],
+    "embedding_norm": [False, True],
+    "attention_scale": [None, 1.0],
 }
 
 
 def pairwise_grid(option_values: dict[str, list]) -> list[dict]:
     """A small set of option combinations covering every pair of values of every two options.
 
-    Greedy: each new row is the full combination that covers the most still-uncovered pairs (the first such
-    one, so the grid is deterministic).
+    Greedy and deterministic: each row starts from the first still-uncovered pair, then takes for each other
+    option the first value that covers the most uncovered pairs with the values already chosen.
     """
-    names = list(option_values)
     uncovered = {
-        ((a, value_a), (b, value_b))
-        for a, b in itertools.combinations(names, 2)
+        frozenset({(a, value_a), (b, value_b)})
+        for a, b in itertools.combinations(option_values, 2)
         for value_a in option_values[a]
         for value_b in option_values[b]
     }
-    candidates = [dict(zip(names, values)) for values in itertools.product(*option_values.values())]
     grid = []
     while uncovered:
-        row = max(candidates, key=lambda combo: len(_pairs(combo) & uncovered))
+        row = dict(min(uncovered, key=lambda pair: sorted(map(repr, pair))))
+        for name, values in option_values.items():
+            if name not in row:
+                row[name] = max(values, key=lambda value: len(_pairs({**row, name: value}) & uncovered))
+        row = {name: row[name] for name in option_values}
         uncovered -= _pairs(row)
         grid.append(row)
     return grid
 
 
 def _pairs(combo: dict) -> set:
-    return {((a, combo[a]), (b, combo[b])) for a, b in itertools.combinations(combo, 2)}
+    return {frozenset(pair) for pair in itertools.combinations(combo.items(), 2)}
 
 
 def grid_id(options: dict) -> str:

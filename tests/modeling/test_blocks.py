@@ -1,0 +1,101 @@
+"""Building blocks against their defining formulas: sinusoidal table, rotary embeddings, T5 buckets, norms,
+feed-forward activations, grouped-query attention."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from variformer.configuration.config import GATED_ACTIVATIONS, PLAIN_ACTIVATIONS
+from variformer.modeling.feedforward import VariformerMLP
+from variformer.modeling.norms import VariformerRMSNorm, build_norm
+from variformer.modeling.positions import (
+    VariformerRotaryEmbedding,
+    apply_rotary_pos_emb,
+    relative_position_bucket,
+    sinusoidal_table,
+)
+
+from .testers import DECODER, ENCODER, ENCODER_DECODER, assert_close
+
+
+def test_sinusoidal_table_follows_the_2017_formula():
+    table = sinusoidal_table(50, 32)  # (positions, dim)
+    position, i = 37, 5
+    angle = position / 10000 ** (2 * i / 32)
+    assert table.shape == (50, 32)
+    assert table[position, 2 * i].item() == pytest.approx(math.sin(angle), abs=1e-5)
+    assert table[position, 2 * i + 1].item() == pytest.approx(math.cos(angle), abs=1e-5)
+
+
+def test_rotary_scores_depend_only_on_relative_position():
+    config = DECODER.config()
+    rotary = VariformerRotaryEmbedding(config)
+    query, key = torch.randn(1, 1, 1, config.head_dim), torch.randn(1, 1, 1, config.head_dim)
+
+    def score(query_position: int, key_position: int) -> torch.Tensor:
+        cos_q, sin_q = rotary(query, torch.tensor([[query_position]]))
+        cos_k, sin_k = rotary(key, torch.tensor([[key_position]]))
+        rotated_query, _ = apply_rotary_pos_emb(query, query, cos_q, sin_q)
+        _, rotated_key = apply_rotary_pos_emb(key, key, cos_k, sin_k)
+        return (rotated_query * rotated_key).sum()
+
+    assert_close(score(9, 4), score(5, 0))
+    assert_close(score(3, 3), (query * key).sum())  # equal positions: no rotation left in the score
+
+
+def test_relative_position_buckets():
+    distances = torch.arange(-200, 201)
+    bidirectional = relative_position_bucket(distances, bidirectional=True, num_buckets=32, max_distance=128)
+    causal = relative_position_bucket(distances, bidirectional=False, num_buckets=32, max_distance=128)
+    assert bidirectional.min() >= 0 and bidirectional.max() <= 31 and causal.max() <= 31
+    # small distances get exact buckets; keys after the query fall in the upper half when bidirectional
+    assert bidirectional[200 + 3] == 16 + 3 and bidirectional[200 - 3] == 3
+    assert causal[200 - 5] == 5 and causal[200 + 5] == 0  # causal: future keys share bucket 0
+    assert causal[200 - 200] == causal[200 - 128] == 31  # beyond max_distance: the last bucket
+
+
+def test_rms_norm_formula():
+    norm = VariformerRMSNorm(32, eps=1e-6)
+    nn.init.normal_(norm.weight)
+    hidden = torch.randn(2, 3, 32)
+    expected = norm.weight * hidden / torch.sqrt(hidden.pow(2).mean(-1, keepdim=True) + 1e-6)
+    assert_close(norm(hidden), expected)
+    assert isinstance(build_norm(DECODER.config(norm_type="layernorm")), nn.LayerNorm)
+
+
+@pytest.mark.parametrize("hidden_act", PLAIN_ACTIVATIONS + tuple(GATED_ACTIVATIONS))
+def test_feed_forward_formula(hidden_act):
+    config = DECODER.config(hidden_act=hidden_act)
+    mlp = VariformerMLP(config)
+    hidden = torch.randn(2, 3, config.hidden_size)
+    act = {"relu": torch.relu, "gelu": nn.functional.gelu, "silu": nn.functional.silu,
+           "gelu_new": lambda x: nn.functional.gelu(x, approximate="tanh")}[config.mlp_activation]
+    if hidden_act in GATED_ACTIVATIONS:
+        inner = act(mlp.gate_proj(hidden)) * mlp.up_proj(hidden)
+    else:
+        assert not hasattr(mlp, "gate_proj")
+        inner = act(mlp.up_proj(hidden))
+    assert_close(mlp(hidden), mlp.down_proj(inner))
+
+
+@pytest.mark.parametrize("tester", [ENCODER, DECODER, ENCODER_DECODER], ids=lambda t: t.architecture)
+@pytest.mark.parametrize("num_key_value_heads", [2, 1], ids=["grouped-query", "multi-query"])
+def test_grouped_query_attention_equals_multi_head_with_shared_key_values(tester, num_key_value_heads):
+    """A GQA/MQA model equals the multi-head model whose key/value heads are copies within each group."""
+    grouped = tester.lm_class(tester.config(num_key_value_heads=num_key_value_heads)).eval()
+    multi_head = tester.lm_class(tester.config(num_key_value_heads=4)).eval()
+    repeats = 4 // num_key_value_heads
+    state = {}
+    for name, tensor in grouped.state_dict().items():
+        if name.endswith(("k_proj.weight", "k_proj.bias", "v_proj.weight", "v_proj.bias")):
+            heads = tensor.view(num_key_value_heads, -1, *tensor.shape[1:])  # (kv_heads, head_dim, ...)
+            tensor = heads.repeat_interleave(repeats, dim=0).reshape(-1, *tensor.shape[1:])  # (heads*head_dim, ...)
+        state[name] = tensor
+    multi_head.load_state_dict(state)
+    inputs = tester.inputs(grouped.config)
+    with torch.no_grad():
+        assert_close(multi_head(**inputs).logits, grouped(**inputs).logits)
