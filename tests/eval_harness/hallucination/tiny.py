@@ -84,3 +84,14 @@ def reference_loglikelihood(model, tokenizer, context: str, continuation: str) -
         logits = model(input_ids=torch.tensor([whole[:-1]])).logits[0, -len(continuation_ids):]
     log_probs = torch.log_softmax(logits.double(), dim=-1)
     return float(log_probs[torch.arange(len(continuation_ids)), torch.tensor(continuation_ids)].sum())
+
+
+def tiny_t5(tokenizer, seed: int = 0):
+    """A stock T5ForConditionalGeneration from a random tiny config (for the lm-eval parity script)."""
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    torch.manual_seed(seed)
+    config = T5Config(vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4,
+                      pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+                      decoder_start_token_id=tokenizer.pad_token_id)
+    return T5ForConditionalGeneration(config).eval()
