@@ -28,6 +28,7 @@ from variformer.eval_harness import (
     load_task_yaml,
     mean_of,
 )
+from variformer.eval_harness.report import GROUP_SECTIONS, register_group_section
 from variformer.eval_harness.tasks import FieldText, FieldValue
 
 
@@ -202,18 +203,25 @@ def test_task_defined_scores_from_several_loglikelihoods_per_sample(tmp_path):
     task = Task(name="mc_mass", version="1", data=DataSource(path=str(path)), fields=("labels",),
                 prompt=FieldText("q", prefix="Q: ", suffix="\nA:"), target=FieldValue("labels"),
                 choices=lambda row: row["choices"], scoring=("multiple_choice",), process_results=mass_on_true,
-                metrics=(mean_of("mass"),), group="hallucination")
+                metrics=(mean_of("mass"),), group="probes")
     rigged = FakeAdapter(loglikelihood_fn=lambda r: LoglikelihoodResult(-1.0 if "true" in r.continuation else -2.0,
                                                                          False, 2))
     result = _run([task], rigged)
     expected = np.exp(-1.0) / (np.exp(-1.0) + 2 * np.exp(-2.0))
     assert result.tasks["mc_mass"].metrics["mass"].value == pytest.approx(expected)
-    assert len(rigged.served) == 24 and result.tasks["mc_mass"].group == "hallucination"
+    assert len(rigged.served) == 24 and result.tasks["mc_mass"].group == "probes"
     assert result.samples["mc_mass"][0].scores["mass"] == pytest.approx(expected)
     report = tmp_path / "report"
     evaluate(rigged, tasks=[task], output_dir=report, bootstrap_iters=20, progress=False)
-    assert "## Hallucination" in (report / "report.md").read_text()
-    assert (report / "plots" / "group_hallucination.png").is_file()
+    assert "## Probes" in (report / "report.md").read_text()  # a task group gets its own section and plot
+    assert (report / "plots" / "group_probes.png").is_file()
+    register_group_section("probes", "Probe results", lines=lambda tasks: [f"{len(tasks)} probe(s)", ""])
+    try:
+        evaluate(rigged, tasks=[task], output_dir=report, bootstrap_iters=20, progress=False)
+    finally:
+        GROUP_SECTIONS.pop("probes")
+    assert "## Probe results\n" in (report / "report.md").read_text()
+    assert "1 probe(s)" in (report / "report.md").read_text()
     broken = replace(task, name="mc_broken", process_results=lambda row, responses: {"mass": 1.0})
     with pytest.raises(TaskDefinitionError, match="must return an Outcome"):
         _run([broken], rigged)

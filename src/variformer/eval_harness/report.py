@@ -4,12 +4,45 @@ section with an overview plot of all its tasks."""
 
 from __future__ import annotations
 
+import importlib
 import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from .results import MetricResult, RunResult, TaskResult, atomic_write_bytes
 
-GROUP_TITLES = {"": "Results"}
+
+@dataclass(frozen=True)
+class GroupSection:
+    """How the report shows a task group (`Task.group`): the section title, extra Markdown lines after the
+    group's table, and the group's overview figure (a matplotlib `Figure`; default: bars of every metric)."""
+
+    title: str
+    lines: Callable[[Sequence[TaskResult]], list[str]] | None = None
+    figure: Callable[[Sequence[TaskResult]], object] | None = None
+
+
+GROUP_SECTIONS: dict[str, GroupSection] = {"": GroupSection("Results")}
+# groups whose section lives in a module of this package, imported only when a run has such tasks:
+# group -> (module, title, lines function, figure function)
+LAZY_GROUP_SECTIONS = {
+    "hallucination": (".hallucination.report", "Hallucination", "section_lines", "headline_figure"),
+}
+
+
+def register_group_section(group: str, title: str | None = None, lines=None, figure=None) -> GroupSection:
+    """Give task group `group` its own report section (title, extra Markdown lines, overview figure)."""
+    GROUP_SECTIONS[group] = GroupSection(title or group.replace("_", " ").title(), lines, figure)
+    return GROUP_SECTIONS[group]
+
+
+def group_section(group: str) -> GroupSection:
+    if group not in GROUP_SECTIONS and group in LAZY_GROUP_SECTIONS:
+        module_name, title, lines, figure = LAZY_GROUP_SECTIONS[group]
+        module = importlib.import_module(module_name, __package__)
+        register_group_section(group, title, getattr(module, lines), getattr(module, figure))
+    return GROUP_SECTIONS.get(group) or GroupSection(group.replace("_", " ").title())
 
 
 def write_report(result: RunResult, output_dir: str | Path) -> Path:
@@ -22,12 +55,10 @@ def write_report(result: RunResult, output_dir: str | Path) -> Path:
             plots[name].append(_save(output_dir / f"plots/{name}_confusion.png", _confusion_figure(task)))
     group_plots = {}
     for group, tasks in _groups(result).items():
-        if group == "hallucination":  # headline numbers on one 0-1 scale, chance marked
-            from .hallucination.report import headline_figure
-
-            group_plots[group] = _save(output_dir / "plots/group_hallucination.png", headline_figure(tasks))
-        elif group:  # the main group mixes scales (BLEU 0-100, accuracy 0-1): per-task plots only
-            group_plots[group] = _save(output_dir / f"plots/group_{group or 'main'}.png", _group_figure(group, tasks))
+        section = group_section(group)
+        if group or section.figure:  # the main group mixes scales (BLEU 0-100, accuracy 0-1): per-task plots
+            figure = section.figure(tasks) if section.figure else _group_figure(group, tasks)
+            group_plots[group] = _save(output_dir / f"plots/group_{group or 'main'}.png", figure)
     text = render_markdown(result, plots, group_plots)
     return atomic_write_bytes(output_dir / "report.md", text.encode("utf-8"))
 
@@ -50,7 +81,8 @@ def render_markdown(result: RunResult, plots: dict[str, list[str]] | None = None
         "",
     ]
     for group, tasks in _groups(result).items():
-        lines += [f"## {GROUP_TITLES.get(group, group.replace('_', ' ').title())}", "",
+        section = group_section(group)
+        lines += [f"## {section.title}", "",
                   "| task | metric | value | ± stderr | 95% interval | n | better |",
                   "|---|---|---:|---:|---|---:|---|"]
         for task in tasks:
@@ -58,10 +90,8 @@ def render_markdown(result: RunResult, plots: dict[str, list[str]] | None = None
                 lines.append(f"| {task.name} | {metric_name} | {_fmt(metric.value)} | {_fmt(metric.stderr)} | "
                              f"{_interval(metric)} | {task.num_samples} | {'higher' if metric.higher_is_better else 'lower'} |")
         lines.append("")
-        if group == "hallucination":
-            from .hallucination.report import section_lines
-
-            lines += section_lines(tasks)
+        if section.lines is not None:
+            lines += section.lines(tasks)
         if group in group_plots:
             lines += [f"![{group or 'results'}]({group_plots[group]})", ""]
         for task in tasks:
@@ -145,8 +175,7 @@ def _group_figure(group: str, tasks: list[TaskResult]):
     metrics = [m for _, m in entries]
     axes.bar([label for label, _ in entries], [m.value for m in metrics], yerr=_error_bars(metrics), capsize=4,
              color="#DD8452" if group else "#4C72B0")
-    axes.set_title(f"{GROUP_TITLES.get(group, group.replace('_', ' ').title())} (bars: 95% bootstrap interval)",
-                   fontsize=9)
+    axes.set_title(f"{group_section(group).title} (bars: 95% bootstrap interval)", fontsize=9)
     axes.axhline(0, color="black", linewidth=0.6)
     axes.tick_params(axis="x", labelsize=7)
     return figure
@@ -159,4 +188,4 @@ def _save(path: Path, figure) -> str:
     return f"plots/{path.name}"
 
 
-__all__ = ["write_report", "render_markdown"]
+__all__ = ["write_report", "render_markdown", "GroupSection", "GROUP_SECTIONS", "register_group_section"]

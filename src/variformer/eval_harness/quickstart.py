@@ -1,0 +1,53 @@
+"""The harness step of `variformer quickstart`: evaluate the saved quickstart models on every task family they
+can serve and write one report per model plus a combined summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .results import RunResult, atomic_write_bytes
+
+# quickstart model folder -> tasks (sst2 runs by classifier head or by label log-likelihood, as the model allows)
+QUICKSTART_TASKS = {
+    "decoder": ("sst2", "multi30k_de_en", "xsum"),
+    "encoder": ("sst2",),
+    "encoder-decoder": ("sst2", "multi30k_de_en", "xsum"),
+}
+
+
+def evaluate_quickstart_models(output: str | Path, limit: int | None = 100, seed: int = 0,
+                               progress: bool = True) -> dict:
+    """Evaluate `<output>/<variant>` for each quickstart variant present; reports go to `<output>/eval/<variant>/`
+    and a combined table to `<output>/eval/summary.md`. Returns {variant: {task: {metric: {value, stderr}}}}."""
+    from . import evaluate
+
+    output = Path(output)
+    runs: dict[str, RunResult] = {}
+    for variant, tasks in QUICKSTART_TASKS.items():
+        folder = output / variant
+        if not (folder / "config.json").is_file():
+            continue
+        runs[variant] = evaluate(str(folder), tasks=list(tasks), limit=limit, seed=seed,
+                                 output_dir=output / "eval" / variant, cache_dir=output / "eval" / "cache",
+                                 progress=progress)
+    atomic_write_bytes(output / "eval" / "summary.md", _summary(runs).encode("utf-8"))
+    return {variant: {name: {metric_name: {"value": metric.value, "stderr": metric.stderr}
+                             for metric_name, metric in task.metrics.items()}
+                      for name, task in run.tasks.items()}
+            for variant, run in runs.items()}
+
+
+def _summary(runs: dict[str, RunResult]) -> str:
+    lines = ["# Quickstart evaluation", "",
+             "| model | task | scoring | metric | value | ± stderr | n |", "|---|---|---|---|---:|---:|---:|"]
+    for variant, run in runs.items():
+        for name, task in run.tasks.items():
+            for metric_name, metric in task.metrics.items():
+                stderr = "–" if metric.stderr is None else f"{metric.stderr:.4f}"
+                lines.append(f"| {variant} | {name} | {task.scoring_mode['mode']} | {metric_name} | "
+                             f"{metric.value:.4f} | {stderr} | {task.num_samples} |")
+    lines += [""] + [f"- {variant}: [report]({variant}/report.md)" for variant in runs] + [""]
+    return "\n".join(lines)
+
+
+__all__ = ["evaluate_quickstart_models", "QUICKSTART_TASKS"]
