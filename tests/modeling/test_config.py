@@ -7,7 +7,7 @@ import inspect
 import re
 
 import pytest
-from transformers import AutoConfig, PreTrainedConfig
+from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedConfig
 
 import variformer
 from variformer import (
@@ -20,7 +20,7 @@ from variformer import (
 )
 from variformer.configuration import config as config_module
 
-from .testers import TESTERS
+from .testers import TESTERS, variant_tester
 
 REQUIRED_PRESETS = ("transformer-base", "bert-base", "gpt2-small", "t5-small", "llama-tiny",
                     "tiny-encoder", "tiny-decoder", "tiny-encoder-decoder")
@@ -144,17 +144,15 @@ def test_unknown_preset_raises_with_known_names():
     (VariformerForQuestionAnswering, "decoder"),
 ])
 def test_head_on_wrong_architecture_raises(head, architecture):
-    config = next(t for t in TESTERS if t.architecture == architecture).config()
+    config = variant_tester(architecture).config()
     with pytest.raises(ValueError, match="architecture") as error:
         head(config)
     assert head.__name__ in str(error.value) and repr(architecture) in str(error.value)
 
 
 def test_auto_class_on_wrong_architecture_raises():
-    from transformers import AutoModelForCausalLM
-
     with pytest.raises(ValueError, match="VariformerForCausalLM"):
-        AutoModelForCausalLM.from_config(TESTERS[0].config())
+        AutoModelForCausalLM.from_config(variant_tester("encoder").config())
 
 
 def test_package_registers_auto_config():

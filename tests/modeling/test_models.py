@@ -27,6 +27,7 @@ from .testers import (
     assert_close,
     grid_id,
     pairwise_grid,
+    variant_tester,
 )
 
 OPTION_GRID = pairwise_grid(OPTION_VALUES)
@@ -56,6 +57,34 @@ def main_outputs(model: nn.Module, inputs: dict) -> dict[str, torch.Tensor]:
     return {name: outputs[name] for name in names if outputs.get(name) is not None}
 
 
+# ---------------------------------------------------------------------------------------------- family-wide
+@pytest.mark.parametrize("category", [FutureWarning, DeprecationWarning])
+def test_transformers_deprecation_warnings_are_errors(category):
+    """pyproject's filterwarnings turn transformers' deprecations into errors, so every test here guards them."""
+    with pytest.raises(category):
+        warnings.warn_explicit("deprecated", category, "modeling_utils.py", 1, module="transformers.modeling_utils")
+
+
+def test_option_grid_covers_every_pair_of_values():
+    for (a, values_a), (b, values_b) in itertools.combinations(OPTION_VALUES.items(), 2):
+        covered = {(options[a], options[b]) for options in OPTION_GRID}
+        assert covered == set(itertools.product(values_a, values_b)), (a, b)
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_builds_and_runs(name):
+    """Each preset's option combination runs (shrunk to one layer and a small vocabulary to stay fast)."""
+    overrides = dict(vocab_size=128, num_hidden_layers=1)
+    if PRESETS[name]["architecture"] == "encoder-decoder":
+        overrides["decoder_layers"] = 1
+    config = VariformerConfig.from_preset(name, **overrides)
+    tester = variant_tester(config.architecture)
+    model = tester.lm_class(config).eval()
+    inputs = tester.inputs(config)
+    with torch.no_grad():
+        assert torch.isfinite(model(**inputs).logits).all()
+
+
 # ---------------------------------------------------------------------------------------------- mixins
 class OptionGridMixin:
     """Every pair of option values runs forward and backward with a finite loss and gradients everywhere."""
@@ -79,33 +108,6 @@ class OptionGridMixin:
         inputs = self.tester.head_inputs(self.tester.lm_class, config)
         model(**inputs, **self.tester.labels(self.tester.lm_class, config, inputs)).loss.backward()
         assert model.model.get_input_embeddings().weight.grad is not None
-
-
-@pytest.mark.parametrize("category", [FutureWarning, DeprecationWarning])
-def test_transformers_deprecation_warnings_are_errors(category):
-    """pyproject's filterwarnings turn transformers' deprecations into errors, so every test here guards them."""
-    with pytest.raises(category):
-        warnings.warn_explicit("deprecated", category, "modeling_utils.py", 1, module="transformers.modeling_utils")
-
-
-def test_option_grid_covers_every_pair_of_values():
-    for (a, values_a), (b, values_b) in itertools.combinations(OPTION_VALUES.items(), 2):
-        covered = {(options[a], options[b]) for options in OPTION_GRID}
-        assert covered == set(itertools.product(values_a, values_b)), (a, b)
-
-
-@pytest.mark.parametrize("name", sorted(PRESETS))
-def test_every_preset_builds_and_runs(name):
-    """Each preset's option combination runs (shrunk to one layer and a small vocabulary to stay fast)."""
-    overrides = dict(vocab_size=128, num_hidden_layers=1)
-    if PRESETS[name]["architecture"] == "encoder-decoder":
-        overrides["decoder_layers"] = 1
-    config = VariformerConfig.from_preset(name, **overrides)
-    tester = {t.architecture: t for t in (ENCODER, DECODER, ENCODER_DECODER)}[config.architecture]
-    model = tester.lm_class(config).eval()
-    inputs = tester.inputs(config)
-    with torch.no_grad():
-        assert torch.isfinite(model(**inputs).logits).all()
 
 
 class HeadsMixin:

@@ -157,6 +157,10 @@ ENCODER_DECODER = VariantTester(
 )
 TESTERS = (ENCODER, DECODER, ENCODER_DECODER)
 
+
+def variant_tester(architecture: str) -> VariantTester:
+    return next(tester for tester in TESTERS if tester.architecture == architecture)
+
 # Config options the forward/backward grid crosses; every pair of values of two options appears in some row.
 OPTION_VALUES = {
     "position_embedding_type": ["sinusoidal", "learned", "relative_bias", "rotary", "none"],
