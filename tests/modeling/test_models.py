@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch import nn
 from transformers import AttentionInterface
+from transformers.distributed.parallel_utils import replace_layer_number_by_wildcard
 from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, eager_mask
 
 from variformer import PRESETS, VariformerConfig, VariformerForSequenceClassification, VariformerModel
@@ -364,6 +365,9 @@ class EngineReadinessMixin:
                 plan = getattr(model, plan_name)
                 assert plan, f"{type(model).__name__}.{plan_name} is empty"
                 assert set(plan) <= names, f"{plan_name} rules naming nothing: {set(plan) - names}"
+            projections = _wildcard_names(model, parameters=False)
+            unsharded = {name for name in projections if name.endswith("_proj")} - set(model.tp_plan)
+            assert not unsharded, f"projections without a tensor-parallel rule: {unsharded}"
 
     def test_custom_attention_function_receives_forward_kwargs(self):
         received = []
@@ -387,11 +391,11 @@ class EngineReadinessMixin:
             assert_close(logits, model(**inputs).logits)
 
 
-def _wildcard_names(model: nn.Module) -> set[str]:
-    """Module and parameter names with layer numbers replaced by `*`, as transformers matches plans."""
-    from transformers.distributed.parallel_utils import replace_layer_number_by_wildcard
-
-    names = [name for name, _ in model.named_modules()] + [name for name, _ in model.named_parameters()]
+def _wildcard_names(model: nn.Module, parameters: bool = True) -> set[str]:
+    """Module (and parameter) names with layer numbers replaced by `*`, as transformers matches plans."""
+    names = [name for name, _ in model.named_modules()]
+    if parameters:
+        names += [name for name, _ in model.named_parameters()]
     return {replace_layer_number_by_wildcard(name) for name in names}
 
 

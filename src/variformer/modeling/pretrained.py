@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import torch
 from torch import nn
 from transformers import PreTrainedModel
 from transformers import initialization as init
-from transformers.distributed.parallel_utils import replace_layer_number_by_wildcard
 from transformers.utils.output_capturing import OutputRecorder
 
 from ..configuration import VariformerConfig
@@ -56,8 +57,8 @@ class VariformerPreTrainedModel(PreTrainedModel):
         and `decoder.`) and its encoder stack (no cross-attention) would otherwise carry rules that match nothing.
         """
         super().init_parallel_plans()
-        names = {replace_layer_number_by_wildcard(name)
-                 for name, _ in [*self.named_modules(), *self.named_parameters()]}
+        # plans name layers by "*" instead of their number ("layers.*.mlp"), as transformers matches them
+        names = {re.sub(r"\.\d+(?=\.|$)", ".*", name) for name, _ in [*self.named_modules(), *self.named_parameters()]}
         self._tp_plan = {rule: style for rule, style in self._tp_plan.items() if rule in names}
         self._pp_plan = {rule: io for rule, io in self._pp_plan.items() if rule in names}
 
