@@ -188,3 +188,10 @@ def test_fingerprint_tracks_weights_and_describe_is_json(tokenizer):
     json.dumps(described)
     assert described["num_parameters"] == sum(p.numel() for p in first.parameters())
     assert described["dtype"] == "float32" and described["class"] == "GPT2LMHeadModel"
+
+
+def test_generation_longer_than_the_model_is_capped(language_models, tokenizer):
+    """GPT-2 with 128 positions asked for 300 new tokens after a long prompt: it keeps half for the prompt."""
+    adapter = HFAdapter(language_models["gpt2"], tokenizer, batch_size=2)
+    (text,) = adapter.generate([GenerationRequest("a " * 300, GenerationSettings(max_new_tokens=300))])
+    assert isinstance(text, str)

@@ -225,3 +225,14 @@ def test_task_defined_scores_from_several_loglikelihoods_per_sample(tmp_path):
     broken = replace(task, name="mc_broken", process_results=lambda row, responses: {"mass": 1.0})
     with pytest.raises(TaskDefinitionError, match="must return an Outcome"):
         _run([broken], rigged)
+
+
+def test_data_files_are_reread_when_they_change(tmp_path):
+    import os
+
+    path = _write_jsonl(tmp_path / "rows.jsonl", [{"a": 1}])
+    source = DataSource(path=str(path))
+    assert [row.data for row in source.load()] == [{"a": 1}]
+    _write_jsonl(path, [{"a": 2}, {"a": 3}])
+    os.utime(path, ns=(1, 1))  # a different modification time even on coarse clocks
+    assert [row.data for row in source.load()] == [{"a": 2}, {"a": 3}]

@@ -67,11 +67,11 @@ def render_markdown(result: RunResult, plots: dict[str, list[str]] | None = None
                     group_plots: dict[str, str] | None = None) -> str:
     plots, group_plots = plots or {}, group_plots or {}
     model, settings = result.model, result.settings
-    git = result.git.get("commit") or "unknown"
+    git = (result.git.get("commit") or "unknown")[:12] + (" (dirty)" if result.git.get("dirty") else "")
     lines = [
         f"# Evaluation report: {model.get('name')}",
         "",
-        f"- run `{result.run_id}`, {result.created_at}, git `{git[:12]}`{' (dirty)' if result.git.get('dirty') else ''}",
+        f"- run `{result.run_id}`, {result.created_at}, git `{git}`",
         f"- model `{model.get('class')}` ({model.get('architecture')}), {model.get('num_parameters'):,} parameters, "
         f"dtype {model.get('dtype')}, device {model.get('device')}, {result.environment.get('world_size')} process(es)",
         f"- seed {settings.get('seed')}, limit {settings.get('limit')}, {settings.get('bootstrap_iters')} bootstrap "
@@ -87,8 +87,9 @@ def render_markdown(result: RunResult, plots: dict[str, list[str]] | None = None
                   "|---|---|---:|---:|---|---:|---|"]
         for task in tasks:
             for metric_name, metric in task.metrics.items():
+                better = "higher" if metric.higher_is_better else "lower"
                 lines.append(f"| {task.name} | {metric_name} | {_fmt(metric.value)} | {_fmt(metric.stderr)} | "
-                             f"{_interval(metric)} | {task.num_samples} | {'higher' if metric.higher_is_better else 'lower'} |")
+                             f"{_interval(metric)} | {task.num_samples} | {better} |")
         lines.append("")
         if section.lines is not None:
             lines += section.lines(tasks)

@@ -28,7 +28,7 @@ import numpy as np
 from . import provenance
 from .adapters.base import ModelAdapter
 from .cache import RequestCache
-from .errors import TaskDefinitionError
+from .errors import HarnessError, TaskDefinitionError
 from .metrics import MetricDef, bootstrap, compute_module
 from .records import Outcome, Request, Response, response_from_json, response_to_json
 from .results import MetricResult, RunResult, SampleRecord, TaskResult, write_json, write_jsonl
@@ -153,6 +153,9 @@ class Runner:
             for chunk in mine:
                 bar.set_description(chunk[0].kind)
                 answers = self.adapter.serve(chunk)
+                if len(answers) != len(chunk):
+                    raise HarnessError(f"model adapter {self.adapter.name!r} returned {len(answers)} responses to "
+                                       f"{len(chunk)} {chunk[0].kind} requests")
                 entries = [(request.key, request.kind, answer) for request, answer in zip(chunk, answers)]
                 if cache is not None:
                     cache.add(entries)
@@ -215,7 +218,8 @@ class Runner:
             model=model,
             settings={"seed": self.seed, "limit": self.limit, "bootstrap_iters": self.bootstrap_iters,
                       "confidence": self.confidence, "chunk_size": self.chunk_size,
-                      "batch_size": model.get("batch_size"), "cache_dir": str(self.cache_dir) if self.cache_dir else None},
+                      "batch_size": model.get("batch_size"),
+                      "cache_dir": str(self.cache_dir) if self.cache_dir else None},
             tasks=tasks, counts=counts, timing=timing, samples=samples,
         )
 
@@ -266,7 +270,8 @@ def _pairs(task: Task, samples: list[Sample], outcomes: list[Outcome], metric: M
     predictions, references = [], []
     for sample, outcome in zip(samples, outcomes):
         prediction = outcome.prediction
-        if metric.inputs == "labels" and (isinstance(prediction, bool) or not isinstance(prediction, (int, np.integer))):
+        is_label = isinstance(prediction, (int, np.integer)) and not isinstance(prediction, bool)
+        if metric.inputs == "labels" and not is_label:
             raise TaskDefinitionError(f"task {task.name!r}: metric {metric.name!r} needs an integer prediction, got "
                                       f"{prediction!r} for {sample.where}")
         if metric.inputs == "texts" and not isinstance(prediction, str):
@@ -364,4 +369,5 @@ def with_overrides(tasks: Sequence[Task], *, num_fewshot: int | None = None,
     return updated
 
 
-__all__ = ["Runner", "Processes", "distributed_state", "TaskPlan", "compute_metrics", "confusion_matrix", "save_run", "with_overrides"]
+__all__ = ["Runner", "Processes", "distributed_state", "TaskPlan", "compute_metrics", "confusion_matrix", "save_run",
+           "with_overrides"]

@@ -99,7 +99,8 @@ class FakeAdapter(ModelAdapter):
             else:
                 import math
 
-                weights = [1e-3 + self._unit("cls", request.text, request.text_pair, i) for i in range(len(self.labels))]
+                weights = [1e-3 + self._unit("cls", request.text, request.text_pair, i)
+                           for i in range(len(self.labels))]
                 logprobs = [math.log(w / sum(weights)) for w in weights]
             results.append(ClassificationResult(tuple(float(x) for x in logprobs), self.labels))
         return results

@@ -4,8 +4,9 @@ Log-likelihoods follow lm-evaluation-harness: trailing spaces of the context mov
 LMs encode context + continuation together (no special tokens) and score the continuation's tokens, with the
 input truncated on the left to the model's length; seq2seq LMs encode the context for the encoder (with the
 tokenizer's special tokens) and the continuation alone, without special tokens, as decoder targets; an empty
-context is replaced by the BOS (else EOS) token. Requests are sorted by length (longest first) and batched; with left padding causal LMs get
-position ids from the attention mask, so batched scores equal one-at-a-time scores.
+context is replaced by the BOS (else EOS) token. Requests are sorted by length (longest first) and batched;
+with left padding causal LMs get position ids from the attention mask, so batched scores equal one-at-a-time
+scores.
 
 Legend: batch, seq = padded input length, tgt = padded target length, vocab = vocabulary size.
 """
@@ -295,11 +296,24 @@ class HFAdapter(ModelAdapter):
         for index, request in enumerate(requests):
             groups.setdefault(request.settings, []).append(index)
         for settings, indices in groups.items():
+            settings = self._fit(settings)
             items = [self._generation_input(requests[i].context, settings.max_new_tokens) for i in indices]
             run = lambda batch, settings=settings: self._generate_batch(batch, settings)  # noqa: E731
             for i, text in zip(indices, self._batched(items, [len(x) for x in items], run)):
                 outputs[i] = text
         return outputs
+
+    def _fit(self, settings):
+        """Settings whose new tokens fit the model: at most max_length (seq2seq) or half of it (causal LMs, so
+        the prompt keeps the other half)."""
+        from dataclasses import replace
+
+        limit = self.max_length if self.architecture == "seq2seq" else max(1, self.max_length // 2)
+        if settings.max_new_tokens <= limit:
+            return settings
+        logger.warning("max_new_tokens %d > %d for a model of max_length %d; generating %d tokens",
+                       settings.max_new_tokens, limit, self.max_length, limit)
+        return replace(settings, max_new_tokens=limit)
 
     def _generation_input(self, context: str, max_new_tokens: int) -> list[int]:
         if self.architecture == "seq2seq":

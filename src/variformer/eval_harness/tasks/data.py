@@ -63,8 +63,16 @@ class DataSource:
         return f"hub:{self.hub_id}" + (f"/{self.hub_config}" if self.hub_config else "") + f"[{self.split}]"
 
     def load(self) -> list[Row]:
-        """All rows, in file order. Raises DataError naming the file and line of anything unreadable."""
-        return list(_load_cached(self))
+        """All rows, in file order. Raises DataError naming the file and line of anything unreadable.
+        Files are read once per process while they stay unchanged (same size and modification time)."""
+        stamp = None
+        if self.path is not None:
+            try:
+                status = os.stat(self.path)
+                stamp = (status.st_size, status.st_mtime_ns)
+            except OSError:
+                pass
+        return list(_load_cached(self, stamp))
 
     def to_json(self) -> dict:
         if self.path is not None:
@@ -73,7 +81,7 @@ class DataSource:
 
 
 @lru_cache(maxsize=32)
-def _load_cached(source: DataSource) -> tuple[Row, ...]:
+def _load_cached(source: DataSource, stamp) -> tuple[Row, ...]:
     rows = _read_file(Path(source.path)) if source.path is not None else _read_hub(source)
     return tuple(rows)
 

@@ -278,7 +278,8 @@ def _normalize_target(target, choices: tuple[str, ...] | None, mode: str | None)
         if isinstance(target, str) and target in choices:
             return choices.index(target)
         if isinstance(target, bool) or not isinstance(target, int) or not 0 <= target < len(choices):
-            raise DataError(f"target {target!r} is not a choice index in [0, {len(choices)}) nor one of {list(choices)}")
+            raise DataError(f"target {target!r} is not a choice index in [0, {len(choices)}) nor one of "
+                            f"{list(choices)}")
         return target
     if mode == "texts":
         refs = [target] if isinstance(target, str) else target
