@@ -7,7 +7,8 @@ Without --model, a tiny random GPT-2 (or with --tiny t5 a T5, scored by lm-eval'
 byte-level BPE trained on the shipped slices is built and saved.
 The data are the first --rows rows of our shipped TruthfulQA slice (or --data), given to lm-eval through two task
 files that `include` lm-eval's own truthfulqa_mc1.yaml / truthfulqa_mc2.yaml (its prompt, choices and scoring)
-and only swap the Hub data set for the local JSON-lines file. Exits 1 when any per-question score differs by more
+and only swap the Hub data set for the local JSON-lines file (--gen-rows N: also truthfulqa_gen, comparing the
+completions and every per-question BLEU / ROUGE number). Exits 1 when any per-question score differs by more
 than --tolerance (default 1e-4).
 """
 
@@ -57,10 +58,16 @@ def _run_lm_eval(args, model: Path, tasks_dir: Path, out: Path, env: dict) -> di
     subprocess.run(command, check=True, env=env)
     scores = {}
     for setting in ("mc1", "mc2"):
-        path = sorted(glob.glob(str(out / "**" / f"samples_truthfulqa_{setting}_local_*.jsonl"), recursive=True))[-1]
-        samples = sorted((json.loads(line) for line in open(path, encoding="utf-8")), key=lambda s: s["doc_id"])
+        samples = _samples(out, f"truthfulqa_{setting}_local")
         scores[setting] = [float(sample["acc"]) for sample in samples]
     return scores
+
+
+def _samples(out: Path, task: str) -> list[dict]:
+    """lm-eval's logged samples of `task` (newest run), in document order."""
+    path = max(glob.glob(str(out / "**" / f"samples_{task}_*.jsonl"), recursive=True))
+    with open(path, encoding="utf-8") as handle:
+        return sorted((json.loads(line) for line in handle), key=lambda sample: sample["doc_id"])
 
 
 def _run_ours(model: Path, data: Path) -> dict[str, list[float]]:
@@ -69,6 +76,36 @@ def _run_ours(model: Path, data: Path) -> dict[str, list[float]]:
     result = evaluate(str(model), tasks=["truthfulqa_mc1", "truthfulqa_mc2"], batch_size=8, cache_dir=None, bootstrap_iters=0,
                       progress=False, task_data={"truthfulqa_mc1": str(data), "truthfulqa_mc2": str(data)})
     return {s: [r.scores[s] for r in result.samples[f"truthfulqa_{s}"]] for s in ("mc1", "mc2")}
+
+
+GEN_METRICS = ("bleu_max", "bleu_acc", "bleu_diff", "rouge1_max", "rouge1_acc", "rouge1_diff", "rouge2_max",
+               "rouge2_acc", "rouge2_diff", "rougeL_max", "rougeL_acc", "rougeL_diff")
+
+
+def _compare_generation(args, model: Path, lm_eval_tasks: str, env: dict) -> float:
+    """truthfulqa_gen on the first --gen-rows questions: same completions and per-question metrics?"""
+    from variformer.eval_harness import evaluate
+
+    data = args.workdir / "truthfulqa_gen.jsonl"
+    lines = args.gen_data.read_text(encoding="utf-8").splitlines()[:args.gen_rows]
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tasks_dir = args.workdir / "gen_tasks"
+    tasks_dir.mkdir(exist_ok=True)
+    (tasks_dir / "truthfulqa_gen_local.yaml").write_text(
+        TASK_YAML.format(lm_eval_tasks=lm_eval_tasks, setting="gen", data=data), encoding="utf-8")
+    out = args.workdir / "lm_eval_gen_out"
+    backend = ",backend=seq2seq" if args.tiny == "t5" else ""
+    subprocess.run([args.lm_eval, "--model", "hf", "--model_args", f"pretrained={model},dtype=float32{backend}",
+                    "--tasks", "truthfulqa_gen_local", "--include_path", str(tasks_dir), "--device", "cpu",
+                    "--batch_size", "1", "--log_samples", "--output_path", str(out)], check=True, env=env)
+    theirs = _samples(out, "truthfulqa_gen_local")
+    result = evaluate(str(model), tasks=["truthfulqa_gen"], batch_size=1, cache_dir=None, bootstrap_iters=0,
+                      progress=False, task_data={"truthfulqa_gen": str(data)})
+    ours = result.samples["truthfulqa_gen"]
+    same = sum(o.prediction == t["filtered_resps"][0] for o, t in zip(ours, theirs))
+    worst = max(abs(o.scores[k] - float(t[k])) for o, t in zip(ours, theirs) for k in GEN_METRICS)
+    print(f"truthfulqa_gen: identical completions {same} of {len(ours)}, max per-question metric |diff| {worst:.2e}")
+    return worst if same == len(ours) else float("inf")
 
 
 def main(argv=None) -> int:
@@ -82,6 +119,9 @@ def main(argv=None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/truthfulqa-lmeval-parity"))
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--tolerance", type=float, default=1e-4)
+    parser.add_argument("--gen-rows", type=int, default=0, help="also compare truthfulqa_gen on this many questions")
+    parser.add_argument("--gen-data", type=Path,
+                        default=REPO / "src/variformer/data/hallucination/truthfulqa_gen.jsonl")
     args = parser.parse_args(argv)
 
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -109,6 +149,8 @@ def main(argv=None) -> int:
         worst = max(worst, max(diffs), abs(mean_ours - mean_theirs))
         print(f"truthfulqa_{setting}: ours {mean_ours:.6f}  lm-eval {mean_theirs:.6f}  "
               f"|diff| {abs(mean_ours - mean_theirs):.2e}  max per-question |diff| {max(diffs):.2e}  (n={len(lines)})")
+    if args.gen_rows:
+        worst = max(worst, _compare_generation(args, model, lm_eval_tasks, env))
     print("PARITY OK" if worst <= args.tolerance else f"PARITY FAILED: {worst:.2e} > {args.tolerance}")
     return 0 if worst <= args.tolerance else 1
 

@@ -83,7 +83,7 @@ def test_halueval_always_yes_fake(split):
     run = run_task(task, FakeAdapter(capabilities={"loglikelihood"},
                                      loglikelihood_fn=_ll(lambda r: r.continuation == " Yes")), limit=6)
     assert run.mode == "multiple_choice"
-    assert [s.choices for s in run.samples][0] == ("No", "Yes")
+    assert run.samples[0].choices == ("No", "Yes")
     gold = [s.row["hallucinated"] for s in run.samples]
     metrics = {name: run.mean(name) for name in ("accuracy", "predicted_yes", "gold_yes", "true_yes")}
     assert metrics["predicted_yes"] == 1.0 and metrics["accuracy"] == pytest.approx(sum(gold) / len(gold))

@@ -15,7 +15,7 @@ instruction for its general-query split; ours (`halueval_general.txt`) follows t
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 TRUTHFULQA_QA_PRIMER = (
@@ -55,7 +55,7 @@ def mc_continuation(choice: str) -> str:
     return CHOICE_DELIMITER + choice
 
 
-@lru_cache(maxsize=None)
+@cache
 def halueval_instruction(task: str) -> str:
     """The HaluEval evaluation instruction of `task` (qa, dialogue, summarization or general), verbatim."""
     if task not in HALUEVAL_TASKS:

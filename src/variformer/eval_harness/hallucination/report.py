@@ -23,7 +23,7 @@ HEADLINES: dict[str, tuple[str, str, float | None]] = {
 def derived_metrics(task_name: str, metrics: Mapping[str, float | None]) -> dict[str, float | None]:
     """Ratios of mean per-sample counts: HaluEval precision / recall / F1 of "Yes"; pooled unsupported rates."""
     value = metrics.get
-    ratio = lambda a, b: (a / b) if a is not None and b else None  # noqa: E731
+    ratio = lambda a, b: (a / b) if a is not None and b else None  # noqa: E731 (local helper)
     if task_name.startswith("halueval_") and value("true_yes") is not None:
         precision = ratio(value("true_yes"), value("predicted_yes")) or 0.0
         recall = ratio(value("true_yes"), value("gold_yes")) or 0.0
@@ -62,8 +62,9 @@ def section_lines(tasks: Sequence[TaskResult]) -> list[str]:
         extra = ", ".join(f"{key} {_fmt(v)}" for key, v in derived_metrics(task.name, values).items())
         lines.append(f"| {task.name} | {name}: {meaning} | {_fmt(metric.value if metric else None)} | "
                      f"{_fmt(metric.stderr if metric else None)} | {_fmt(chance)} | {extra or '–'} |")
-    lines += ["", "HaluEval precision / recall are those of the \"Yes, hallucinated\" class; unsupported rates pool "
-              "all entities and numbers of all outputs (see docs/hallucination.md).", ""]
+    note = ("HaluEval precision / recall are those of the \"Yes, hallucinated\" class; unsupported rates pool all "
+            "entities and numbers of all outputs (see docs/hallucination.md).")
+    lines += ["", note, ""]
     return lines
 
 
