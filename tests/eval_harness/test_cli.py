@@ -119,3 +119,17 @@ def test_two_processes_with_accelerate_equal_one_process(model_dirs, tmp_path):
         assert (two / "samples" / f"{task}.jsonl").read_text() == (one / "samples" / f"{task}.jsonl").read_text()
         metrics = [json.loads((folder / "results.json").read_text())["tasks"][task]["metrics"] for folder in (two, one)]
         assert metrics[0] == metrics[1]
+
+
+def test_quickstart_evaluation_of_saved_models(model_dirs, tmp_path):
+    from variformer.eval_harness.quickstart import evaluate_quickstart_models
+
+    for variant, source in (("decoder", "decoder"), ("encoder", "bert-classifier")):
+        shutil.copytree(model_dirs[source], tmp_path / variant)
+    summary = evaluate_quickstart_models(tmp_path, limit=2, seed=0, progress=False)
+    assert set(summary) == {"decoder", "encoder"}
+    assert set(summary["decoder"]) == {"sst2", "multi30k_de_en", "xsum"} and set(summary["encoder"]) == {"sst2"}
+    assert "accuracy" in summary["encoder"]["sst2"]
+    table = (tmp_path / "eval" / "summary.md").read_text()
+    assert "| encoder | sst2 | classifier_head | accuracy |" in table
+    assert (tmp_path / "eval" / "decoder" / "report.md").is_file()
