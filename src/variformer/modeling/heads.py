@@ -31,6 +31,11 @@ from .models import VariformerModel
 from .pretrained import VariformerPreTrainedModel
 
 
+def _scaled(hidden_states: torch.Tensor, scale: float) -> torch.Tensor:
+    """`hidden_states * scale`, skipping the extra pass over the activations when the scale is 1."""
+    return hidden_states if scale == 1.0 else hidden_states * scale
+
+
 def _require_architecture(config: VariformerConfig, head: str, allowed: tuple[str, ...]) -> None:
     if config.architecture not in allowed:
         raise ValueError(
@@ -73,7 +78,7 @@ class VariformerForCausalLM(VariformerPreTrainedModel, GenerationMixin):
             past_key_values=past_key_values, inputs_embeds=inputs_embeds, use_cache=use_cache, **kwargs,
         )
         hidden_states = slice_logits_to_keep(outputs.last_hidden_state, logits_to_keep)
-        logits = self.lm_head(hidden_states * self.config.lm_head_scale)  # (batch, seq, vocab)
+        logits = self.lm_head(_scaled(hidden_states, self.config.lm_head_scale))  # (batch, seq, vocab)
         loss = None
         if labels is not None:
             loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size, **kwargs)
@@ -124,7 +129,7 @@ class VariformerForMaskedLM(VariformerPreTrainedModel):
             input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
             position_ids=position_ids, inputs_embeds=inputs_embeds, **kwargs,
         )
-        logits = self.lm_head(self.transform(outputs.last_hidden_state) * self.config.lm_head_scale)
+        logits = self.lm_head(_scaled(self.transform(outputs.last_hidden_state), self.config.lm_head_scale))
         loss = None
         if labels is not None:
             loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size, **kwargs)
@@ -177,10 +182,10 @@ class VariformerForConditionalGeneration(VariformerPreTrainedModel, GenerationMi
             decoder_inputs_embeds=decoder_inputs_embeds, use_cache=use_cache, **kwargs,
         )
         hidden_states = slice_logits_to_keep(outputs.last_hidden_state, logits_to_keep)
-        logits = self.lm_head(hidden_states * self.config.lm_head_scale)  # (batch, tgt, vocab)
+        logits = self.lm_head(_scaled(hidden_states, self.config.lm_head_scale))  # (batch, tgt, vocab)
         loss = None
         if labels is not None:
-            loss = ForMaskedLMLoss(logits, labels, vocab_size=self.config.vocab_size, **kwargs)
+            loss = ForMaskedLMLoss(logits, labels.contiguous(), vocab_size=self.config.vocab_size, **kwargs)
         return Seq2SeqLMOutput(
             loss=loss, logits=logits, past_key_values=outputs.past_key_values,
             decoder_hidden_states=outputs.decoder_hidden_states, decoder_attentions=outputs.decoder_attentions,

@@ -103,7 +103,8 @@ class VariformerRelativePositionBias(nn.Module):
         key_position = torch.arange(key_length, device=device)[None, :]  # (1, kv)
         buckets = relative_position_bucket(key_position - query_position, self.bidirectional, self.num_buckets,
                                            self.max_distance)  # (seq, kv)
-        return self.relative_attention_bias(buckets).permute(2, 0, 1).unsqueeze(0)  # (1, heads, seq, kv)
+        bias = self.relative_attention_bias(buckets).permute(2, 0, 1).unsqueeze(0)  # (1, heads, seq, kv)
+        return bias.contiguous()  # made contiguous once here rather than by the kernel in every layer
 
 
 __all__ = [
