@@ -51,7 +51,7 @@ class Rouge(evaluate.Metric):
             refs = [refs] if isinstance(refs, str) else list(refs)
             scores = scorer.score(refs[0], prediction) if len(refs) == 1 else scorer.score_multi(refs, prediction)
             for name in rouge_types:
-                per_sample[name].append(scores[name].fmeasure)
+                per_sample[name].append(float(scores[name].fmeasure))
         outputs = []
         for name in rouge_types:
             values = np.asarray(per_sample[name], dtype=np.float64)
