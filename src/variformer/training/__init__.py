@@ -1,0 +1,23 @@
+"""Training and fine-tuning of Variformer models: recipes over transformers' Trainer, PEFT LoRA/QLoRA, accelerate.
+
+Importing this package registers the default LoRA target modules of model_type "variformer" with PEFT.
+"""
+
+from .lora import DEFAULT_LORA_TARGET_MODULES, apply_lora, lora_config, register_peft_defaults
+from .recipe import Recipe, RecipeError, load_recipe, recipe_from_dict
+from .tokenizer import load_tokenizer, train_tokenizer
+from .trainer import run_recipe
+
+__all__ = [
+    "DEFAULT_LORA_TARGET_MODULES",
+    "Recipe",
+    "RecipeError",
+    "apply_lora",
+    "load_recipe",
+    "load_tokenizer",
+    "lora_config",
+    "recipe_from_dict",
+    "register_peft_defaults",
+    "run_recipe",
+    "train_tokenizer",
+]

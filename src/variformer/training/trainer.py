@@ -1,0 +1,395 @@
+"""Run a recipe with `transformers.Trainer` / `Seq2SeqTrainer`: no training loop of our own.
+
+`run_recipe(recipe, resume=...)` builds the tokenizer, data, model (+ LoRA), `TrainingArguments` and trainer;
+trains (resuming from the last `checkpoint-*` folder when asked); saves the final model and tokenizer under
+`OUTPUT_DIR/final` (LoRA: the adapter there, the merged model under `OUTPUT_DIR/final-merged`); evaluates
+(accuracy, perplexity, beam-search sacreBLEU) and writes `OUTPUT_DIR/metrics.json` atomically.
+Under `accelerate launch` / `torchrun` the same code runs data-parallel; only the main process writes files.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .data import data_collator, load_raw_splits, tokenize_splits, training_texts
+from .lora import apply_lora, four_bit_quantization_config, trainable_parameter_summary
+from .metrics import accuracy_metrics, corpus_bleu, perplexity
+from .recipe import Recipe
+from .tokenizer import load_tokenizer, tokenizer_template_for, train_tokenizer
+
+logger = logging.getLogger(__name__)
+
+METRICS_SCHEMA_VERSION = 1
+AUTO_CLASS_NAMES = {
+    "causal_lm": "AutoModelForCausalLM",
+    "masked_lm": "AutoModelForMaskedLM",
+    "seq2seq": "AutoModelForSeq2SeqLM",
+    "sequence_classification": "AutoModelForSequenceClassification",
+}
+
+
+# ---------------------------------------------------------------------------------------------- tokenizer
+def build_tokenizer(recipe: Recipe, train_split, args, reuse_saved: bool = False):
+    """The recipe's tokenizer, saved under OUTPUT_DIR/tokenizer; trained once, on the main process first."""
+    saved = recipe.output_path / "tokenizer"
+    with args.main_process_first(desc="tokenizer"):
+        spec = recipe.tokenizer
+        if spec is None or spec.pretrained is not None:
+            source = spec.pretrained if spec is not None else (recipe.model.checkpoint or recipe.model.convert_from)
+            tokenizer = load_tokenizer(recipe.resolve(source))
+        elif (saved / "tokenizer.json").is_file() and (reuse_saved or not args.should_save):
+            tokenizer = load_tokenizer(saved)  # resumed run, or a non-main process after the main one trained it
+        else:
+            texts = training_texts(train_split, recipe.objective, recipe.data.prompt)
+            if spec.train.max_texts is not None:
+                texts = texts[: spec.train.max_texts]
+            tokenizer = train_tokenizer(
+                texts, kind=spec.train.kind, vocab_size=spec.train.vocab_size, min_frequency=spec.train.min_frequency,
+                lowercase=spec.train.lowercase, template=tokenizer_template_for(recipe.objective),
+            )
+        if tokenizer.pad_token is None:  # GPT-2-style tokenizers have no padding token
+            tokenizer.pad_token = tokenizer.eos_token
+        if args.should_save:
+            tokenizer.save_pretrained(str(saved))
+    return tokenizer
+
+
+# ---------------------------------------------------------------------------------------------- model
+def build_model(recipe: Recipe, tokenizer, args=None):
+    """The objective's Variformer head from a preset, a checkpoint or a converted transformers checkpoint."""
+    import transformers
+
+    from ..configuration import VariformerConfig
+
+    auto_class = getattr(transformers, AUTO_CLASS_NAMES[recipe.objective])
+    spec = recipe.model
+    head_kwargs = _head_kwargs(recipe)
+    load_kwargs: dict[str, Any] = {}
+    if spec.attn_implementation is not None:
+        load_kwargs["attn_implementation"] = spec.attn_implementation
+    if recipe.lora.enabled and recipe.lora.quantize_4bit:
+        load_kwargs.update(quantization_config=four_bit_quantization_config(), device_map={"": _local_device()})
+    if spec.preset is not None:
+        token_ids = {name: getattr(tokenizer, name) for name in ("pad_token_id", "bos_token_id", "eos_token_id")
+                     if getattr(tokenizer, name) is not None}
+        config = VariformerConfig.from_preset(spec.preset, vocab_size=len(tokenizer), **token_ids, **spec.config,
+                                              **head_kwargs)
+        if config.vocab_size < len(tokenizer):
+            raise ValueError(f"model.config.vocab_size={config.vocab_size} is smaller than the tokenizer "
+                             f"({len(tokenizer)} tokens)")
+        return auto_class.from_config(config, **load_kwargs)
+    path = recipe.resolve(spec.checkpoint) if spec.checkpoint is not None else _converted_checkpoint(recipe, args)
+    return auto_class.from_pretrained(str(path), **spec.config, **head_kwargs, **load_kwargs)
+
+
+def _head_kwargs(recipe: Recipe) -> dict[str, Any]:
+    if recipe.objective != "sequence_classification":
+        return {}
+    names = recipe.model.label_names or [f"LABEL_{i}" for i in range(recipe.model.num_labels)]
+    return {"num_labels": recipe.model.num_labels, "id2label": dict(enumerate(names)),
+            "label2id": {name: i for i, name in enumerate(names)}}
+
+
+def _local_device() -> int | str:
+    return int(os.environ.get("LOCAL_RANK", 0)) if torch.cuda.is_available() else "cpu"
+
+
+def _converted_checkpoint(recipe: Recipe, args=None) -> Path:
+    """Convert model.convert_from (a transformers BERT/GPT-2/T5 folder) once into OUTPUT_DIR/converted.
+
+    `variformer.convert.convert_checkpoint` checks that the converted outputs match the source and copies the
+    tokenizer files; the main process converts while the others wait.
+    """
+    from contextlib import nullcontext
+
+    from ..convert import convert_checkpoint
+
+    target = recipe.output_path / "converted"
+    main = args is None or args.should_save
+    with args.main_process_first(desc="convert") if args is not None else nullcontext():
+        if main and not (target / "config.json").is_file():
+            difference = convert_checkpoint(recipe.resolve(recipe.model.convert_from), target, overwrite=True)
+            logger.info("converted %s -> %s (max output difference %.2g)", recipe.model.convert_from, target,
+                        difference)
+    return target
+
+
+# ---------------------------------------------------------------------------------------------- trainer
+def build_trainer(recipe: Recipe, model, tokenizer, datasets: dict, args, callbacks: list | None = None):
+    from transformers import EarlyStoppingCallback, Seq2SeqTrainer, Trainer
+
+    callbacks = list(callbacks or [])
+    if recipe.early_stopping is not None:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=recipe.early_stopping.patience,
+                                               early_stopping_threshold=recipe.early_stopping.threshold))
+    trainer_class = Seq2SeqTrainer if recipe.objective == "seq2seq" else Trainer
+    return trainer_class(
+        model=model, args=args, train_dataset=datasets["train"], eval_dataset=datasets.get("validation"),
+        processing_class=tokenizer, data_collator=data_collator(recipe, tokenizer, model),
+        compute_metrics=accuracy_metrics if recipe.objective == "sequence_classification" else None,
+        compute_loss_func=_shifted_label_smoothing(args) if recipe.objective == "causal_lm" else None,
+        callbacks=callbacks,
+    )
+
+
+def _shifted_label_smoothing(args):
+    """Label smoothing for causal LMs with the next-token shift.
+
+    `Trainer` only shifts labels for models listed in transformers' own causal-LM table; models registered with
+    `AutoModelForCausalLM.register` (Variformer) would get unshifted, wrong targets.
+    """
+    if not args.label_smoothing_factor:
+        return None
+    from transformers.trainer_pt_utils import LabelSmoother
+
+    smoother = LabelSmoother(epsilon=args.label_smoothing_factor)
+
+    def loss(outputs, labels, num_items_in_batch=None):
+        return smoother(outputs, labels, shift_labels=True)
+
+    return loss
+
+
+def training_arguments(recipe: Recipe, **overrides):
+    """The recipe's arguments; `prediction_loss_only` by default except for classification (accuracy)."""
+    defaults = {} if recipe.objective == "sequence_classification" else {"prediction_loss_only": True}
+    defaults.update(overrides)
+    for key in list(defaults):
+        if key in recipe.training:
+            defaults.pop(key)
+    return recipe.training_arguments(**defaults)
+
+
+# ---------------------------------------------------------------------------------------------- run
+def run_recipe(recipe: Recipe, resume: bool = False, callbacks: list | None = None) -> dict[str, Any]:
+    """Train and evaluate `recipe`; returns the metrics also written to OUTPUT_DIR/metrics.json.
+
+    resume: continue from the last `checkpoint-*` folder of the output directory (weights, optimizer, scheduler,
+    RNG states, data position). callbacks: extra `TrainerCallback`s.
+    """
+    from transformers import set_seed
+    from transformers.trainer_utils import get_last_checkpoint
+
+    started = time.time()
+    set_seed(recipe.seed)
+    output = recipe.output_path
+    output.mkdir(parents=True, exist_ok=True)
+    args = training_arguments(recipe)
+    checkpoint = get_last_checkpoint(str(output)) if resume else None
+    if resume and checkpoint is None:
+        logger.warning("--resume: no checkpoint-* folder in %s; starting from scratch", output)
+
+    raw = load_raw_splits(recipe)
+    tokenizer = build_tokenizer(recipe, raw["train"], args, reuse_saved=checkpoint is not None)
+    with args.main_process_first(desc="tokenize"):
+        datasets = tokenize_splits(raw, tokenizer, recipe)
+    model = build_model(recipe, tokenizer, args)
+    _set_generation_defaults(recipe, model, tokenizer)
+    if recipe.lora.enabled:
+        model = apply_lora(model, recipe.objective, quantized=recipe.lora.quantize_4bit, r=recipe.lora.r,
+                           alpha=recipe.lora.alpha, dropout=recipe.lora.dropout,
+                           target_modules=recipe.lora.target_modules, modules_to_save=recipe.lora.modules_to_save)
+    parameters = trainable_parameter_summary(model)
+    trainer = build_trainer(recipe, model, tokenizer, datasets, args, callbacks)
+
+    train_result = trainer.train(resume_from_checkpoint=checkpoint)
+    if recipe.average_checkpoints > 1:
+        average_last_checkpoints(trainer, recipe.average_checkpoints)
+    trainer.save_model(str(output / "final"))
+    _drop_early_stopping(trainer)  # the final evaluations below use other metric prefixes
+    metrics = {"train": dict(train_result.metrics), "global_step": trainer.state.global_step,
+               "loss_curve": [[entry["step"], entry["loss"]] for entry in trainer.state.log_history
+                              if "loss" in entry],
+               "eval_curve": [[entry["step"], entry["eval_loss"]] for entry in trainer.state.log_history
+                              if "eval_loss" in entry]}
+    metrics.update(evaluate_splits(recipe, trainer, datasets, raw, tokenizer))
+    if recipe.lora.enabled and recipe.lora.save_merged and not recipe.lora.quantize_4bit:
+        save_merged(trainer, tokenizer, output / "final-merged")
+    if trainer.is_world_process_zero():
+        record = _run_record(recipe, trainer, parameters, checkpoint, started)
+        record.update(metrics)
+        write_json_atomic(output / "metrics.json", record)
+        return record
+    return metrics
+
+
+def _drop_early_stopping(trainer) -> None:
+    from transformers import EarlyStoppingCallback
+
+    trainer.remove_callback(EarlyStoppingCallback)
+
+
+def _set_generation_defaults(recipe: Recipe, model, tokenizer) -> None:
+    if recipe.objective != "seq2seq" or getattr(model, "generation_config", None) is None:
+        return
+    generation = model.generation_config
+    generation.decoder_start_token_id = model.config.decoder_start_token_id
+    generation.eos_token_id = tokenizer.eos_token_id
+    generation.pad_token_id = tokenizer.pad_token_id
+    generation.num_beams = recipe.generation.num_beams
+    generation.max_new_tokens = recipe.generation.max_new_tokens
+    generation.length_penalty = recipe.generation.length_penalty
+
+
+def evaluate_splits(recipe: Recipe, trainer, datasets: dict, raw: dict, tokenizer) -> dict[str, dict]:
+    """Loss (+ perplexity or accuracy) on validation and test; beam-search sacreBLEU for seq2seq."""
+    results: dict[str, dict] = {}
+    for split in ("validation", "test"):
+        if split not in datasets:
+            continue
+        values = dict(trainer.evaluate(datasets[split], metric_key_prefix=split))
+        if recipe.objective in ("causal_lm", "masked_lm"):
+            values[f"{split}_perplexity"] = perplexity(values.get(f"{split}_loss"))
+        results[split] = values
+    bleu_split = "test" if "test" in datasets else "validation" if "validation" in datasets else None
+    if recipe.objective == "seq2seq" and bleu_split is not None:
+        hypotheses = generate_translations(recipe, trainer, datasets[bleu_split], tokenizer)
+        results[bleu_split].update({f"{bleu_split}_{k}": v for k, v in
+                                    corpus_bleu(hypotheses, list(raw[bleu_split]["target"])).items()})
+        if trainer.is_world_process_zero():
+            sample_path = recipe.output_path / f"{bleu_split}_hypotheses.txt"
+            write_text_atomic(sample_path, "\n".join(hypotheses) + "\n")
+    return results
+
+
+def generate_translations(recipe: Recipe, trainer, dataset, tokenizer) -> list[str]:
+    """Beam-search outputs of the trained seq2seq model on `dataset`, detokenized (Seq2SeqTrainer.predict)."""
+    args = trainer.args
+    saved = (args.predict_with_generate, args.prediction_loss_only, args.per_device_eval_batch_size)
+    args.predict_with_generate, args.prediction_loss_only = True, False
+    args.per_device_eval_batch_size = recipe.generation.batch_size
+    try:
+        output = trainer.predict(dataset, metric_key_prefix="generate",
+                                 num_beams=recipe.generation.num_beams,
+                                 max_new_tokens=recipe.generation.max_new_tokens,
+                                 length_penalty=recipe.generation.length_penalty)
+    finally:
+        args.predict_with_generate, args.prediction_loss_only, args.per_device_eval_batch_size = saved
+    predictions = output.predictions
+    predictions[predictions < 0] = tokenizer.pad_token_id
+    return [text.strip() for text in tokenizer.batch_decode(predictions, skip_special_tokens=True)]
+
+
+def average_last_checkpoints(trainer, count: int) -> list[str]:
+    """Replace the model weights by the mean of the last `count` checkpoints' weights (Vaswani et al. 2017)."""
+    from safetensors.torch import load_file
+
+    output = Path(trainer.args.output_dir)
+    folders = sorted(output.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))[-count:]
+    folders = [f for f in folders if (f / "model.safetensors").is_file()]
+    if len(folders) < 2:
+        logger.warning("average_checkpoints=%d: found %d checkpoint(s) with model.safetensors; not averaging",
+                       count, len(folders))
+        return []
+    total: dict[str, torch.Tensor] = {}
+    for folder in folders:
+        for name, tensor in load_file(str(folder / "model.safetensors")).items():
+            total[name] = total.get(name, 0) + tensor.double()
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    state = {name: (value / len(folders)).to(model.state_dict()[name].dtype) for name, value in total.items()}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected:
+        raise RuntimeError(f"checkpoint averaging: unexpected keys {unexpected[:5]}")
+    model.tie_weights()
+    logger.info("averaged the weights of %s", [f.name for f in folders])
+    return [f.name for f in folders]
+
+
+def save_merged(trainer, tokenizer, folder: Path) -> None:
+    """merge_and_unload() the LoRA adapters into the base weights and save a plain Variformer checkpoint."""
+    if not trainer.is_world_process_zero():
+        return
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    merged = model.merge_and_unload()
+    merged.save_pretrained(str(folder))
+    tokenizer.save_pretrained(str(folder))
+
+
+# ---------------------------------------------------------------------------------------------- records
+def _run_record(recipe: Recipe, trainer, parameters: dict, checkpoint: str | None, started: float) -> dict:
+    import accelerate
+    import peft
+    import transformers
+
+    from .. import __version__
+
+    return {
+        "schema_version": METRICS_SCHEMA_VERSION,
+        "recipe": recipe.name,
+        "objective": recipe.objective,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "wall_time_s": round(time.time() - started, 1),
+        "git_commit": _git_commit(),
+        "versions": {"variformer": __version__, "torch": torch.__version__,
+                     "transformers": transformers.__version__, "peft": peft.__version__,
+                     "accelerate": accelerate.__version__, "python": platform.python_version()},
+        "device": _device_name(trainer.args.device),
+        "world_size": trainer.args.world_size,
+        "seed": recipe.seed,
+        "resumed_from": checkpoint,
+        "parameters": parameters,
+        "lora": {"enabled": recipe.lora.enabled, "r": recipe.lora.r, "alpha": recipe.lora.alpha,
+                 "quantize_4bit": recipe.lora.quantize_4bit} if recipe.lora.enabled else None,
+        "num_examples": {split: len(dataset) for split, dataset in
+                         (("train", trainer.train_dataset), ("validation", trainer.eval_dataset))
+                         if dataset is not None},
+        "output_dir": str(recipe.output_path),
+    }
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} logical cores)"
+
+
+def _git_commit() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                              cwd=Path(__file__).parent, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write `text` to a temporary file beside `path`, then rename it over `path` (readers never see half)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+__all__ = [
+    "average_last_checkpoints",
+    "build_model",
+    "build_tokenizer",
+    "build_trainer",
+    "evaluate_splits",
+    "generate_translations",
+    "run_recipe",
+    "save_merged",
+    "training_arguments",
+    "write_json_atomic",
+]
