@@ -45,7 +45,15 @@ def _register_auto_classes() -> None:
         auto_class.register(VariformerConfig, model_class, exist_ok=True)
 
 
+def _register_peft_defaults() -> None:
+    """PEFT's default LoRA target modules for model_type "variformer" (`get_peft_model` needs no module names)."""
+    from .training.lora import register_peft_defaults
+
+    register_peft_defaults()
+
+
 _register_auto_classes()
+_register_peft_defaults()
 
 __all__ = [
     "__version__",
