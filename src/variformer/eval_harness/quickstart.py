@@ -7,11 +7,14 @@ from pathlib import Path
 
 from .results import RunResult, atomic_write_bytes
 
-# quickstart model folder -> tasks (sst2 runs by classifier head or by label log-likelihood, as the model allows)
+# quickstart model folder -> tasks of every family the model can serve (classification, translation,
+# summarization, hallucination probes); sst2 runs by classifier head or by label log-likelihood as the model allows
+HALLUCINATION_PROBES = ("truthfulqa_mc1", "truthfulqa_mc2", "halueval_qa", "summary_faithfulness",
+                        "multi30k_de_en_unsupported")
 QUICKSTART_TASKS = {
-    "decoder": ("sst2", "multi30k_de_en", "xsum"),
+    "decoder": ("sst2", "multi30k_de_en", "xsum", *HALLUCINATION_PROBES),
     "encoder": ("sst2",),
-    "encoder-decoder": ("sst2", "multi30k_de_en", "xsum"),
+    "encoder-decoder": ("sst2", "multi30k_de_en", "xsum", *HALLUCINATION_PROBES),
 }
 
 
