@@ -20,7 +20,6 @@ from importlib import resources
 from pathlib import Path
 
 import torch
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import (
     AutoModelForCausalLM,
     AutoModelForSeq2SeqLM,
@@ -28,14 +27,13 @@ from transformers import (
     DataCollatorForLanguageModeling,
     DataCollatorForSeq2Seq,
     DataCollatorWithPadding,
-    PreTrainedTokenizerFast,
     Trainer,
     TrainingArguments,
 )
 
 from .configuration import VariformerConfig
+from .training.tokenizer import train_tokenizer
 
-SPECIAL_TOKENS = ["<pad>", "<s>", "</s>", "<unk>", "<mask>"]
 MODEL_SHAPE = dict(hidden_size=128, num_hidden_layers=2, num_attention_heads=4, intermediate_size=384,
                    max_position_embeddings=128, hidden_dropout_prob=0.1)
 
@@ -46,25 +44,27 @@ class Variant:
     auto_class: type
     options: dict
     description: str
+    steps: int  # default training steps: enough for a readable demo on CPU
 
 
 VARIANTS = (
     Variant("decoder", AutoModelForCausalLM,
             dict(position_embedding_type="rotary", norm_type="rmsnorm", hidden_act="swiglu", num_key_value_heads=2),
-            "causal LM on English Multi30k captions (rotary, RMSNorm, SwiGLU, grouped-query attention)"),
+            "causal LM on English Multi30k captions (rotary, RMSNorm, SwiGLU, grouped-query attention)", 600),
     Variant("encoder", AutoModelForSequenceClassification,
             dict(position_embedding_type="learned", norm_position="post", embedding_norm=True, num_labels=2,
                  id2label={0: "negative", 1: "positive"}, label2id={"negative": 0, "positive": 1}),
-            "SST-2 sentiment classifier (BERT-style: learned positions, post-LN)"),
+            "SST-2 sentiment classifier (BERT-style: learned positions, post-LN)", 400),
     Variant("encoder-decoder", AutoModelForSeq2SeqLM,
             dict(position_embedding_type="sinusoidal", scale_embeddings=True, hidden_act="relu"),
-            "German -> English translator (2017-style: sinusoidal positions, ReLU)"),
+            "German -> English translator (2017-style: sinusoidal positions, ReLU)", 1200),
 )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", default="runs/quickstart", help="folder for models, tokenizer and report")
-    parser.add_argument("--steps", type=int, default=300, help="training steps per variant")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="training steps per variant (default: 600 decoder, 400 encoder, 1200 encoder-decoder)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--eval-limit", type=int, default=100, help="samples per harness task")
     parser.add_argument("--seed", type=int, default=0)
@@ -76,8 +76,9 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     captions, sentiment = _load_slices()
-    tokenizer = train_tokenizer([row["de"] for row in captions] + [row["en"] for row in captions]
-                                + [row["sentence"] for row in sentiment], vocab_size=4000)
+    texts = [row["de"] for row in captions] + [row["en"] for row in captions] + [row["sentence"] for row in sentiment]
+    # byte-level BPE; encodings end with </s>, <s> is written into the decoder's training texts
+    tokenizer = train_tokenizer(texts, kind="bpe", vocab_size=4000, template="eos", model_max_length=128)
     tokenizer.save_pretrained(output / "tokenizer")
     summary = {}
     for variant in VARIANTS:
@@ -85,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         model_dir = output / variant.architecture
         model = _build_model(variant, tokenizer)
-        train_loss = _train(model, variant, tokenizer, captions, sentiment, model_dir, args)
+        steps = args.steps or variant.steps
+        train_loss = _train(model, variant, tokenizer, captions, sentiment, model_dir, steps, args)
         model.save_pretrained(model_dir)
         tokenizer.save_pretrained(model_dir)
         reloaded = variant.auto_class.from_pretrained(model_dir).eval()
@@ -94,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         summary[variant.architecture] = {"train_loss": train_loss, "demo": demo,
                                          "parameters": reloaded.num_parameters(),
                                          "seconds": round(time.perf_counter() - started, 1)}
-        print(f"   trained {args.steps} steps, final loss {train_loss:.3f}; reloaded through "
+        print(f"   trained {steps} steps, final loss {train_loss:.3f}; reloaded through "
               f"{variant.auto_class.__name__}: outputs identical")
         for line in demo:
             print(f"   {line}")
@@ -111,25 +113,7 @@ def _load_slices() -> tuple[list[dict], list[dict]]:
     return read("multi30k_train.jsonl"), read("sst2_train.jsonl")
 
 
-def train_tokenizer(texts: list[str], vocab_size: int) -> PreTrainedTokenizerFast:
-    """A byte-level BPE tokenizer trained on `texts`, wrapped as a transformers fast tokenizer.
-
-    Ids: <pad>=0, <s>=1, </s>=2, <unk>=3, <mask>=4. Encoding appends </s>.
-    """
-    bpe = Tokenizer(models.BPE(unk_token="<unk>"))
-    bpe.normalizer = normalizers.NFKC()
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
-    bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    bpe.train_from_iterator(texts, trainer=trainer)
-    bpe.post_processor = processors.TemplateProcessing(single="$A </s>", pair="$A </s> $B </s>",
-                                                       special_tokens=[("</s>", 2)])
-    return PreTrainedTokenizerFast(tokenizer_object=bpe, pad_token="<pad>", bos_token="<s>", eos_token="</s>",
-                                   unk_token="<unk>", mask_token="<mask>", model_max_length=128)
-
-
-def _build_model(variant: Variant, tokenizer: PreTrainedTokenizerFast):
+def _build_model(variant: Variant, tokenizer):
     config = VariformerConfig(
         architecture=variant.architecture, vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
@@ -139,7 +123,7 @@ def _build_model(variant: Variant, tokenizer: PreTrainedTokenizerFast):
     return variant.auto_class.from_config(config)
 
 
-def _train(model, variant, tokenizer, captions, sentiment, model_dir: Path, args) -> float:
+def _train(model, variant, tokenizer, captions, sentiment, model_dir: Path, steps: int, args) -> float:
     if variant.architecture == "decoder":
         features = [tokenizer("<s>" + row["en"], truncation=True) for row in captions]
         collator = DataCollatorForLanguageModeling(tokenizer, mlm=False)
@@ -151,9 +135,9 @@ def _train(model, variant, tokenizer, captions, sentiment, model_dir: Path, args
                          labels=tokenizer(row["en"], truncation=True)["input_ids"]) for row in captions]
         collator = DataCollatorForSeq2Seq(tokenizer, model=model)
     arguments = TrainingArguments(
-        output_dir=str(model_dir / "trainer"), max_steps=args.steps, per_device_train_batch_size=args.batch_size,
-        learning_rate=1e-3, warmup_steps=max(1, args.steps // 10), lr_scheduler_type="cosine", weight_decay=0.01,
-        logging_steps=max(1, args.steps // 10), save_strategy="no", report_to=[], seed=args.seed, use_cpu=True,
+        output_dir=str(model_dir / "trainer"), max_steps=steps, per_device_train_batch_size=args.batch_size,
+        learning_rate=1e-3, warmup_steps=max(1, steps // 10), lr_scheduler_type="cosine", weight_decay=0.01,
+        logging_steps=max(1, steps // 10), save_strategy="no", report_to=[], seed=args.seed, use_cpu=True,
         dataloader_num_workers=0, disable_tqdm=False,
     )
     trainer = Trainer(model=model, args=arguments, train_dataset=features, data_collator=collator)
@@ -180,11 +164,12 @@ def _demo(model, tokenizer, variant: Variant) -> list[str]:
     if variant.architecture == "decoder":
         prompt = tokenizer(["<s>A man"], return_tensors="pt", add_special_tokens=False)
         output = model.generate(**prompt, max_new_tokens=16, do_sample=False, pad_token_id=tokenizer.pad_token_id)
-        return [f"'A man' -> {tokenizer.decode(output[0], skip_special_tokens=True)!r}"]
+        return [f"'A man' -> {tokenizer.decode(output[0], skip_special_tokens=True).strip()!r}"]
     sources = ["Ein Mann fährt Fahrrad.", "Zwei Hunde spielen im Schnee."]
     batch = tokenizer(sources, return_tensors="pt", padding=True)
     output = model.generate(**batch, max_new_tokens=24, num_beams=4)
-    return [f"{src!r} -> {tokenizer.decode(out, skip_special_tokens=True)!r}" for src, out in zip(sources, output)]
+    return [f"{src!r} -> {tokenizer.decode(out, skip_special_tokens=True).strip()!r}"
+            for src, out in zip(sources, output)]
 
 
 def _evaluate(output: Path, args) -> dict:
@@ -194,4 +179,4 @@ def _evaluate(output: Path, args) -> dict:
     return evaluate_quickstart_models(output, limit=args.eval_limit, seed=args.seed)
 
 
-__all__ = ["add_arguments", "run", "train_tokenizer"]
+__all__ = ["add_arguments", "run", "VARIANTS"]
