@@ -122,13 +122,14 @@ def test_two_processes_with_accelerate_equal_one_process(model_dirs, tmp_path):
 
 
 def test_quickstart_evaluation_of_saved_models(model_dirs, tmp_path):
-    from variformer.eval_harness.quickstart import evaluate_quickstart_models
+    from variformer.eval_harness.quickstart import QUICKSTART_TASKS, evaluate_quickstart_models
 
     for variant, source in (("decoder", "decoder"), ("encoder", "bert-classifier")):
         shutil.copytree(model_dirs[source], tmp_path / variant)
     summary = evaluate_quickstart_models(tmp_path, limit=2, seed=0, progress=False)
     assert set(summary) == {"decoder", "encoder"}
-    assert set(summary["decoder"]) == {"sst2", "multi30k_de_en", "xsum"} and set(summary["encoder"]) == {"sst2"}
+    assert set(summary["decoder"]) == set(QUICKSTART_TASKS["decoder"]) and set(summary["encoder"]) == {"sst2"}
+    assert {"sst2", "multi30k_de_en", "xsum", "truthfulqa_mc2"} <= set(summary["decoder"])
     assert "accuracy" in summary["encoder"]["sst2"]
     table = (tmp_path / "eval" / "summary.md").read_text()
     assert "| encoder | sst2 | classifier_head | accuracy |" in table
