@@ -252,12 +252,11 @@ class VariformerForSequenceClassification(VariformerPreTrainedModel):
             decoder_input_ids = self._shift_right(input_ids) if input_ids is not None else None
             outputs = self.model(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds,
                                  decoder_input_ids=decoder_input_ids, use_cache=False, **kwargs)
-            hidden_states = outputs.last_hidden_state
         else:
             outputs = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                                  position_ids=position_ids, inputs_embeds=inputs_embeds, use_cache=False, **kwargs)
-            hidden_states = outputs.last_hidden_state
-        pooled = pool_sequence(hidden_states, self.config.classifier_pooling, attention_mask)  # (batch, hidden)
+        pooled = pool_sequence(outputs.last_hidden_state, self.config.classifier_pooling,
+                               attention_mask)  # (batch, hidden)
         if self.pooler is not None:
             pooled = torch.tanh(self.pooler(pooled))
         logits = self.score(self.dropout(pooled))  # (batch, labels)

@@ -35,6 +35,12 @@ class VariformerSinusoidalEmbedding(nn.Module):
         return self.table[position_ids]  # (batch, seq, hidden)
 
 
+def rotary_inverse_frequencies(config: VariformerConfig) -> torch.Tensor:
+    """RoPE frequencies theta^(-2i/head_dim), i = 0 .. head_dim/2 - 1. (head_dim/2,)."""
+    dim = config.head_dim
+    return 1.0 / (config.rope_theta ** (torch.arange(0, dim, 2, dtype=torch.float32) / dim))
+
+
 class VariformerRotaryEmbedding(nn.Module):
     """RoPE (Su et al. 2021) in the half-rotation layout used by GPT-NeoX and Llama.
 
@@ -43,9 +49,7 @@ class VariformerRotaryEmbedding(nn.Module):
 
     def __init__(self, config: VariformerConfig):
         super().__init__()
-        dim = config.head_dim
-        inv_freq = 1.0 / (config.rope_theta ** (torch.arange(0, dim, 2, dtype=torch.float32) / dim))  # (head_dim/2,)
-        self.register_buffer("inv_freq", inv_freq, persistent=False)
+        self.register_buffer("inv_freq", rotary_inverse_frequencies(config), persistent=False)  # (head_dim/2,)
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor, position_ids: torch.LongTensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -113,5 +117,6 @@ __all__ = [
     "VariformerRelativePositionBias",
     "apply_rotary_pos_emb",
     "relative_position_bucket",
+    "rotary_inverse_frequencies",
     "sinusoidal_table",
 ]

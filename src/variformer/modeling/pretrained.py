@@ -14,7 +14,12 @@ from ..configuration import VariformerConfig
 from .attention import VariformerAttention
 from .layers import VariformerLayer
 from .norms import VariformerRMSNorm
-from .positions import VariformerRotaryEmbedding, VariformerSinusoidalEmbedding, sinusoidal_table
+from .positions import (
+    VariformerRotaryEmbedding,
+    VariformerSinusoidalEmbedding,
+    rotary_inverse_frequencies,
+    sinusoidal_table,
+)
 
 
 class VariformerPreTrainedModel(PreTrainedModel):
@@ -46,9 +51,7 @@ class VariformerPreTrainedModel(PreTrainedModel):
         elif isinstance(module, VariformerSinusoidalEmbedding):
             init.copy_(module.table, sinusoidal_table(*module.table.shape))
         elif isinstance(module, VariformerRotaryEmbedding):
-            dim = self.config.head_dim
-            inv_freq = 1.0 / (self.config.rope_theta ** (torch.arange(0, dim, 2, dtype=torch.float32) / dim))
-            init.copy_(module.inv_freq, inv_freq)
+            init.copy_(module.inv_freq, rotary_inverse_frequencies(self.config))
 
     def init_parallel_plans(self) -> None:
         """transformers' tensor/pipeline plans, less the rules that name nothing in this model.
