@@ -13,6 +13,7 @@ from transformers import (
     AutoModelForSequenceClassification,
     AutoModelForTokenClassification,
 )
+from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
 from .configuration import PRESETS, VariformerConfig
 from .modeling import (
@@ -43,6 +44,9 @@ def _register_auto_classes() -> None:
     AutoConfig.register(VariformerConfig.model_type, VariformerConfig, exist_ok=True)
     for auto_class, model_class in AUTO_CLASSES.items():
         auto_class.register(VariformerConfig, model_class, exist_ok=True)
+    # `Trainer` shifts the labels for `label_smoothing_factor > 0` only for the causal-LM class names listed here;
+    # unlisted, a plain Trainer would smooth over unshifted targets (each token predicting itself).
+    MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.setdefault(VariformerConfig.model_type, VariformerForCausalLM.__name__)
 
 
 def _register_peft_defaults() -> None:

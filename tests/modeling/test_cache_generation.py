@@ -15,6 +15,8 @@ from transformers import CompileConfig
 from transformers.cache_utils import DynamicCache, EncoderDecoderCache, StaticCache
 from transformers.modeling_outputs import BaseModelOutput
 
+from variformer.modeling.cache_names import CACHE_KWARG, output_cache
+
 from .testers import DECODER, ENCODER_DECODER, SLOW_ON_CPU, assert_close
 
 POSITION_TYPES = ["rotary", "relative_bias", "learned", "sinusoidal"]
@@ -95,6 +97,54 @@ class GenerateMixin:
             assert self._new_tokens(generated[row:row + 1], batch).tolist() == \
                 self._new_tokens(alone, prompt).tolist(), f"row {row}"
 
+    @pytest.mark.parametrize("padded", [False, True], ids=["batch_1", "padded_batch"])
+    @pytest.mark.parametrize("cache_implementation", [None, "static"], ids=["dynamic", "static"])
+    @pytest.mark.parametrize("position_embedding_type", POSITION_TYPES)
+    def test_generated_logits_match_full_recompute(self, position_embedding_type, cache_implementation, padded):
+        """Every step's logits from cached `generate()` equal one uncached forward over the whole sequence, to a
+        tolerance: equal argmax alone passes by luck (as it did while transformers 5.24 decoded without the past)."""
+        model = self._model(position_embedding_type=position_embedding_type, num_key_value_heads=2)
+        prompts = [self.tester.token_ids(model.config, 1, 6)]
+        if padded:
+            prompts.append(self.tester.token_ids(model.config, 1, 3))
+        batch, mask = self._pad_prompts(prompts, model.config.pad_token_id)
+        generated = model.generate(batch, attention_mask=mask, max_new_tokens=NEW_TOKENS, do_sample=False,
+                                   cache_implementation=cache_implementation, output_logits=True,
+                                   return_dict_in_generate=True)
+        with torch.no_grad():
+            expected = self._full_logits(model, batch, mask, generated.sequences)  # (batch, new, vocab)
+        assert_close(torch.stack(generated.logits, dim=1), expected)
+
+    @pytest.mark.parametrize("mode", ["assistant_model", "prompt_lookup"])
+    def test_assisted_decoding_matches_greedy(self, mode):
+        """Assisted decoding proposes tokens, verifies them in one forward and crops the cache back on a miss: the
+        result is the greedy result."""
+        model = self._model()
+        prompt = self.tester.token_ids(model.config, 1, 6)
+        prompt = torch.cat([prompt, prompt], dim=1)  # a repeat, so that prompt lookup finds candidates
+        greedy = model.generate(prompt, max_new_tokens=NEW_TOKENS, do_sample=False)
+        if mode == "assistant_model":
+            torch.manual_seed(1)
+            extra = dict(assistant_model=self._model(num_hidden_layers=1))
+        else:
+            extra = dict(prompt_lookup_num_tokens=2)
+        assisted = model.generate(prompt, max_new_tokens=NEW_TOKENS, do_sample=False, **extra)
+        assert assisted.tolist() == greedy.tolist()
+
+    def test_dict_output_returns_the_filled_cache(self):
+        model = self._model()
+        prompt = self.tester.token_ids(model.config, 2, 5)
+        generated = model.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=NEW_TOKENS,
+                                   do_sample=False, return_dict_in_generate=True)
+        cache = output_cache(generated)
+        assert cache is not None
+        # the last generated token has not been fed back yet
+        assert cache.get_seq_length() == self._output_length(prompt) - 1
+        if model.config.is_encoder_decoder:
+            assert len(cache.self_attention_cache) == len(cache.cross_attention_cache) == model.config.decoder_layers
+        else:
+            assert len(cache) == model.config.num_hidden_layers
+
     def test_static_cache_generation_matches_dynamic(self):
         model = self._model()
         prompt = self.tester.token_ids(model.config, 2, 5)
@@ -134,7 +184,7 @@ class TestDecoderCacheAndGeneration(CachedDecodingMixin, GenerateMixin):
         logits, start = [], 0
         for end in [PROMPT_LENGTH, *range(PROMPT_LENGTH + 1, input_ids.shape[1] + 1)]:
             outputs = model(input_ids=input_ids[:, start:end], attention_mask=mask[:, :end],
-                            past_key_values=cache, use_cache=True)
+                            **{CACHE_KWARG: cache}, use_cache=True)
             logits.append(outputs.logits)
             start = end
         return torch.cat(logits, dim=1)
@@ -161,14 +211,23 @@ class TestDecoderCacheAndGeneration(CachedDecodingMixin, GenerateMixin):
             mask[row, length - prompt.shape[1]:] = 1
         return batch, mask
 
+    def _full_logits(self, model, batch, mask, sequences):
+        """Next-token logits (batch, new, vocab) of one uncached forward, with the positions generate() gives a
+        left-padded prompt (counted over real tokens only)."""
+        full_mask = torch.cat([mask, torch.ones(mask.shape[0], NEW_TOKENS, dtype=mask.dtype)], dim=1)
+        position_ids = (full_mask.cumsum(-1) - 1).clamp(min=0)  # (batch, seq)
+        logits = model(input_ids=sequences[:, :-1], attention_mask=full_mask[:, :-1],
+                       position_ids=position_ids[:, :-1], use_cache=False).logits
+        return logits[:, batch.shape[1] - 1:]
+
     def test_generate_continues_a_given_cache(self):
         model = self._model()
         prompt = self.tester.token_ids(model.config, 1, 5)
         expected = model.generate(prompt, max_new_tokens=NEW_TOKENS, do_sample=False)
         cache = DynamicCache(config=model.config)
         with torch.no_grad():
-            model(input_ids=prompt[:, :-1], past_key_values=cache, use_cache=True)
-        continued = model.generate(prompt, past_key_values=cache, max_new_tokens=NEW_TOKENS, do_sample=False)
+            model(input_ids=prompt[:, :-1], **{CACHE_KWARG: cache}, use_cache=True)
+        continued = model.generate(prompt, **{CACHE_KWARG: cache}, max_new_tokens=NEW_TOKENS, do_sample=False)
         assert continued.tolist() == expected.tolist()
 
 
@@ -191,10 +250,14 @@ class TestEncoderDecoderCacheAndGeneration(CachedDecodingMixin, GenerateMixin):
         for end in [PROMPT_LENGTH, *range(PROMPT_LENGTH + 1, target.shape[1] + 1)]:
             outputs = model(encoder_outputs=BaseModelOutput(last_hidden_state=encoder_outputs.last_hidden_state),
                             attention_mask=inputs["attention_mask"], decoder_input_ids=target[:, start:end],
-                            past_key_values=cache, use_cache=True)
+                            **{CACHE_KWARG: cache}, use_cache=True)
             logits.append(outputs.logits)
             start = end
         return torch.cat(logits, dim=1)
+
+    def _full_logits(self, model, batch, mask, sequences):
+        """Decoder logits (batch, new, vocab) of one uncached forward over the generated target."""
+        return model(input_ids=batch, attention_mask=mask, decoder_input_ids=sequences[:, :-1], use_cache=False).logits
 
     def _start(self, model, prompt):
         return torch.full((prompt.shape[0], 1), model.config.decoder_start_token_id)

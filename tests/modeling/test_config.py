@@ -7,6 +7,7 @@ import inspect
 import re
 
 import pytest
+import torch
 from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedConfig
 
 import variformer
@@ -105,7 +106,6 @@ INVALID_CONFIGS = [
     (dict(architecture="decoder", decoder_layers=2), "decoder_layers", "encoder-decoder"),
     (dict(architecture="encoder", decoder_layers=2), "decoder_layers", "encoder-decoder"),
     (dict(architecture="encoder-decoder", type_vocab_size=2, pad_token_id=0), "type_vocab_size", "encoder-decoder"),
-    (dict(architecture="encoder-decoder"), "decoder_start_token_id", "pad_token_id"),
     (dict(architecture="decoder", hidden_act="swish_glu"), "hidden_act", "swiglu"),
     (dict(architecture="decoder", hidden_dropout_prob=1.5), "hidden_dropout_prob", "probability"),
     (dict(architecture="decoder", num_hidden_layers=0), "num_hidden_layers", "positive"),
@@ -157,3 +157,22 @@ def test_auto_class_on_wrong_architecture_raises():
 
 def test_package_registers_auto_config():
     assert isinstance(AutoConfig.for_model("variformer", architecture="encoder"), variformer.VariformerConfig)
+
+
+def test_every_architecture_builds_from_defaults():
+    """transformers' ConfigTester builds configs from defaults, as T5Config() and BartConfig() do."""
+    for architecture in ("encoder", "decoder", "encoder-decoder"):
+        config = VariformerConfig(architecture=architecture)
+        assert VariformerConfig.from_dict(config.to_dict()).to_dict() == config.to_dict()
+
+
+def test_encoder_decoder_without_a_start_token_cannot_shift_labels():
+    from variformer import VariformerForConditionalGeneration
+
+    config = VariformerConfig(architecture="encoder-decoder", vocab_size=16, hidden_size=8, num_attention_heads=2,
+                              num_hidden_layers=1)
+    assert config.decoder_start_token_id is None
+    model = VariformerForConditionalGeneration(config)
+    labels = torch.tensor([[3, 4, 5]])
+    with pytest.raises(ValueError, match=r"decoder_start_token_id=None.*set decoder_start_token_id"):
+        model(input_ids=labels, labels=labels)

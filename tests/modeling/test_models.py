@@ -205,6 +205,21 @@ class SaveLoadMixin:
             assert shared == tie
         torch.testing.assert_close(loaded.get_output_embeddings().weight, model.get_output_embeddings().weight)
 
+    @pytest.mark.parametrize("tie", [True, False], ids=["tied", "untied"])
+    def test_sharded_checkpoint_keeps_tied_weights(self, tie, tmp_path):
+        """A checkpoint split over several safetensors shards (the tied copy saved once) loads back exactly."""
+        config = self.tester.config(tie_word_embeddings=tie)
+        model = self.tester.lm_class(config).eval()
+        model.save_pretrained(tmp_path, max_shard_size="20KB")
+        assert len(list(tmp_path.glob("model-*-of-*.safetensors"))) > 1
+        loaded, info = type(model).from_pretrained(tmp_path, output_loading_info=True)
+        assert {key: value for key, value in info.items() if value} == {}
+        shared = loaded.get_output_embeddings().weight is loaded.get_input_embeddings().weight
+        assert shared == tie
+        inputs = self.tester.head_inputs(self.tester.lm_class, config)
+        with torch.no_grad():
+            torch.testing.assert_close(loaded.eval()(**inputs).logits, model(**inputs).logits, rtol=0, atol=0)
+
     def test_resize_token_embeddings(self, tmp_path):
         config = self.tester.config()
         model = self.tester.lm_class(config).eval()

@@ -85,24 +85,37 @@ class NumItemsInBatchMixin:
 
 
 class GradientCheckpointingMixin:
-    """Recomputing activations in the backward pass gives the same gradients."""
+    """Recomputing activations in the backward pass gives the same loss and gradients, for reentrant and
+    non-reentrant checkpointing, on a padded batch. In training the cache is dropped (as Llama and BART do): a
+    decoder that kept it would write its self-attention cache twice, and the encoder-decoder would read its
+    cross-attention keys from the cache in the replay (and lose their gradients)."""
 
+    @pytest.mark.parametrize("reentrant", [False, True], ids=["non_reentrant", "reentrant"])
     @pytest.mark.parametrize("norm_position", ["pre", "post"])
-    def test_gradient_checkpointing_gives_same_gradients(self, norm_position):
-        config = self.tester.config(norm_position=norm_position)
+    @pytest.mark.parametrize("position_embedding_type", ["learned", "relative_bias"])
+    def test_gradient_checkpointing_gives_same_gradients(self, norm_position, reentrant, position_embedding_type):
+        config = self.tester.config(norm_position=norm_position, position_embedding_type=position_embedding_type)
         inputs = self.tester.inputs(config)
+        inputs["attention_mask"][1, -2:] = 0  # a padded batch
         labels = self.tester.labels(self.tester.lm_class, config, inputs)
-        gradients = []
+        results = []
         for checkpointing in (False, True):
             torch.manual_seed(0)
             model = self.tester.lm_class(config).train()
             if checkpointing:
-                model.activation_checkpointing_enable()
+                model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": reentrant})
                 assert model.is_activation_checkpointing
-            model(**inputs, **labels).loss.backward()
-            gradients.append({name: param.grad for name, param in model.named_parameters()})
-        for name, gradient in gradients[0].items():
-            assert_close(gradients[1][name], gradient, msg=name)
+            outputs = model(**inputs, **labels)
+            outputs.loss.backward()
+            results.append((outputs.loss.detach(), {name: param.grad for name, param in model.named_parameters()}))
+        (loss, gradients), (checkpointed_loss, checkpointed_gradients) = results
+        assert_close(checkpointed_loss, loss)
+        missing = [name for name, gradient in checkpointed_gradients.items()
+                   if gradient is None and gradients[name] is not None]
+        assert missing == []
+        for name, gradient in gradients.items():
+            if gradient is not None:
+                assert_close(checkpointed_gradients[name], gradient, msg=name)
 
 
 class LoraMixin:
@@ -146,3 +159,26 @@ class TestDecoderTraining(TrainerMixin, NumItemsInBatchMixin, GradientCheckpoint
 
 class TestEncoderDecoderTraining(TrainerMixin, NumItemsInBatchMixin, GradientCheckpointingMixin, LoraMixin):
     tester = ENCODER_DECODER
+
+
+def test_plain_trainer_label_smoothing_shifts_causal_lm_targets(tmp_path):
+    """transformers' Trainer shifts labels for `label_smoothing_factor > 0` only for the causal-LM classes it knows
+    by name; `import variformer` lists ours, so the smoothed loss is over next tokens, not the tokens themselves."""
+    config = DECODER.config()
+    model = VariformerForCausalLM(config).eval()
+    inputs = DECODER.inputs(config)
+    labels = inputs["input_ids"].clone()
+    labels[0, -2:] = -100
+    trainer = Trainer(model=model, args=training_arguments(tmp_path, label_smoothing_factor=0.1))
+    with torch.no_grad():
+        loss = trainer.compute_loss(model, {**inputs, "labels": labels})
+        logits = model(**inputs).logits
+    expected = torch.nn.functional.cross_entropy(
+        logits[:, :-1].reshape(-1, config.vocab_size), labels[:, 1:].reshape(-1), ignore_index=-100,
+        label_smoothing=0.1,
+    )
+    unshifted = torch.nn.functional.cross_entropy(
+        logits.reshape(-1, config.vocab_size), labels.reshape(-1), ignore_index=-100, label_smoothing=0.1,
+    )
+    assert_close(loss, expected)
+    assert not torch.allclose(loss, unshifted)

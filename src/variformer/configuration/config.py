@@ -89,7 +89,7 @@ class VariformerConfig(PreTrainedConfig):
     """
 
     model_type = "variformer"
-    keys_to_ignore_at_inference = ["past_key_values"]
+    keys_to_ignore_at_inference = ["cache", "past_key_values"]  # the KV cache under either transformers name
     # Pipeline plan of one stack: the single-stack base model, or each stack of the encoder-decoder model.
     base_model_pp_plan = {
         "embed_tokens": (["input_ids"], ["inputs_embeds"]),
@@ -248,11 +248,6 @@ class VariformerConfig(PreTrainedConfig):
             raise ValueError(
                 f"VariformerConfig.type_vocab_size={self.type_vocab_size} is not supported for architecture="
                 "'encoder-decoder'; set type_vocab_size=0."
-            )
-        if self.architecture == "encoder-decoder" and self.decoder_start_token_id is None:
-            raise ValueError(
-                "VariformerConfig.decoder_start_token_id=None: an encoder-decoder model needs a first decoder "
-                "token; set decoder_start_token_id (or pad_token_id / bos_token_id, from which it defaults)."
             )
 
     # ------------------------------------------------------------------ presets

@@ -87,23 +87,23 @@ class VariformerAttention(nn.Module):
         position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
         position_bias: torch.Tensor | None = None,
         key_value_states: torch.Tensor | None = None,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         **kwargs: Unpack[TransformersKwargs],
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         input_shape = hidden_states.shape[:-1]
         query_states = self.q_proj(hidden_states).view(*input_shape, -1, self.head_dim).transpose(1, 2)
         # query_states: (batch, heads, seq, head_dim)
         if self.is_cross_attention:
-            key_states, value_states = self._cross_key_value(key_value_states, past_key_values)
+            key_states, value_states = self._cross_key_value(key_value_states, cache)
         else:
             key_states = self._split_heads(self.k_proj(hidden_states))  # (batch, kv_heads, seq, head_dim)
             value_states = self._split_heads(self.v_proj(hidden_states))  # (batch, kv_heads, seq, head_dim)
             if position_embeddings is not None:
                 cos, sin = position_embeddings
                 query_states, key_states = apply_rotary_pos_emb(query_states, key_states, cos, sin)
-            cache = _self_attention_cache(past_key_values)
-            if cache is not None:
-                key_states, value_states = cache.update(key_states, value_states, self.layer_idx)
+            self_cache = _self_attention_cache(cache)
+            if self_cache is not None:
+                key_states, value_states = self_cache.update(key_states, value_states, self.layer_idx)
                 # (batch, kv_heads, kv, head_dim)
 
         attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
@@ -128,25 +128,23 @@ class VariformerAttention(nn.Module):
         """(batch, length, kv_heads * head_dim) -> (batch, kv_heads, length, head_dim)."""
         return projected.view(*projected.shape[:-1], -1, self.head_dim).transpose(1, 2)
 
-    def _cross_key_value(self, encoder_states: torch.Tensor, past_key_values: Cache | None):
+    def _cross_key_value(self, encoder_states: torch.Tensor, cache: Cache | None):
         """Keys/values over the encoder states; computed once per generation and then read from the cache."""
-        if isinstance(past_key_values, EncoderDecoderCache) and past_key_values.is_updated.get(self.layer_idx):
-            layer = past_key_values.cross_attention_cache.layers[self.layer_idx]
+        if isinstance(cache, EncoderDecoderCache) and cache.is_updated.get(self.layer_idx):
+            layer = cache.cross_attention_cache.layers[self.layer_idx]
             return layer.keys, layer.values  # (batch, kv_heads, src, head_dim)
         key_states = self._split_heads(self.k_proj(encoder_states))  # (batch, kv_heads, src, head_dim)
         value_states = self._split_heads(self.v_proj(encoder_states))  # (batch, kv_heads, src, head_dim)
-        if isinstance(past_key_values, EncoderDecoderCache):
-            key_states, value_states = past_key_values.cross_attention_cache.update(
-                key_states, value_states, self.layer_idx
-            )
-            past_key_values.is_updated[self.layer_idx] = True
+        if isinstance(cache, EncoderDecoderCache):
+            key_states, value_states = cache.cross_attention_cache.update(key_states, value_states, self.layer_idx)
+            cache.is_updated[self.layer_idx] = True
         return key_states, value_states
 
 
-def _self_attention_cache(past_key_values: Cache | None) -> Cache | None:
-    if isinstance(past_key_values, EncoderDecoderCache):
-        return past_key_values.self_attention_cache
-    return past_key_values
+def _self_attention_cache(cache: Cache | None) -> Cache | None:
+    if isinstance(cache, EncoderDecoderCache):
+        return cache.self_attention_cache
+    return cache
 
 
 __all__ = ["VariformerAttention", "eager_attention_forward", "repeat_kv"]

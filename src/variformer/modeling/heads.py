@@ -26,6 +26,7 @@ from transformers.processing_utils import Unpack
 from transformers.utils import TransformersKwargs, can_return_tuple
 
 from ..configuration import VariformerConfig
+from .cache_names import cache_field, output_cache, resolve_cache
 from .norms import build_norm
 from .models import VariformerModel
 from .pretrained import VariformerPreTrainedModel
@@ -66,16 +67,17 @@ class VariformerForCausalLM(VariformerPreTrainedModel, GenerationMixin):
         input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         inputs_embeds: torch.Tensor | None = None,
         labels: torch.LongTensor | None = None,
         use_cache: bool | None = None,
         logits_to_keep: int | torch.Tensor = 0,
+        past_key_values: Cache | None = None,
         **kwargs: Unpack[TransformersKwargs],
     ) -> CausalLMOutputWithPast:
         outputs = self.model(
             input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-            past_key_values=past_key_values, inputs_embeds=inputs_embeds, use_cache=use_cache, **kwargs,
+            cache=resolve_cache(cache, past_key_values), inputs_embeds=inputs_embeds, use_cache=use_cache, **kwargs,
         )
         hidden_states = slice_logits_to_keep(outputs.last_hidden_state, logits_to_keep)
         logits = self.lm_head(_scaled(hidden_states, self.config.lm_head_scale))  # (batch, seq, vocab)
@@ -83,7 +85,7 @@ class VariformerForCausalLM(VariformerPreTrainedModel, GenerationMixin):
         if labels is not None:
             loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size, **kwargs)
         return CausalLMOutputWithPast(
-            loss=loss, logits=logits, past_key_values=outputs.past_key_values,
+            loss=loss, logits=logits, **cache_field(output_cache(outputs)),
             hidden_states=outputs.hidden_states, attentions=outputs.attentions,
         )
 
@@ -165,12 +167,13 @@ class VariformerForConditionalGeneration(VariformerPreTrainedModel, GenerationMi
         decoder_input_ids: torch.LongTensor | None = None,
         decoder_attention_mask: torch.Tensor | None = None,
         encoder_outputs: BaseModelOutput | tuple | None = None,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         inputs_embeds: torch.Tensor | None = None,
         decoder_inputs_embeds: torch.Tensor | None = None,
         labels: torch.LongTensor | None = None,
         use_cache: bool | None = None,
         logits_to_keep: int | torch.Tensor = 0,
+        past_key_values: Cache | None = None,
         **kwargs: Unpack[TransformersKwargs],
     ) -> Seq2SeqLMOutput:
         if labels is not None and decoder_input_ids is None and decoder_inputs_embeds is None:
@@ -178,7 +181,7 @@ class VariformerForConditionalGeneration(VariformerPreTrainedModel, GenerationMi
         outputs = self.model(
             input_ids=input_ids, attention_mask=attention_mask, decoder_input_ids=decoder_input_ids,
             decoder_attention_mask=decoder_attention_mask, encoder_outputs=encoder_outputs,
-            past_key_values=past_key_values, inputs_embeds=inputs_embeds,
+            cache=resolve_cache(cache, past_key_values), inputs_embeds=inputs_embeds,
             decoder_inputs_embeds=decoder_inputs_embeds, use_cache=use_cache, **kwargs,
         )
         hidden_states = slice_logits_to_keep(outputs.last_hidden_state, logits_to_keep)
@@ -187,7 +190,7 @@ class VariformerForConditionalGeneration(VariformerPreTrainedModel, GenerationMi
         if labels is not None:
             loss = ForMaskedLMLoss(logits, labels.contiguous(), vocab_size=self.config.vocab_size, **kwargs)
         return Seq2SeqLMOutput(
-            loss=loss, logits=logits, past_key_values=outputs.past_key_values,
+            loss=loss, logits=logits, **cache_field(output_cache(outputs)),
             decoder_hidden_states=outputs.decoder_hidden_states, decoder_attentions=outputs.decoder_attentions,
             cross_attentions=outputs.cross_attentions, encoder_last_hidden_state=outputs.encoder_last_hidden_state,
             encoder_hidden_states=outputs.encoder_hidden_states, encoder_attentions=outputs.encoder_attentions,
@@ -246,8 +249,7 @@ class VariformerForSequenceClassification(VariformerPreTrainedModel):
         labels: torch.LongTensor | None = None,
         **kwargs: Unpack[TransformersKwargs],
     ) -> SequenceClassifierOutput:
-        if attention_mask is None and input_ids is not None and self.config.pad_token_id is not None:
-            attention_mask = (input_ids != self.config.pad_token_id).long()  # (batch, seq)
+        attention_mask = self._padding_mask(input_ids, inputs_embeds, attention_mask)
         if self.config.is_encoder_decoder:
             decoder_input_ids = self._shift_right(input_ids) if input_ids is not None else None
             outputs = self.model(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds,
@@ -265,6 +267,25 @@ class VariformerForSequenceClassification(VariformerPreTrainedModel):
             loss = self.loss_function(logits=logits, labels=labels, pooled_logits=logits, config=self.config)
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=_hidden(outputs),
                                         attentions=_attentions(outputs))
+
+
+    def _padding_mask(self, input_ids: torch.LongTensor | None, inputs_embeds: torch.Tensor | None,
+                      attention_mask: torch.Tensor | None) -> torch.Tensor | None:
+        """The mask pooling reads: the given one, else non-padding tokens. Pooling the last token of a batch with
+        neither would read padding positions, so that is an error (as in GPT-2)."""
+        if attention_mask is not None:
+            return attention_mask
+        if input_ids is not None and self.config.pad_token_id is not None:
+            return (input_ids != self.config.pad_token_id).long()  # (batch, seq)
+        batch_size = (input_ids if input_ids is not None else inputs_embeds).shape[0]
+        if batch_size > 1 and self.config.classifier_pooling != "first":
+            raise ValueError(
+                f"A batch of {batch_size} sequences with no `attention_mask` and no padding token "
+                f"(VariformerConfig.pad_token_id=None) cannot be pooled with "
+                f"classifier_pooling={self.config.classifier_pooling!r}: padding positions would be read as tokens. "
+                "Pass the tokenizer's `attention_mask`, or set `config.pad_token_id`."
+            )
+        return None
 
 
 def _hidden(outputs):

@@ -16,6 +16,7 @@ from transformers.utils import TransformersKwargs
 
 from ..configuration import VariformerConfig
 from .attention import VariformerAttention
+from .cache_names import resolve_cache
 from .feedforward import VariformerMLP
 from .norms import build_norm
 
@@ -43,20 +44,24 @@ class VariformerLayer(GradientCheckpointingLayer):
         self,
         hidden_states: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
-        position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
-        position_bias: torch.Tensor | None = None,
         encoder_hidden_states: torch.Tensor | None = None,
         encoder_attention_mask: torch.Tensor | None = None,
+        position_bias: torch.Tensor | None = None,
+        position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
+        cache: Cache | None = None,
         past_key_values: Cache | None = None,
         **kwargs: Unpack[TransformersKwargs],
     ) -> torch.Tensor:
+        """The stack passes the tensors that carry gradients positionally, and the cache under the installed
+        transformers' name, which `GradientCheckpointingLayer` drops while checkpointing."""
+        cache = resolve_cache(cache, past_key_values)
         hidden_states = self._residual(hidden_states, self.self_attn_norm, lambda normed: self.self_attn(
             normed, attention_mask=attention_mask, position_embeddings=position_embeddings,
-            position_bias=position_bias, past_key_values=past_key_values, **kwargs)[0])
+            position_bias=position_bias, cache=cache, **kwargs)[0])
         if encoder_hidden_states is not None:
             hidden_states = self._residual(hidden_states, self.cross_attn_norm, lambda normed: self.cross_attn(
                 normed, attention_mask=encoder_attention_mask, key_value_states=encoder_hidden_states,
-                past_key_values=past_key_values, **kwargs)[0])
+                cache=cache, **kwargs)[0])
         return self._residual(hidden_states, self.mlp_norm, self.mlp)
 
     def _residual(self, hidden_states: torch.Tensor, norm: nn.Module, sublayer: Callable) -> torch.Tensor:

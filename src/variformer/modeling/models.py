@@ -17,6 +17,7 @@ from transformers.processing_utils import Unpack
 from transformers.utils import TransformersKwargs, can_return_tuple
 
 from ..configuration import VariformerConfig
+from .cache_names import cache_field, output_cache, resolve_cache
 from .pretrained import VariformerPreTrainedModel
 from .stacks import VariformerSeq2SeqDecoderStack, VariformerStack
 
@@ -64,12 +65,14 @@ class VariformerModel(VariformerStack):
         encoder_outputs: BaseModelOutput | tuple | None = None,
         position_ids: torch.LongTensor | None = None,
         token_type_ids: torch.LongTensor | None = None,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         inputs_embeds: torch.Tensor | None = None,
         decoder_inputs_embeds: torch.Tensor | None = None,
         use_cache: bool | None = None,
+        past_key_values: Cache | None = None,
         **kwargs: Unpack[TransformersKwargs],
     ):
+        cache = resolve_cache(cache, past_key_values)
         if not self.config.is_encoder_decoder:
             if decoder_input_ids is not None or encoder_outputs is not None or decoder_inputs_embeds is not None:
                 raise ValueError(
@@ -78,8 +81,14 @@ class VariformerModel(VariformerStack):
                 )
             return super().forward(
                 input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                token_type_ids=token_type_ids, inputs_embeds=inputs_embeds, past_key_values=past_key_values,
-                use_cache=use_cache, return_dict=True, **kwargs,
+                token_type_ids=token_type_ids, inputs_embeds=inputs_embeds, cache=cache, use_cache=use_cache,
+                return_dict=True, **kwargs,
+            )
+        if decoder_input_ids is None and decoder_inputs_embeds is None:
+            raise ValueError(
+                "The encoder-decoder model (VariformerConfig.architecture='encoder-decoder') needs decoder inputs: "
+                "pass `decoder_input_ids` (or `decoder_inputs_embeds`), or `labels` to a "
+                "VariformerForConditionalGeneration, which shifts them right into `decoder_input_ids`."
             )
         if encoder_outputs is None:
             encoder_outputs = self.encoder(
@@ -95,14 +104,14 @@ class VariformerModel(VariformerStack):
             inputs_embeds=decoder_inputs_embeds,
             encoder_hidden_states=encoder_outputs.last_hidden_state,  # (batch, src, hidden)
             encoder_attention_mask=attention_mask,
-            past_key_values=past_key_values,
+            cache=cache,
             use_cache=use_cache,
             return_dict=True,
             **kwargs,
         )
         return Seq2SeqModelOutput(
             last_hidden_state=decoder_outputs.last_hidden_state,
-            past_key_values=decoder_outputs.past_key_values,
+            **cache_field(output_cache(decoder_outputs)),
             decoder_hidden_states=decoder_outputs.hidden_states,
             decoder_attentions=decoder_outputs.attentions,
             cross_attentions=decoder_outputs.cross_attentions,

@@ -29,7 +29,7 @@ class VariformerPreTrainedModel(PreTrainedModel):
     main_input_name = "input_ids"
     supports_gradient_checkpointing = True
     _no_split_modules = ["VariformerLayer"]
-    _skip_keys_device_placement = ["past_key_values"]
+    _skip_keys_device_placement = ["cache", "past_key_values"]  # the KV cache under either name (cache_names)
     _supports_flash_attn = True
     _supports_sdpa = True
     _supports_flex_attn = True
@@ -75,6 +75,13 @@ class VariformerPreTrainedModel(PreTrainedModel):
     def _shift_right(self, input_ids: torch.LongTensor) -> torch.LongTensor:
         """Decoder inputs for teacher forcing: labels shifted one step right behind `decoder_start_token_id`."""
         start, pad = self.config.decoder_start_token_id, self.config.pad_token_id
+        if start is None:
+            # a config may leave it unset (transformers builds configs from defaults); teacher forcing cannot
+            raise ValueError(
+                "VariformerConfig.decoder_start_token_id=None: the encoder-decoder decoder needs a first input "
+                "token to shift the labels behind; set decoder_start_token_id (or pad_token_id / bos_token_id, "
+                "from which it defaults)."
+            )
         shifted = input_ids.new_zeros(input_ids.shape)  # (batch, seq)
         shifted[..., 1:] = input_ids[..., :-1].clone()
         shifted[..., 0] = start

@@ -20,6 +20,7 @@ from transformers.utils.generic import merge_with_config_defaults
 from transformers.utils.output_capturing import OutputRecorder, capture_outputs
 
 from ..configuration import VariformerConfig
+from .cache_names import CACHE_KWARG, MASK_CACHE_KWARG, cache_field, resolve_cache
 from .layers import VariformerLayer
 from .norms import build_norm
 from .positions import VariformerRelativePositionBias, VariformerRotaryEmbedding, VariformerSinusoidalEmbedding
@@ -60,6 +61,7 @@ class VariformerStack(VariformerPreTrainedModel):
              for i in range(num_layers)]
         )
         self.norm = build_norm(config) if config.norm_position == "pre" else nn.Identity()
+        self.gradient_checkpointing = False  # set by `gradient_checkpointing_enable()`
 
     def get_input_embeddings(self) -> nn.Embedding:
         return self.embed_tokens
@@ -78,18 +80,18 @@ class VariformerStack(VariformerPreTrainedModel):
         inputs_embeds: torch.Tensor | None = None,
         encoder_hidden_states: torch.Tensor | None = None,
         encoder_attention_mask: torch.Tensor | None = None,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         use_cache: bool | None = None,
+        past_key_values: Cache | None = None,
         **kwargs: Unpack[TransformersKwargs],
     ) -> BaseModelOutputWithPastAndCrossAttentions:
-        if (input_ids is None) ^ (inputs_embeds is not None):
-            raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
+        """`cache` and `past_key_values` are one argument under two names (see `cache_names`)."""
+        cache = self._prepare_cache(resolve_cache(cache, past_key_values), use_cache, encoder_hidden_states is not None)
+        self_cache = cache.self_attention_cache if isinstance(cache, EncoderDecoderCache) else cache
+        past_length = self_cache.get_seq_length() if self_cache is not None else 0
+        self._check_inputs(input_ids, inputs_embeds, token_type_ids, attention_mask, past_length)
         if inputs_embeds is None:
             inputs_embeds = self.embed_tokens(input_ids)  # (batch, seq, hidden)
-        past_key_values = self._prepare_cache(past_key_values, use_cache, encoder_hidden_states is not None)
-        self_cache = past_key_values.self_attention_cache if isinstance(past_key_values, EncoderDecoderCache) \
-            else past_key_values
-        past_length = self_cache.get_seq_length() if self_cache is not None else 0
         seq_length = inputs_embeds.shape[1]
         if position_ids is None:
             position_ids = (torch.arange(seq_length, device=inputs_embeds.device) + past_length).unsqueeze(0)
@@ -98,7 +100,8 @@ class VariformerStack(VariformerPreTrainedModel):
 
         mask_kwargs = dict(config=self.config, inputs_embeds=inputs_embeds, attention_mask=attention_mask)
         if self.is_causal:
-            attention_mask = create_causal_mask(**mask_kwargs, past_key_values=self_cache, position_ids=position_ids)
+            attention_mask = create_causal_mask(**mask_kwargs, position_ids=position_ids,
+                                                **{MASK_CACHE_KWARG: self_cache})
         else:
             attention_mask = create_bidirectional_mask(**mask_kwargs)
         if encoder_hidden_states is not None:
@@ -110,29 +113,69 @@ class VariformerStack(VariformerPreTrainedModel):
         position_bias = self._relative_bias(inputs_embeds.shape[0], seq_length, past_length, self_cache)
 
         for layer in self.layers:
+            # tensors that carry gradients go positionally: reentrant checkpointing replays only positional inputs
             hidden_states = layer(
-                hidden_states,
-                attention_mask=attention_mask,
-                position_embeddings=position_embeddings,
-                position_bias=position_bias,
-                encoder_hidden_states=encoder_hidden_states,
-                encoder_attention_mask=encoder_attention_mask,
-                past_key_values=past_key_values,
-                **kwargs,
+                hidden_states, attention_mask, encoder_hidden_states, encoder_attention_mask, position_bias,
+                position_embeddings=position_embeddings, **{CACHE_KWARG: cache}, **kwargs,
             )
         return BaseModelOutputWithPastAndCrossAttentions(
-            last_hidden_state=self.norm(hidden_states),
-            past_key_values=past_key_values if use_cache else None,
+            last_hidden_state=self.norm(hidden_states), **cache_field(cache if use_cache else None),
         )
 
-    def _prepare_cache(self, past_key_values: Cache | None, use_cache: bool | None, cross: bool) -> Cache | None:
+    def _prepare_cache(self, cache: Cache | None, use_cache: bool | None, cross: bool) -> Cache | None:
         if not self.is_causal:
             return None  # encoders keep no cache
-        if use_cache and past_key_values is None:
+        if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
+            return None  # the backward replay would write (self) or read (cross) the cache a second time
+        if use_cache and cache is None:
             if cross:
                 return EncoderDecoderCache(DynamicCache(config=self.config), DynamicCache(config=self.config))
             return DynamicCache(config=self.config)
-        return past_key_values
+        return cache
+
+    def _check_inputs(self, input_ids: torch.LongTensor | None, inputs_embeds: torch.Tensor | None,
+                      token_type_ids: torch.LongTensor | None, attention_mask: torch.Tensor | None,
+                      past_length: int) -> None:
+        """Clear errors for inputs that would otherwise fail deep inside an embedding or a mask.
+
+        Shape comparisons only, except the token-id range, which reads values: it runs in eager mode, and on an
+        accelerator only for a multi-token input (a prompt), never for the one-token steps of decoding, so it adds
+        no host-device sync to a decoding step and no graph break to a compiled one.
+        """
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError(
+                f"{type(self).__name__}.forward needs exactly one of `input_ids` or `inputs_embeds`, got "
+                f"{'both' if input_ids is not None else 'neither'}; pass token ids as `input_ids` or vectors as "
+                "`inputs_embeds`."
+            )
+        inputs = input_ids if input_ids is not None else inputs_embeds
+        batch_size, seq_length = inputs.shape[:2]
+        if input_ids is not None and _reads_values(input_ids):
+            check_token_ids(input_ids, self.config.vocab_size, "input_ids", "vocab_size")
+        if token_type_ids is not None and self.embed_token_types is None:
+            raise ValueError(
+                "`token_type_ids` were passed, but this model has no token-type embeddings "
+                "(VariformerConfig.type_vocab_size=0); drop `token_type_ids` or build the config with "
+                "type_vocab_size > 0."
+            )
+        if token_type_ids is not None and _reads_values(token_type_ids):
+            check_token_ids(token_type_ids, self.config.type_vocab_size, "token_type_ids", "type_vocab_size")
+        if self.embed_positions is not None and past_length + seq_length > self.config.max_position_embeddings:
+            raise ValueError(
+                f"The input reaches position {past_length + seq_length} ({past_length} cached + {seq_length} new "
+                f"tokens), but VariformerConfig.max_position_embeddings={self.config.max_position_embeddings} with "
+                f"position_embedding_type={self.config.position_embedding_type!r}; truncate the input to "
+                f"{self.config.max_position_embeddings} tokens or use a model with more positions "
+                "('rotary' and 'relative_bias' have no fixed limit)."
+            )
+        if attention_mask is not None and attention_mask.dim() == 2:
+            expected = (batch_size, past_length + seq_length)
+            if tuple(attention_mask.shape) != expected:
+                raise ValueError(
+                    f"`attention_mask` has shape {tuple(attention_mask.shape)}, but the input needs {expected} "
+                    f"(batch, cached + new tokens: {past_length} + {seq_length}); pass the tokenizer's mask for "
+                    "the same batch, covering the cached tokens too."
+                )
 
     def _embed(self, inputs_embeds: torch.Tensor, position_ids: torch.LongTensor,
                token_type_ids: torch.LongTensor | None) -> torch.Tensor:
@@ -185,6 +228,25 @@ class VariformerSeq2SeqDecoderStack(VariformerStack):
 
     def __init__(self, config: VariformerConfig):
         super().__init__(config, role="decoder", cross_attention=True)
+
+
+def check_token_ids(ids: torch.LongTensor, size: int, name: str, field: str) -> None:
+    """ValueError unless every id is in [0, `size`): an embedding lookup would fail with an opaque IndexError (a
+    device-side assert that kills the process on CUDA)."""
+    low, high = int(ids.min()), int(ids.max())
+    if low < 0 or high >= size:
+        bad = low if low < 0 else high
+        raise ValueError(
+            f"`{name}` holds id {bad}, outside [0, {size}) (VariformerConfig.{field}={size}); encode the text with "
+            f"this model's tokenizer, or resize the embeddings (model.resize_token_embeddings(n)) to cover id {bad}."
+        )
+
+
+def _reads_values(ids: torch.Tensor) -> bool:
+    """Whether a value check of `ids` is free: eager mode, and on the CPU or a multi-token input (see _check_inputs)."""
+    if ids.numel() == 0 or torch.compiler.is_compiling():
+        return False
+    return ids.device.type == "cpu" or ids.shape[-1] > 1
 
 
 def _absolute_positions(config: VariformerConfig) -> nn.Module | None:
