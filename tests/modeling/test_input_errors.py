@@ -132,3 +132,20 @@ def test_valid_inputs_at_the_limits_still_run():
     input_ids = DECODER.token_ids(config, 1, 16)
     input_ids[0, 0], input_ids[0, 1] = 0, config.vocab_size - 1
     assert model(input_ids=input_ids).logits.shape == (1, 16, config.vocab_size)
+
+
+def test_input_checks_add_no_graph_break_to_a_static_cache_decoding_step():
+    """The checks are shape comparisons inside torch.compile; the value check of token ids is skipped there."""
+    from transformers.cache_utils import StaticCache
+
+    config = DECODER.config(position_embedding_type="learned", max_position_embeddings=16)
+    model = VariformerForCausalLM(config).eval()
+    cache = StaticCache(config=config, max_cache_len=12)
+    prompt = DECODER.token_ids(config, 1, 5)
+    with torch.no_grad():
+        model(input_ids=prompt, use_cache=True, **{CACHE_KWARG: cache})
+        step = DECODER.token_ids(config, 1, 1)
+        mask = torch.ones(1, 6, dtype=torch.long)
+        explanation = torch._dynamo.explain(model)(input_ids=step, attention_mask=mask, use_cache=True,
+                                                   position_ids=torch.tensor([[5]]), **{CACHE_KWARG: cache})
+    assert explanation.graph_break_count == 0, explanation.break_reasons

@@ -160,6 +160,10 @@ class VariformerStack(VariformerPreTrainedModel):
             )
         if token_type_ids is not None and _reads_values(token_type_ids):
             check_token_ids(token_type_ids, self.config.type_vocab_size, "token_type_ids", "type_vocab_size")
+        if not isinstance(past_length, int):
+            # a static cache counts its length in a tensor: reading it would sync the device (and break a compiled
+            # graph), so only the new tokens are checked here; the cache's own size bounds the rest
+            past_length = 0 if torch.compiler.is_compiling() or past_length.device.type != "cpu" else int(past_length)
         if self.embed_positions is not None and past_length + seq_length > self.config.max_position_embeddings:
             raise ValueError(
                 f"The input reaches position {past_length + seq_length} ({past_length} cached + {seq_length} new "
@@ -170,7 +174,7 @@ class VariformerStack(VariformerPreTrainedModel):
             )
         if attention_mask is not None and attention_mask.dim() == 2:
             expected = (batch_size, past_length + seq_length)
-            if tuple(attention_mask.shape) != expected:
+            if tuple(attention_mask.shape) != expected and not (past_length == 0 and torch.compiler.is_compiling()):
                 raise ValueError(
                     f"`attention_mask` has shape {tuple(attention_mask.shape)}, but the input needs {expected} "
                     f"(batch, cached + new tokens: {past_length} + {seq_length}); pass the tokenizer's mask for "
