@@ -12,6 +12,7 @@ selects a private hub.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import tempfile
@@ -25,13 +26,21 @@ from huggingface_hub.utils import validate_repo_id
 from .export import export_model
 from .model_card import CardOptions
 
-try:  # the HTTP client of huggingface_hub >= 1; its transport errors are not OSErrors
-    from httpx2 import HTTPError as _ClientError
-except ImportError:  # pragma: no cover - other huggingface_hub versions raise OSError subclasses
-    _ClientError = OSError
+
+
+def _client_errors() -> tuple[type[BaseException], ...]:
+    """The transport errors of huggingface_hub's HTTP client (httpx in 1.x, httpx2 in 2.x): not OSErrors."""
+    errors = []
+    for module in ("httpx2", "httpx"):
+        try:
+            errors.append(importlib.import_module(module).HTTPError)
+        except ImportError:
+            continue
+    return tuple(errors)
+
 
 logger = logging.getLogger(__name__)
-_NETWORK_ERRORS = (HfHubHTTPError, OSError, _ClientError)
+_NETWORK_ERRORS = (HfHubHTTPError, OSError, *_client_errors())
 
 
 class PushError(RuntimeError):
