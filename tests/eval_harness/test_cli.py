@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,139 @@ def test_quickstart_evaluation_of_saved_models(model_dirs, tmp_path):
     table = (tmp_path / "eval" / "summary.md").read_text()
     assert "| encoder | sst2 | classifier_head | accuracy |" in table
     assert (tmp_path / "eval" / "decoder" / "report.md").is_file()
+
+
+# -- nothing runs, is deleted or is lost that the user did not ask for (the real entry point, in a subprocess) ------
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "variformer.cli", "eval", "--no-progress", *args],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+
+
+def _refused(done: subprocess.CompletedProcess, *fragments: str) -> str:
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    for fragment in fragments:
+        assert fragment in done.stderr, done.stderr
+    return done.stderr
+
+
+@pytest.fixture(scope="module")
+def special_dirs(tmp_path_factory):
+    """A GPT-2 folder whose config allows 16 positions, and a decoder folder saved without its tokenizer."""
+    tokenizer = tiny_models.tiny_tokenizer()
+    short, bare = tmp_path_factory.mktemp("short"), tmp_path_factory.mktemp("no-tokenizer")
+    tiny_models.gpt2(tokenizer, positions=16).save_pretrained(short)
+    tokenizer.save_pretrained(short)
+    tiny_models.variformer("decoder", tokenizer).save_pretrained(bare)
+    return {"short": short, "bare": bare}
+
+
+@pytest.mark.parametrize("options, fragments", [
+    (["--limit", "0"], ["--limit must be an integer >= 1, got 0"]),
+    (["--limit", "-1"], ["--limit must be an integer >= 1, got -1"]),
+    (["--max-batch-size", "0"], ["--max-batch-size must be an integer >= 1, got 0"]),
+    (["--batch-size", "0"], ["--batch-size must be a positive integer or 'auto', got '0'"]),
+    (["--dtype", "float33"], ["--dtype: invalid choice: 'float33'", "'float32'", "'bfloat16'"]),
+    (["--max-length", "-5"], ["--max-length must be an integer >= 1, got -5"]),
+    (["--bootstrap-iters", "-3"], ["--bootstrap-iters must be an integer >= 0, got -3"]),
+    (["--num-fewshot", "-1"], ["--num-fewshot must be an integer >= 0, got -1"]),
+    (["--device", "gpu7"], ["--device 'gpu7' is not a device", "use cpu, cuda or cuda:N"]),
+    (["--task-data", "sst2=missing.jsonl"], ["--task-data sst2=missing.jsonl: there is no file missing.jsonl"]),
+])
+def test_cli_values_are_checked_before_any_work(model_dirs, tmp_path, options, fragments):
+    output = tmp_path / "runs"
+    _refused(_cli("--model", str(model_dirs["decoder"]), "--tasks", "sst2", "--output", str(output), *options),
+             *fragments)
+    assert not output.exists()
+
+
+def test_cli_device_without_cuda_and_max_length_beyond_the_model(special_dirs, tmp_path):
+    import torch
+
+    output = tmp_path / "runs"
+    if not torch.cuda.is_available():
+        _refused(_cli("--model", str(special_dirs["short"]), "--tasks", "sst2", "--device", "cuda",
+                      "--output", str(output)),
+                 "--device cuda: CUDA is not available on this machine", "use --device cpu")
+    _refused(_cli("--model", str(special_dirs["short"]), "--tasks", "sst2", "--max-length", "64",
+                  "--output", str(output)),
+             "--max-length) 64 is more than the model allows", "= 16", "give at most 16")
+    assert not output.exists()
+
+
+def test_cli_output_that_is_a_file_or_not_writable_fails_at_once(model_dirs, tmp_path):
+    taken = tmp_path / "taken"
+    taken.write_text("keep me")
+    common = ["--model", str(tmp_path / "no-model-here"), "--tasks", "sst2"]  # the model is never looked at
+    _refused(_cli(*common, "--output", str(taken)), f"--output {taken} is a file, not a folder")
+    _refused(_cli(*common, "--output", str(taken / "runs")), f"--output {taken / 'runs'} is inside {taken}")
+    _refused(_cli(*common, "--output", str(tmp_path / "runs"), "--cache-dir", str(taken)),
+             f"--cache-dir {taken} is a file")
+    assert taken.read_text() == "keep me" and not (tmp_path / "runs").exists()
+    if os.geteuid() == 0:  # modes do not stop root: use a folder of a read-only file system
+        locked = Path("/sys/variformer-test-runs")
+        try:
+            tempfile.TemporaryFile(dir="/sys").close()
+            pytest.skip("/sys is writable here: no read-only folder to test with")
+        except OSError:
+            pass
+    else:
+        (tmp_path / "locked").mkdir(mode=0o500)
+        locked = tmp_path / "locked" / "runs"
+    _refused(_cli(*common, "--output", str(locked)), f"--output {locked}: cannot write in", "give a folder you can")
+
+
+def test_cli_model_folder_without_tokenizer_says_how_to_pass_one(model_dirs, special_dirs, tmp_path):
+    bare = special_dirs["bare"]
+    _refused(_cli("--model", str(bare), "--tasks", "sst2", "--output", str(tmp_path / "runs")),
+             f"no tokenizer in model folder {bare}", "pass --tokenizer FOLDER_OR_HUB_ID")
+    assert not (tmp_path / "runs").exists()
+    assert _eval(["--model", str(bare), "--tokenizer", str(model_dirs["decoder"]), "--tasks", "sst2", "--limit", "2",
+                  "--output", str(tmp_path / "runs"), "--no-cache"]) == 0
+
+
+def test_cli_task_code_runs_only_with_allow_task_code(tmp_path):
+    rows = [{"text": f"review {i}", "label": i % 2} for i in range(4)]
+    (tmp_path / "rows.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    (tmp_path / "utils.py").write_text("from pathlib import Path\nPath(__file__).with_name('ran.txt').touch()\n\n"
+                                       "def prompt(row):\n    return row['text'] + '\\nSentiment:'\n")
+    task = ("name: coded\nversion: 1\ndata: {path: rows.jsonl}\nprompt: PROMPT\ntarget: {field: label}\n"
+            "choices: [negative, positive]\nscoring: [multiple_choice]\nmetrics: [accuracy]\n")
+    (tmp_path / "task.yaml").write_text(task.replace("PROMPT", "'utils:prompt'"))
+    (tmp_path / "evil.yaml").write_text(task.replace("PROMPT", "'subprocess:run'"))
+    output = tmp_path / "runs"
+    common = ["--model", "fake", "--architecture", "fake", "--output", str(output), "--bootstrap-iters", "0"]
+    _refused(_cli(*common, "--tasks", str(tmp_path / "task.yaml")),
+             "prompt: 'utils:prompt' would run the code in", "pass --allow-task-code")
+    _refused(_cli(*common, "--tasks", str(tmp_path / "evil.yaml"), "--allow-task-code"),
+             "prompt: 'subprocess:run': there is no subprocess.py beside the task file", "Rule:")
+    assert not (tmp_path / "ran.txt").exists() and not output.exists()
+    done = _cli(*common, "--tasks", str(tmp_path / "task.yaml"), "--allow-task-code")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "ran.txt").exists() and (_run_folder(output) / "results.json").is_file()
+
+
+def test_cli_task_file_that_is_not_utf8(tmp_path):
+    (tmp_path / "task.yaml").write_bytes(b"name: caf\xe9\nversion: 1\n")
+    _refused(_cli("--model", "fake", "--architecture", "fake", "--tasks", str(tmp_path / "task.yaml"),
+                  "--output", str(tmp_path / "runs")),
+             f"task file {tmp_path / 'task.yaml'}: not UTF-8 text: byte 0xe9 at line 1, column 10",
+             "save the file as UTF-8")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_cli_padding_side_is_part_of_the_cache_key_and_recorded(model_dirs, tmp_path):
+    output = tmp_path / "runs"
+    common = ["--model", str(model_dirs["decoder"]), "--tasks", "sst2", "--limit", "2", "--output", str(output)]
+    assert _eval(common) == 0
+    right = json.loads((_run_folder(output) / "results.json").read_text())
+    assert _eval([*common, "--padding-side", "left"]) == 0
+    (left_run,) = [p for p in output.iterdir() if p.is_dir() and p.name not in ("cache", right["run_id"])]
+    left = json.loads((left_run / "results.json").read_text())
+    assert left["counts"]["from_cache"] == 0 and left["counts"]["computed"] == right["counts"]["requests"]
+    assert right["model"]["padding_side"] == "right" and left["model"]["padding_side"] == "left"
+    assert left["model"]["scoring_settings"]["padding_side"] == "left"
+    assert left["settings"]["cache_fingerprint"] != right["settings"]["cache_fingerprint"]
+    for key in ("max_length", "dtype", "batch_size", "max_batch_size", "device_type", "revision"):
+        assert key in left["model"]["scoring_settings"]

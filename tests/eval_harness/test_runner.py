@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from variformer.eval_harness import FakeAdapter, Runner, evaluate, get_task, read_results, save_run
+from variformer.eval_harness import FakeAdapter, Runner, SettingError, evaluate, get_task, read_results, save_run
 from variformer.eval_harness.adapters import SimulatedCrash
 from variformer.eval_harness.runner import Processes
 
@@ -80,7 +80,7 @@ def test_kill_half_way_then_resume_from_cache(shared_data, tmp_path):
     assert first_half | set(resumed_adapter.served) == {r.key for r in _all_requests(tasks)}
     assert _comparable(resumed) == _comparable(reference)
     again = FakeAdapter()
-    _run(tasks, again, cache_dir=tmp_path / "cache")
+    _run(tasks, again, cache_dir=tmp_path / "cache", chunk_size=8)  # the chunk size is part of the cache key
     assert again.served == []  # everything comes from the cache now
 
 
@@ -108,6 +108,34 @@ def test_a_line_cut_by_a_kill_is_ignored(shared_data, tmp_path):
     result = _run(tasks, resumed, cache_dir=tmp_path, limit=10)
     assert len(resumed.served) == 1 and result.counts["from_cache"] == 9
     assert all(json.loads(line) for line in cache_file.read_text().splitlines()[-1:])
+
+
+def test_a_corrupt_cache_line_is_dropped_once_and_later_runs_are_silent(shared_data, tmp_path, caplog):
+    tasks = _tasks(shared_data)[:1]
+    _run(tasks, FakeAdapter(), cache_dir=tmp_path, limit=10)
+    (cache_file,) = tmp_path.glob("*/rank-0.jsonl")
+    lines = cache_file.read_text().splitlines()
+    cache_file.write_text("\n".join([lines[0], "{not json", *lines[1:]]) + "\n")
+    with caplog.at_level("WARNING", logger="variformer.eval_harness.cache"):
+        first = FakeAdapter()
+        assert _run(tasks, first, cache_dir=tmp_path, limit=10).counts["from_cache"] == 10
+    assert first.served == [] and "line(s) 2" in caplog.text and "rewrote the file" in caplog.text
+    assert cache_file.read_text().splitlines() == lines  # rewritten without the bad line
+    assert not [p for p in cache_file.parent.iterdir() if p.name != cache_file.name]  # no temporary left
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="variformer.eval_harness.cache"):
+        _run(tasks, FakeAdapter(), cache_dir=tmp_path, limit=10)
+    assert caplog.text == ""
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("limit", 0, "limit must be an int >= 1 or None, got 0"),
+    ("bootstrap_iters", -3, "bootstrap_iters must be an int >= 0, got -3"),
+    ("chunk_size", 0, "chunk_size must be an int >= 1, got 0"),
+])
+def test_runner_settings_are_checked(option, value, message):
+    with pytest.raises(SettingError, match=message):
+        Runner(FakeAdapter(), **{option: value})
 
 
 class _Gathered(Exception):
@@ -170,3 +198,29 @@ def test_evaluate_writes_results_samples_report_and_plots(shared_data, tmp_path)
     assert loaded.metric("sst2", "accuracy") == result.metric("sst2", "accuracy")
     save_run(result, tmp_path / "again", report=False)
     assert (tmp_path / "again" / "results.json").is_file() and not (tmp_path / "again" / "report.md").exists()
+
+
+def test_a_kill_while_saving_leaves_no_half_written_run_folder(shared_data, tmp_path, monkeypatch):
+    import variformer.eval_harness.runner as runner_module
+
+    result = _run(_tasks(shared_data), FakeAdapter())
+
+    def killed(path, value):
+        raise KeyboardInterrupt  # the samples are written, results.json is not
+
+    monkeypatch.setattr(runner_module, "write_json", killed)
+    with pytest.raises(KeyboardInterrupt):
+        save_run(result, tmp_path / "run", report=False)
+    assert list(tmp_path.iterdir()) == []  # neither the run folder nor the staging folder
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "cache").mkdir()
+    (tmp_path / "old" / "results.json").write_text("{}")
+    with pytest.raises(KeyboardInterrupt):
+        save_run(result, tmp_path / "old", report=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old"]
+    assert sorted(p.name for p in (tmp_path / "old").iterdir()) == ["cache", "results.json"]
+    monkeypatch.undo()
+    save_run(result, tmp_path / "old", report=False)  # into a folder that holds other things: entry by entry
+    assert sorted(p.name for p in (tmp_path / "old").iterdir()) == ["cache", "results.json", "samples"]
+    assert read_results(tmp_path / "old" / "results.json").run_id == result.run_id
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old"]

@@ -28,6 +28,7 @@ from variformer.eval_harness import (
     load_task_yaml,
     mean_of,
 )
+from variformer.eval_harness.tasks import list_functions, register_function
 from variformer.eval_harness.report import GROUP_SECTIONS, register_group_section
 from variformer.eval_harness.tasks import FieldText, FieldValue
 
@@ -94,6 +95,90 @@ def test_yaml_task_loads_into_the_task_dataclass_and_runs(tmp_path):
 def test_yaml_errors_name_the_problem(tmp_path, edit, message):
     (tmp_path / "task.yaml").write_text(edit(YAML_TASK))
     with pytest.raises(TaskDefinitionError, match=message):
+        load_task_yaml(tmp_path / "task.yaml")
+
+
+TASK_CODE = """
+from pathlib import Path
+
+Path(__file__).with_name("ran.txt").write_text("the task code ran")
+
+
+def review_prompt(row):
+    return "Review: " + row["text"] + "\\nSentiment:"
+"""
+
+
+def _code_task(folder, prompt):
+    _write_jsonl(folder / "rows.jsonl", [{"text": f"review {i}", "label": i % 2} for i in range(6)])
+    (folder / "task.yaml").write_text(YAML_TASK.replace('{field: text, suffix: "\\nSentiment:"}', f"'{prompt}'"))
+    return folder / "task.yaml"
+
+
+def test_yaml_may_name_registered_functions(tmp_path):
+    _write_jsonl(tmp_path / "rows.jsonl", [{"sentence": f"review {i}", "label": i % 2} for i in range(6)])
+    (tmp_path / "task.yaml").write_text(YAML_TASK.replace('{field: text, suffix: "\\nSentiment:"}', "sst2.prompt")
+                                        .replace("{field: text}", "sst2.classifier_input")
+                                        .replace("{field: label}", "sst2.target"))
+    task = load_task_yaml(tmp_path / "task.yaml")
+    assert task.prompt is get_task("sst2").prompt and "sst2.prompt" in list_functions()
+    assert "truthfulqa_mc2.process_results" in list_functions()
+    assert _run([task], FakeAdapter(capabilities={"loglikelihood"})).tasks["tiny_sentiment"].num_samples == 6
+    register_function("my_prompt", lambda row: row["sentence"] + "\nSentiment:", replace=True)
+    (tmp_path / "mine.yaml").write_text((tmp_path / "task.yaml").read_text().replace("sst2.prompt", "my_prompt"))
+    assert load_task_yaml(tmp_path / "mine.yaml").prompt({"sentence": "good"}) == "good\nSentiment:"
+
+
+def test_yaml_functions_from_a_file_beside_it_need_allow_code(tmp_path):
+    path = _code_task(tmp_path, "utils:review_prompt")
+    (tmp_path / "utils.py").write_text(TASK_CODE)
+    with pytest.raises(TaskDefinitionError, match=r"prompt: 'utils:review_prompt' would run the code in .*utils\.py; "
+                                                  r"pass --allow-task-code .*allow_code=True"):
+        load_task_yaml(path)
+    with pytest.raises(TaskDefinitionError, match="--allow-task-code"):
+        evaluate(FakeAdapter(), tasks=[path], progress=False)
+    assert not (tmp_path / "ran.txt").exists()  # refused before anything ran
+    task = load_task_yaml(path, allow_code=True)
+    assert task.prompt({"text": "fine"}) == "Review: fine\nSentiment:"
+    assert evaluate(FakeAdapter(), tasks=[path], allow_code=True, bootstrap_iters=0,
+                    progress=False).tasks["tiny_sentiment"].num_samples == 6
+
+
+@pytest.mark.parametrize("prompt, message", [
+    ("subprocess:run", "there is no subprocess.py beside the task file"),
+    ("os:system", "there is no os.py beside the task file"),
+    ("json:loads", "cannot import installed or standard-library modules"),
+    ("yaml:safe_load", "there is no yaml.py beside the task file"),  # site-packages
+    ("numpy:sum", "there is no numpy.py beside the task file"),
+    ("os.path:join", "is a dotted module path"),
+    ("variformer.eval_harness.tasks.functions:list_functions", "is a dotted module path"),
+    ("../outside:review_prompt", "names a file outside the task file's folder"),
+    ("sub/inside:review_prompt", "names a file outside the task file's folder"),
+    ("utils.py:review_prompt", "write 'utils':FUNCTION"),
+    ("review_prompt", "'review_prompt' is not a registered function"),
+])
+def test_yaml_cannot_name_any_other_code_even_with_allow_code(tmp_path, prompt, message):
+    folder = tmp_path / "tasks"
+    (folder / "sub").mkdir(parents=True)
+    for code in (tmp_path / "outside.py", folder / "sub" / "inside.py"):
+        code.write_text(TASK_CODE)
+    path = _code_task(folder, prompt)
+    for allow_code in (False, True):
+        with pytest.raises(TaskDefinitionError) as error:
+            load_task_yaml(path, allow_code=allow_code)
+        assert f"task.yaml (task 'tiny_sentiment'): prompt: {prompt!r}" in str(error.value)
+        assert message in str(error.value) and "Rule: a task file may name a registered function" in str(error.value)
+    assert not list(tmp_path.rglob("ran.txt"))
+
+
+@pytest.mark.parametrize("data, line", [
+    (YAML_TASK.replace("version: 2", "version: 2\ndescription: caf\u00e9").encode("latin-1"), 4),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", 1),
+])
+def test_a_task_file_that_is_not_utf8_names_the_file_and_line(tmp_path, data, line):
+    (tmp_path / "task.yaml").write_bytes(data)
+    with pytest.raises(TaskDefinitionError, match=rf"task file .*task\.yaml: not UTF-8 text: byte 0x.. at line "
+                                                  rf"{line}, column \d+ .*save the file as UTF-8"):
         load_task_yaml(tmp_path / "task.yaml")
 
 

@@ -46,11 +46,11 @@ def _ids(tokenizer) -> dict:
     return dict(vocab_size=len(tokenizer), pad_token_id=0, bos_token_id=1, eos_token_id=2)
 
 
-def gpt2(tokenizer, seed: int = 0):
+def gpt2(tokenizer, seed: int = 0, positions: int = MAX_POSITIONS):
     from transformers import GPT2Config, GPT2LMHeadModel
 
     torch.manual_seed(seed)
-    config = GPT2Config(n_positions=MAX_POSITIONS, n_embd=32, n_layer=2, n_head=4, **_ids(tokenizer))
+    config = GPT2Config(n_positions=positions, n_embd=32, n_layer=2, n_head=4, **_ids(tokenizer))
     return GPT2LMHeadModel(config).eval()
 
 

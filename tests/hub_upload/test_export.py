@@ -189,9 +189,9 @@ def test_rejects_checkpoints_that_are_not_variformer(tmp_path):
 
 def test_failed_export_leaves_nothing_and_keeps_a_previous_folder(checkpoints, tmp_path, monkeypatch):
     target = tmp_path / "hub"
-    target.mkdir()
+    export_model(checkpoints["decoder"], target)
     (target / "keep.txt").write_text("previous export")
-    with pytest.raises(ExportError, match="not empty"):
+    with pytest.raises(ExportError, match="holds an earlier export; replace it with `variformer push --overwrite`"):
         export_model(checkpoints["decoder"], target)
 
     def broken_card(*args, **kwargs):
@@ -201,7 +201,7 @@ def test_failed_export_leaves_nothing_and_keeps_a_previous_folder(checkpoints, t
     with pytest.raises(RuntimeError, match="card failed"):
         export_model(checkpoints["decoder"], target, overwrite=True)
     assert [p.name for p in tmp_path.iterdir()] == ["hub"]  # no staging folder left behind
-    assert [p.name for p in target.iterdir()] == ["keep.txt"]
+    assert (target / "keep.txt").read_text() == "previous export"
     monkeypatch.undo()
     result = export_model(checkpoints["decoder"], target, overwrite=True)
     assert "keep.txt" not in result.files and "model.safetensors" in result.files

@@ -11,6 +11,7 @@ from huggingface_hub import constants
 
 from variformer.cli import main
 from variformer.hub_upload import CardOptions, ExportError, PushError, export_model, push_checkpoint, push_folder
+from variformer.hub_upload.export import EXPORT_MARKER
 
 RESULTS = {"tasks": {"multi30k": {"metrics": {"bleu": 12.5}, "dataset": "bentrevett/multi30k",
                                   "task_type": "translation"}}}
@@ -45,7 +46,9 @@ def test_push_creates_the_repo_and_one_commit_with_every_file(fake_hub, hub_toke
     committed = fake_hub.files("alice/variformer-mt")
     dry = push_checkpoint(checkpoints["encoder-decoder"], "alice/variformer-mt", card=card,
                           dry_run_dir=tmp_path / "dry")
-    assert committed == _folder_bytes(dry.folder)  # exactly the exported folder, byte for byte
+    exported = _folder_bytes(dry.folder)
+    assert exported.pop(EXPORT_MARKER)  # the export marker stays local: hidden files are never uploaded
+    assert committed == exported  # exactly the exported folder, byte for byte
     assert [path for path, _ in result.files] == sorted(committed)
     assert json.loads(committed["config.json"])["auto_map"]["AutoModelForSeq2SeqLM"] == \
         "modeling_variformer.VariformerForConditionalGeneration"

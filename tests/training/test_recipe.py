@@ -74,6 +74,30 @@ def test_minimal_recipe_is_valid(tmp_path, shared_data):
     ({"early_stopping": {"patience": 2}}, "early_stopping: needs data.validation"),
     ({"base_dir": "/"}, "base_dir: unknown key"),
     ({"average_checkpoints": 3, "training": {"save_total_limit": 2}}, "training.save_total_limit: 2 keeps fewer"),
+    # values TrainingArguments accepts but training cannot use: key, value and valid range
+    ({"training": {"per_device_train_batch_size": 0}}, "training.per_device_train_batch_size: 0 is out of range; it "
+                                                       "must be an integer >= 1"),
+    ({"training": {"max_steps": 2, "per_device_eval_batch_size": -1}}, "training.per_device_eval_batch_size: -1 is "
+                                                                       "out of range"),
+    ({"training": {"max_steps": 2, "gradient_accumulation_steps": 0}}, "training.gradient_accumulation_steps: 0"),
+    ({"training": {"max_steps": 0}}, "training.max_steps: 0 is out of range; it must be -1 (train for "
+                                     "num_train_epochs) or an integer >= 1"),
+    ({"training": {"num_train_epochs": 0}}, "training.num_train_epochs: 0.0 is out of range; it must be a number > 0"),
+    ({"training": {"max_steps": 2, "learning_rate": 0}}, "training.learning_rate: 0.0 is out of range; it must be a "
+                                                         "number > 0"),
+    ({"training": {"max_steps": 2, "learning_rate": -1e-3}}, "training.learning_rate: -0.001 is out of range"),
+    ({"training": {"max_steps": 2, "logging_steps": 0}}, "training.logging_steps: 0.0 is out of range"),
+    ({"training": {"max_steps": 2, "save_steps": 0}}, "training.save_steps: 0.0 is out of range"),
+    ({"training": {"max_steps": 2, "warmup_steps": -1}}, "training.warmup_steps: -1.0 is out of range"),
+    ({"training": {"max_steps": 2, "weight_decay": -0.1}}, "training.weight_decay: -0.1 is out of range"),
+    ({"training": {"max_steps": 2, "label_smoothing_factor": 1.0}}, "training.label_smoothing_factor: 1.0 is out of "
+                                                                    "range; it must be a number in [0, 1)"),
+    ({"training": {"max_steps": 2, "save_total_limit": 0}}, "training.save_total_limit: 0 is out of range"),
+    ({"generation": {"num_beams": 0}}, "generation.num_beams: 0 is out of range; it must be an integer >= 1"),
+    ({"generation": {"batch_size": 0}}, "generation.batch_size: 0 is out of range"),
+    ({"tokenizer": {"train": {"vocab_size": 300, "max_texts": 0}}}, "tokenizer.train.max_texts: 0 is out of range"),
+    ({"model": {"preset": "tiny-decoder", "config": {"hidden_size": 33}}}, "model.config: VariformerConfig."
+                                                                           "hidden_size=33"),
 ])
 def test_bad_recipe_names_the_key(tmp_path, shared_data, change, key):
     message = error_of(minimal(tmp_path, shared_data, **change))

@@ -3,14 +3,20 @@ where an uninterrupted run ends."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 from safetensors.torch import load_file
 from transformers import TrainerCallback
 
 from variformer.training import run_recipe
+from variformer.training.checkpoints import checkpoint_problem
 
-from .conftest import read_metrics, tiny_recipe
+from .conftest import REPO_ROOT, TINY_RECIPES, read_metrics, tiny_recipe
 
 SETTINGS = ["training.max_steps=6", "training.save_steps=3", "training.logging_steps=1",
             "training.eval_strategy='no'", "training.save_total_limit=null"]
@@ -80,3 +86,34 @@ def test_resume_without_checkpoint_starts_from_scratch(tmp_path, shared_data):
                            "training.eval_strategy='no'"), resume=True)
     metrics = read_metrics(tmp_path)
     assert metrics["resumed_from"] is None and metrics["global_step"] == 2
+
+
+def test_resume_skips_an_incomplete_newest_checkpoint(tmp_path, shared_data):
+    """A run killed while saving checkpoint-6 (truncated weights, no trainer_state.json): `variformer train
+    --resume` continues from checkpoint-3, says so and that checkpoint-6 was skipped, and ends as the full run."""
+    output = tmp_path / "run"
+    run_recipe(tiny_recipe("decoder-lm-multi30k-xsum", output, *SETTINGS))
+    reference = read_metrics(output)
+    (output / "metrics.json").unlink()
+    newest = output / "checkpoint-6"
+    weights = newest / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    (newest / "trainer_state.json").unlink()
+    assert checkpoint_problem(newest).startswith("no trainer_state.json")
+
+    command = [sys.executable, "-m", "variformer.cli", "train", str(TINY_RECIPES / "decoder-lm-multi30k-xsum.yaml"),
+               "--resume", "--output-dir", str(output), *(f"--set={setting}" for setting in SETTINGS)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, timeout=600,
+                            env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert f"--resume: skipped {newest}, it is incomplete (no trainer_state.json)" in result.stderr
+    assert "left in place, not deleted" in result.stderr
+    assert f"--resume: continuing from {output / 'checkpoint-3'}" in result.stderr
+
+    resumed = json.loads((output / "metrics.json").read_text())
+    assert resumed["resumed_from"] == str(output / "checkpoint-3") and resumed["global_step"] == 6
+    assert [step for step, _ in resumed["loss_curve"]] == [1, 2, 3, 4, 5, 6]
+    torch.testing.assert_close(torch.tensor(resumed["loss_curve"]), torch.tensor(reference["loss_curve"]),
+                               rtol=1e-5, atol=1e-5)
+    assert checkpoint_problem(newest) is None  # training reached step 6 again and saved a complete checkpoint

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .adapters import FakeAdapter, HFAdapter, ModelAdapter, load_adapter
-from .errors import CapabilityError, DataError, HarnessError, TaskDefinitionError, UnknownTaskError
+from .errors import CapabilityError, DataError, HarnessError, SettingError, TaskDefinitionError, UnknownTaskError
 from .metrics import MetricDef, mean_of
 from .records import (
     ClassificationRequest,
@@ -26,7 +26,7 @@ from .records import (
     LoglikelihoodResult,
     Outcome,
 )
-from .results import MetricResult, RunResult, SampleRecord, TaskResult, read_results
+from .results import MetricResult, RunResult, SampleRecord, TaskResult, check_writable_folder, read_results
 from .runner import Runner, save_run, with_overrides
 from .tasks import DataSource, FewShot, Task, get_task, list_tasks, load_task_yaml, register_task, resolve_tasks
 
@@ -36,11 +36,13 @@ def evaluate(model, tokenizer=None, tasks: Sequence[str | Path | Task] | None = 
              num_fewshot: int | None = None, task_data: Mapping[str, str] | None = None,
              cache_dir: str | Path | None = "auto", bootstrap_iters: int = 1000, progress: bool = True,
              architecture: str = "auto", padding_side: str = "right", max_length: int | None = None,
-             report: bool = True) -> RunResult:
+             report: bool = True, allow_code: bool = False) -> RunResult:
     """Evaluate `model` on `tasks` and return the `RunResult` (per-sample records in `result.samples`).
 
     model: a transformers model (with `tokenizer`), a local folder / Hub id, or a `ModelAdapter`.
     tasks: registered task names, YAML task files or `Task` objects.
+    allow_code: let YAML task files use functions from .py files beside them (this runs those files; the CLI's
+        --allow-task-code). Without it a YAML file names only registered functions.
     limit: first `limit` rows per task. num_fewshot: override every task's few-shot count.
     task_data: {task name: JSON-lines path} to read a task's rows from another file.
     output_dir: when given, write results.json, samples/<task>.jsonl, report.md and plots/ there.
@@ -51,11 +53,15 @@ def evaluate(model, tokenizer=None, tasks: Sequence[str | Path | Task] | None = 
         raise TaskDefinitionError(f"give tasks=[...]; registered tasks: {', '.join(list_tasks())}")
     if isinstance(tasks, (str, Path, Task)):
         tasks = [tasks]
-    resolved = with_overrides(resolve_tasks(tasks), num_fewshot=num_fewshot, task_data=dict(task_data or {}))
-    adapter = load_adapter(model, tokenizer, architecture=architecture, batch_size=batch_size,
-                           padding_side=padding_side, max_length=max_length)
+    resolved = with_overrides(resolve_tasks(tasks, allow_code=allow_code), num_fewshot=num_fewshot,
+                              task_data=dict(task_data or {}))
     if cache_dir == "auto":
         cache_dir = Path(output_dir) / "cache" if output_dir is not None else None
+    for folder, option in ((output_dir, "output_dir"), (cache_dir, "cache_dir")):
+        if folder is not None:
+            check_writable_folder(folder, option)
+    adapter = load_adapter(model, tokenizer, architecture=architecture, batch_size=batch_size,
+                           padding_side=padding_side, max_length=max_length)
     runner = Runner(adapter, seed=seed, limit=limit, bootstrap_iters=bootstrap_iters, cache_dir=cache_dir,
                     progress=progress)
     result = runner.run(resolved)
@@ -72,5 +78,5 @@ __all__ = [
     "LoglikelihoodRequest", "GenerationRequest", "ClassificationRequest", "LoglikelihoodResult",
     "ClassificationResult", "Outcome",
     "RunResult", "TaskResult", "MetricResult", "SampleRecord", "read_results",
-    "HarnessError", "TaskDefinitionError", "UnknownTaskError", "DataError", "CapabilityError",
+    "HarnessError", "TaskDefinitionError", "UnknownTaskError", "DataError", "CapabilityError", "SettingError",
 ]

@@ -3,7 +3,7 @@
 Responses are appended to JSON-lines files in `<cache_dir>/<model fingerprint>/`, one file per process
 (`rank-<r>.jsonl`), and flushed after each chunk; a line is {"key": request key, "kind": ..., "response": ...}.
 A run reads every file of its fingerprint, so results from any earlier run (any number of processes) are reused.
-A line cut short by a kill is ignored.
+A line cut short by a kill is ignored, and the file is rewritten without it (see `RequestCache.load`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .records import Response, response_from_json, response_to_json
+from .results import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -30,17 +31,33 @@ class RequestCache:
         return self.directory / f"rank-{self.rank}.jsonl"
 
     def load(self) -> dict[str, Response]:
-        """Read every cache file of this fingerprint; returns key -> response."""
+        """Read every cache file of this fingerprint; returns key -> response. A file with unreadable lines (a
+        write cut short by a kill) is rewritten once without them (atomically, by the main process), so later runs
+        neither warn again nor append after a broken line."""
         self._entries = {}
         for file in sorted(self.directory.glob("rank-*.jsonl")) if self.directory.is_dir() else []:
-            with file.open("r", encoding="utf-8") as handle:
-                for number, line in enumerate(handle, start=1):
-                    try:
-                        entry = json.loads(line)
-                        self._entries[entry["key"]] = response_from_json(entry["kind"], entry["response"])
-                    except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-                        logger.warning("ignoring unreadable cache line %d of %s (interrupted write?)", number, file)
+            kept, dropped = self._read(file)
+            if dropped:
+                rewrite = self.rank == 0
+                logger.warning("cache file %s: ignored unreadable line(s) %s (interrupted write?)%s", file,
+                               ", ".join(map(str, dropped)), "; rewrote the file without them" if rewrite else "")
+                if rewrite:
+                    atomic_write_bytes(file, b"".join(kept))
         return dict(self._entries)
+
+    def _read(self, file: Path) -> tuple[list[bytes], list[int]]:
+        """(readable lines, as bytes ending in a newline; numbers of the unreadable lines), adding entries."""
+        kept, dropped = [], []
+        for number, line in enumerate(file.read_bytes().splitlines(keepends=True), start=1):
+            try:
+                entry = json.loads(line)
+                self._entries[entry["key"]] = response_from_json(entry["kind"], entry["response"])
+            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError):
+                if line.strip():
+                    dropped.append(number)
+                continue
+            kept.append(line if line.endswith(b"\n") else line + b"\n")
+        return kept, dropped
 
     def add(self, items: Iterable[tuple[str, str, Response]]) -> None:
         """Append (key, kind, response) entries and flush them to disk."""
@@ -55,7 +72,6 @@ class RequestCache:
             handle.write(("\n".join(lines) + "\n").encode("utf-8"))
             handle.flush()
             os.fsync(handle.fileno())
-
 
     def _ends_with_newline(self) -> bool:
         with self.path.open("rb") as handle:

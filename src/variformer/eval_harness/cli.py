@@ -13,12 +13,25 @@ import sys
 from pathlib import Path
 
 DEFAULT_TASKS = "sst2,multi30k_de_en,xsum"
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+# option -> (smallest valid value, what the option means): checked before any work
+INT_RANGES = {
+    "limit": (1, "N evaluates the first N rows of each task; leave it out for all rows"),
+    "num_fewshot": (0, "few-shot examples per prompt"),
+    "max_batch_size": (1, "where --batch-size auto starts"),
+    "max_length": (1, "longest model input in tokens; leave it out to use the model's own limit"),
+    "bootstrap_iters": (0, "bootstrap resamples; 0 turns stderr off"),
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="local model folder or Hub id (with --architecture fake: any name)")
+    parser.add_argument("--tokenizer", help="folder or Hub id of the tokenizer (default: the model's own)")
     parser.add_argument("--tasks", default=DEFAULT_TASKS,
                         help=f"comma-separated task names or YAML task files (default: {DEFAULT_TASKS})")
+    parser.add_argument("--allow-task-code", action="store_true",
+                        help="let YAML task files use functions from .py files beside them ('FILE:FUNCTION'); "
+                             "this runs those files, so only for task files you trust")
     parser.add_argument("--task-data", action="append", default=[], metavar="TASK=PATH",
                         help="read TASK's rows from the JSON-lines file PATH (repeatable)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N rows of each task")
@@ -30,7 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--architecture", default="auto", choices=("auto", "causal", "seq2seq", "classifier", "fake"),
                         help="how to load and score the model (default: from its config); 'fake' = a deterministic "
                              "stand-in model to check a pipeline")
-    parser.add_argument("--dtype", default="auto", help="auto, float32, bfloat16 or float16")
+    parser.add_argument("--dtype", default="auto", choices=DTYPES, help="weights dtype (default: auto, from the "
+                        "checkpoint)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available)")
     parser.add_argument("--revision", help="Hub revision of the model")
     parser.add_argument("--output", default="runs", help="folder for run folders (default: runs/)")
@@ -56,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from .adapters import FakeAdapter, HFAdapter, load_pretrained
     from .errors import TaskDefinitionError
+    from .results import check_writable_folder
     from .runner import Runner, save_run, with_overrides
     from .tasks import get_task, list_tasks, resolve_tasks
 
@@ -67,19 +82,25 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if not args.model:
         raise TaskDefinitionError("--model is required (a model folder or Hub id)")
-    task_data = dict(_pair(item) for item in args.task_data)
-    tasks = with_overrides(resolve_tasks(t.strip() for t in args.tasks.split(",") if t.strip()),
-                           num_fewshot=args.num_fewshot, task_data=task_data)
+    _check_ranges(args)
     batch_size = args.batch_size if args.batch_size == "auto" else _positive_int(args.batch_size, "--batch-size")
+    task_data = dict(_pair(item) for item in args.task_data)
+    tasks = with_overrides(resolve_tasks((t.strip() for t in args.tasks.split(",") if t.strip()),
+                                         allow_code=args.allow_task_code),
+                           num_fewshot=args.num_fewshot, task_data=task_data)
+    output = check_writable_folder(args.output, "--output")
+    cache_dir = None if args.no_cache else Path(args.cache_dir) if args.cache_dir else output / "cache"
+    if cache_dir is not None:
+        check_writable_folder(cache_dir, "--cache-dir" if args.cache_dir else "--output (for its cache/)")
     if args.architecture == "fake":
         adapter = FakeAdapter(name=args.model)
     else:
+        device = _check_device(args.device) if args.device else _default_device()
         model, tokenizer = load_pretrained(args.model, architecture=args.architecture, dtype=args.dtype,
-                                           device=args.device or _default_device(), revision=args.revision)
+                                           device=device, revision=args.revision, tokenizer=args.tokenizer,
+                                           max_length=args.max_length)
         adapter = HFAdapter(model, tokenizer, batch_size=batch_size, max_batch_size=args.max_batch_size,
                             max_length=args.max_length, padding_side=args.padding_side, name=args.model)
-    output = Path(args.output)
-    cache_dir = None if args.no_cache else Path(args.cache_dir) if args.cache_dir else output / "cache"
     runner = Runner(adapter, seed=args.seed, limit=args.limit, bootstrap_iters=args.bootstrap_iters,
                     cache_dir=cache_dir, progress=not args.no_progress)
     result = runner.run(tasks)
@@ -104,6 +125,42 @@ def _pair(item: str) -> tuple[str, str]:
     if not sep or not name or not path:
         raise TaskDefinitionError(f"--task-data expects TASK=PATH, got {item!r}")
     return name.strip(), path.strip()
+
+
+def _check_ranges(args: argparse.Namespace) -> None:
+    from .errors import SettingError
+
+    for name, (minimum, meaning) in INT_RANGES.items():
+        value = getattr(args, name)
+        if value is not None and value < minimum:
+            raise SettingError(f"--{name.replace('_', '-')} must be an integer >= {minimum}, got {value} ({meaning})")
+    for item in args.task_data:
+        path = Path(_pair(item)[1])
+        if not path.is_file():
+            raise SettingError(f"--task-data {item}: there is no file {path}; give TASK=PATH of a JSON-lines file")
+
+
+def _check_device(device: str) -> str:
+    """`device` if torch knows it and this machine has it; SettingError with the devices it has otherwise."""
+    import torch
+
+    from .errors import SettingError
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as error:
+        raise SettingError(f"--device {device!r} is not a device ({error}); use cpu, cuda or cuda:N") from None
+    if parsed.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise SettingError(f"--device {device}: CUDA is not available on this machine "
+                               "(torch.cuda.is_available() is False); use --device cpu or leave --device out")
+        if parsed.index is not None and parsed.index >= count:
+            raise SettingError(f"--device {device}: this machine has {count} CUDA device(s), cuda:0 to "
+                               f"cuda:{count - 1}")
+    if parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise SettingError(f"--device {device}: MPS is not available on this machine; use --device cpu")
+    return device
 
 
 def _positive_int(text: str, option: str) -> int:

@@ -22,5 +22,10 @@ class DataError(HarnessError, ValueError):
     """A data source cannot be read, or one of its rows is malformed (the message names row and field)."""
 
 
+class SettingError(HarnessError, ValueError):
+    """A run setting (a `variformer eval` option or an `evaluate(...)` argument) is out of range or cannot work
+    here; the message names the option, the value, the valid range and the fix."""
+
+
 class CapabilityError(HarnessError, TypeError):
     """The model cannot serve any scoring mode a task accepts."""

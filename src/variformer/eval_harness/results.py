@@ -1,4 +1,5 @@
-"""The results schema, in one module: the run JSON, the per-sample JSONL records, and atomic writers.
+"""The results schema, in one module: the run JSON, the per-sample JSONL records, and the package's one home for
+atomic writes (`atomic_write_bytes` for a file, `staged_folder` for a whole folder) and the writable-folder check.
 
 `RunResult.to_dict()` is the content of `results.json`; keys are API (nested, spelled out). Bump
 `SCHEMA_VERSION` on any incompatible change. `SampleRecord` is one line of `samples/<task>.jsonl`.
@@ -8,10 +9,16 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
+
+from .errors import SettingError
 
 SCHEMA_VERSION = "1.0"
 
@@ -127,6 +134,67 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     return path
 
 
+@contextmanager
+def staged_folder(path: str | Path, last: str | None = None) -> Iterator[Path]:
+    """Yield an empty temporary folder beside `path` to write into; when the block ends without error its entries
+    move into `path` (a new or empty `path`: one rename of the whole folder; else entry by entry, each replacing
+    the entry of the same name, with `last` taken out first and put in last, so `last` never sits beside a
+    half-moved set). On error the temporary folder is removed and `path` is untouched."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = _sibling_folder(path, "staging")
+    try:
+        yield staging
+        if path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+        if not path.exists():
+            os.replace(staging, path)
+            return
+        _move_entries(staging, path, last)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _sibling_folder(path: Path, purpose: str) -> Path:
+    """A new hidden folder beside `path` (made with mkdir, so it gets the usual permissions, unlike mkdtemp)."""
+    folder = path.parent / f".{path.name}.{purpose}-{secrets.token_hex(4)}"
+    folder.mkdir()
+    return folder
+
+
+def _move_entries(source: Path, target: Path, last: str | None) -> None:
+    trash = _sibling_folder(target, "replaced")
+    names = sorted(entry.name for entry in source.iterdir())
+    if last in names:
+        names = [name for name in names if name != last] + [last]
+        if (target / last).exists():
+            os.replace(target / last, trash / last)
+    for name in names:
+        if (target / name).exists():
+            os.replace(target / name, trash / name)
+        os.replace(source / name, target / name)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def check_writable_folder(path: str | Path, option: str) -> Path:
+    """`path` if it is a folder, or can be made one, that this process can write in; SettingError naming `option`
+    and the path otherwise. Creates nothing."""
+    path = Path(path)
+    existing = path
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "is a file" if existing == path else f"is inside {existing}, which is a file"
+        raise SettingError(f"{option} {path} {where}, not a folder; give a folder path")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        raise SettingError(f"{option} {path}: cannot write in {existing} ({error.strerror or error}); give a folder "
+                           "you can write to") from None
+    return path
+
+
 def write_json(path: str | Path, value: Any) -> Path:
     return atomic_write_bytes(path, (dumps(value, indent=2) + "\n").encode("utf-8"))
 
@@ -142,4 +210,4 @@ def read_results(path: str | Path) -> RunResult:
 
 
 __all__ = ["SCHEMA_VERSION", "MetricResult", "TaskResult", "SampleRecord", "RunResult", "atomic_write_bytes",
-           "write_json", "write_jsonl", "read_results", "dumps"]
+           "staged_folder", "check_writable_folder", "write_json", "write_jsonl", "read_results", "dumps"]

@@ -28,10 +28,10 @@ import numpy as np
 from . import provenance
 from .adapters.base import ModelAdapter
 from .cache import RequestCache
-from .errors import HarnessError, TaskDefinitionError
+from .errors import HarnessError, SettingError, TaskDefinitionError
 from .metrics import MetricDef, bootstrap, compute_module
-from .records import Outcome, Request, Response, response_from_json, response_to_json
-from .results import MetricResult, RunResult, SampleRecord, TaskResult, write_json, write_jsonl
+from .records import Outcome, Request, Response, response_from_json, response_to_json, stable_hash
+from .results import MetricResult, RunResult, SampleRecord, TaskResult, staged_folder, write_json, write_jsonl
 from .tasks import Sample, Task
 from .tasks.formatting import FixedChoices
 from .tasks.scoring import ScoringMode, select_mode
@@ -100,8 +100,9 @@ class Runner:
                  bootstrap_iters: int = bootstrap.DEFAULT_ITERS, confidence: float = bootstrap.DEFAULT_CONFIDENCE,
                  cache_dir: str | Path | None = None, chunk_size: int = 64, progress: bool = True,
                  processes: Processes | None = None):
-        if limit is not None and (not isinstance(limit, int) or limit < 1):
-            raise ValueError(f"limit must be a positive int or None, got {limit!r}")
+        _check_int("limit", limit, 1, allow_none=True)
+        _check_int("bootstrap_iters", bootstrap_iters, 0)
+        _check_int("chunk_size", chunk_size, 1)
         self.adapter, self.seed, self.limit = adapter, seed, limit
         self.bootstrap_iters, self.confidence = bootstrap_iters, confidence
         self.cache_dir, self.chunk_size, self.progress = cache_dir, chunk_size, progress
@@ -140,7 +141,7 @@ class Runner:
 
     def resolve(self, unique: dict[str, Request]) -> tuple[dict[str, Response], dict]:
         """Responses to every unique request: from the cache, or computed (sharded across processes)."""
-        cache = RequestCache(self.cache_dir, self.adapter.fingerprint(), self.processes.rank) \
+        cache = RequestCache(self.cache_dir, self.cache_fingerprint(), self.processes.rank) \
             if self.cache_dir is not None else None
         known = cache.load() if cache is not None else {}
         self.processes.barrier()  # every process has read the cache before any process appends to it
@@ -165,6 +166,11 @@ class Runner:
             responses[key] = response_from_json(kind, data)
         counts = {"requests": len(unique), "from_cache": len(unique) - len(missing), "computed": len(missing)}
         return responses, counts
+
+    def cache_fingerprint(self) -> str:
+        """The cache key: the adapter's fingerprint (model, tokenizer, its scoring settings) and the runner's
+        chunk size (chunks make the batches, and batch composition changes padded numerics)."""
+        return stable_hash([self.adapter.fingerprint(), self.chunk_size])
 
     def _chunks(self, requests: list[Request]) -> list[list[Request]]:
         chunks = []
@@ -219,7 +225,8 @@ class Runner:
             settings={"seed": self.seed, "limit": self.limit, "bootstrap_iters": self.bootstrap_iters,
                       "confidence": self.confidence, "chunk_size": self.chunk_size,
                       "batch_size": model.get("batch_size"),
-                      "cache_dir": str(self.cache_dir) if self.cache_dir else None},
+                      "cache_dir": str(self.cache_dir) if self.cache_dir else None,
+                      "cache_fingerprint": self.cache_fingerprint()},
             tasks=tasks, counts=counts, timing=timing, samples=samples,
         )
 
@@ -297,6 +304,14 @@ def confusion_matrix(task: Task, samples: list[Sample], outcomes: list[Outcome])
 
 
 # -- helpers -------------------------------------------------------------------------------------------------------
+def _check_int(name: str, value, minimum: int, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        none = " or None" if allow_none else ""
+        raise SettingError(f"{name} must be an int >= {minimum}{none}, got {value!r}")
+
+
 def _seed_everything(seed: int) -> None:
     import random
 
@@ -339,16 +354,18 @@ def _progress(total: int, enabled: bool):
 
 
 def save_run(result: RunResult, output_dir: str | Path, report: bool = True) -> Path:
-    """Write the run into `output_dir`: samples/<task>.jsonl, report.md and plots/ (when `report`), and last
-    results.json. Every file is written to a temporary name and renamed, so none is ever half-written."""
+    """Write the run into `output_dir`: samples/<task>.jsonl, report.md and plots/ (when `report`) and
+    results.json. Everything is written into a temporary folder beside `output_dir` and moved into place at the
+    end (`staged_folder`), so a kill while saving leaves no samples/ without their results.json."""
     output_dir = Path(output_dir)
-    for name, records in result.samples.items():
-        write_jsonl(output_dir / result.tasks[name].samples_file, records)
-    if report:
-        from .report import write_report
+    with staged_folder(output_dir, last="results.json") as staging:
+        for name, records in result.samples.items():
+            write_jsonl(staging / result.tasks[name].samples_file, records)
+        if report:
+            from .report import write_report
 
-        write_report(result, output_dir)
-    write_json(output_dir / "results.json", result.to_dict())
+            write_report(result, staging)
+        write_json(staging / "results.json", result.to_dict())
     return output_dir / "results.json"
 
 

@@ -27,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "its visibility)")
     parser.add_argument("--dry-run", type=Path, metavar="OUTDIR",
                         help="write the Hub folder to OUTDIR and list what would be uploaded; nothing is sent")
-    parser.add_argument("--overwrite", action="store_true", help="with --dry-run: replace a non-empty OUTDIR")
+    parser.add_argument("--overwrite", action="store_true", help="with --dry-run: replace an earlier export in "
+                        "OUTDIR (a folder holding the .variformer-export marker); other folders are never replaced")
     parser.add_argument("--license", default="apache-2.0", help="license id for the card (default: apache-2.0)")
     parser.add_argument("--base-model", help="Hub id of the model this one was fine-tuned or converted from")
     parser.add_argument("--dataset", action="append", default=[], metavar="HUB_ID",

@@ -6,7 +6,10 @@ the flat remote code generated from the installed package (`remote_code.py`), an
 `variformer` installed (the registered classes) and without it (`trust_remote_code=True`).
 
 The folder is written into a temporary sibling directory and renamed into place, so a failed export never leaves
-a half-written folder behind.
+a half-written folder behind. Every export folder holds a marker file, `.variformer-export` (hidden, so never
+uploaded); `overwrite=True` replaces only a folder holding it, and the output folder may neither be, contain nor
+lie inside the checkpoint, nor be the current directory or one above it. Nothing outside the output folder is
+ever removed.
 """
 
 from __future__ import annotations
@@ -34,6 +37,10 @@ TOKENIZER_FILES = (
     "vocab.txt", "merges.txt", "tokenizer.model", "spiece.model", "sentencepiece.bpe.model", "source.spm",
     "target.spm", "chat_template.jinja", "chat_template.json",
 )
+
+
+# Written into every export folder; `overwrite=True` replaces only folders that hold it.
+EXPORT_MARKER = ".variformer-export"
 
 
 class ExportError(ValueError):
@@ -126,10 +133,11 @@ def export_model(checkpoint: str | os.PathLike, output_dir: str | os.PathLike, *
                  overwrite: bool = False) -> ExportedModel:
     """Write the Hub folder of `checkpoint` to `output_dir` (atomically; see the module docstring).
 
-    `output_dir` must not exist or be empty, unless `overwrite` replaces it.
+    `output_dir` must not exist or be empty, unless it holds an earlier export (EXPORT_MARKER) and `overwrite`
+    replaces it; it must lie outside the checkpoint and must not be the current directory or one above it.
     """
     checkpoint = Path(checkpoint)
-    output_dir = Path(output_dir)
+    output_dir = Path(output_dir).resolve()  # `.` and `..` get a real name
     _check_output_dir(output_dir, checkpoint, overwrite)
     model = load_checkpoint(checkpoint)
     served = served_auto_classes(model.config)
@@ -147,18 +155,34 @@ def export_model(checkpoint: str | os.PathLike, output_dir: str | os.PathLike, *
 
 
 def _check_output_dir(output_dir: Path, checkpoint: Path, overwrite: bool) -> None:
+    """Refuse an output folder whose replacement could remove the checkpoint or anything not made by an export."""
     if output_dir.exists() and not output_dir.is_dir():
-        raise ExportError(f"output {output_dir} exists and is not a folder.")
-    if output_dir.resolve() == checkpoint.resolve() or checkpoint.resolve() in output_dir.resolve().parents:
-        raise ExportError(f"output {output_dir} must lie outside the checkpoint folder {checkpoint}.")
-    if output_dir.is_dir() and any(output_dir.iterdir()) and not overwrite:
-        raise ExportError(f"output folder {output_dir} is not empty; choose another folder or replace it "
-                          "(`variformer push --overwrite`, `export_model(..., overwrite=True)`).")
+        raise ExportError(f"output {output_dir} exists and is not a folder; name a new folder.")
+    source = checkpoint.resolve()
+    if output_dir == source or source in output_dir.parents or output_dir in source.parents:
+        raise ExportError(f"output folder {output_dir} is, contains or lies inside the checkpoint folder {source}; "
+                          "name a new folder outside it, e.g. --dry-run hub-export.")
+    cwd = Path.cwd().resolve()
+    if output_dir == cwd or output_dir in cwd.parents:
+        raise ExportError(f"output folder {output_dir} is the current directory or one above it; name a new "
+                          "folder for the export, e.g. --dry-run hub-export.")
+    if not output_dir.is_dir() or not any(output_dir.iterdir()):
+        return
+    if not (output_dir / EXPORT_MARKER).is_file():
+        raise ExportError(f"output folder {output_dir} is not empty and was not written by an export (it has no "
+                          f"{EXPORT_MARKER} marker), so it is never replaced, not even with --overwrite; name a "
+                          "new or empty folder.")
+    if not overwrite:
+        raise ExportError(f"output folder {output_dir} holds an earlier export; replace it with "
+                          "`variformer push --overwrite` (`export_model(..., overwrite=True)`) or name another "
+                          "folder.")
 
 
 def _write_folder(model, served: dict[str, type], checkpoint: Path, folder: Path, card: CardOptions) -> dict:
     """Weights, configs, remote code, tokenizer files and model card into `folder`; returns the auto_map."""
     model.save_pretrained(folder)
+    (folder / EXPORT_MARKER).write_text("written by variformer's Hub export; `variformer push --overwrite` may "
+                                        "replace this folder\n", encoding="utf-8")
     remote = generate_remote_code()
     for name, source in remote.files.items():
         (folder / name).write_text(source, encoding="utf-8")
@@ -178,19 +202,25 @@ def _write_folder(model, served: dict[str, type], checkpoint: Path, folder: Path
 
 
 def _move_into_place(staging: Path, output_dir: Path) -> None:
-    """Rename the finished staging folder to `output_dir`; a previous `output_dir` is removed only afterwards."""
+    """Rename the finished staging folder to `output_dir`.
+
+    A previous `output_dir` (an earlier export, or empty: see `_check_output_dir`) is first moved into a new
+    temporary folder and removed with it only once the new folder is in place; nothing else is removed.
+    """
     if not output_dir.exists():
         os.replace(staging, output_dir)
         return
-    previous = output_dir.with_name(f".{output_dir.name}.{os.getpid()}.previous")
+    trash = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".previous", dir=output_dir.parent))
+    previous = trash / output_dir.name
     os.replace(output_dir, previous)
     try:
         os.replace(staging, output_dir)
     except BaseException:
         os.replace(previous, output_dir)
+        trash.rmdir()
         raise
-    shutil.rmtree(previous, ignore_errors=True)
+    shutil.rmtree(trash, ignore_errors=True)
 
 
-__all__ = ["ExportError", "ExportedModel", "TOKENIZER_FILES", "export_model", "load_checkpoint",
-           "served_auto_classes"]
+__all__ = ["EXPORT_MARKER", "ExportError", "ExportedModel", "TOKENIZER_FILES", "export_model",
+           "load_checkpoint", "served_auto_classes"]

@@ -1,7 +1,8 @@
 """`variformer train RECIPE.yaml [--resume] [--max-steps N] [--output-dir D] [--set KEY=VALUE ...]`.
 
-The recipe is loaded and validated completely (keys, types, files, TrainingArguments) before anything trains;
-a bad recipe exits with status 2 and one line naming the key. Launch data-parallel with
+The recipe is loaded and validated completely (keys, types, value ranges, files, a writable output folder,
+TrainingArguments) before anything trains; a bad recipe exits with status 2 and one line naming the key. `--resume`
+without a complete checkpoint to continue from exits with status 1. Launch data-parallel with
 `accelerate launch [--num_processes N] -m variformer.cli train RECIPE.yaml`.
 """
 
@@ -9,14 +10,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("recipe", help="recipe YAML file (see recipes/)")
     parser.add_argument("--resume", action="store_true",
-                        help="continue from the last checkpoint-* folder in the output directory (model, optimizer, "
-                             "scheduler, RNG and data position); starts from scratch if there is none")
+                        help="continue from the newest complete checkpoint-* folder in the output directory (model, "
+                             "optimizer, scheduler, RNG and data position); incomplete ones are skipped, not deleted; "
+                             "starts from scratch if there is none")
     parser.add_argument("--max-steps", type=int, default=None, help="override training.max_steps")
     parser.add_argument("--output-dir", default=None, help="override the recipe's output_dir")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -41,14 +44,30 @@ def run(args: argparse.Namespace) -> int:
     if args.check:
         print(f"recipe {recipe.name!r} is valid ({recipe.objective}, output_dir {recipe.output_path})")
         return 0
+    from .checkpoints import ResumeError
     from .trainer import run_recipe
 
-    metrics = run_recipe(recipe, resume=args.resume)
+    _show_training_messages()
+    try:
+        metrics = run_recipe(recipe, resume=args.resume)
+    except ResumeError as error:
+        print(f"variformer train: error: {error}", file=sys.stderr)
+        return 1
     if "schema_version" in metrics:  # the main process
         print(json.dumps({key: metrics[key] for key in ("recipe", "global_step", "wall_time_s", "validation", "test")
                           if key in metrics}, indent=2, default=str))
         print(f"metrics: {recipe.output_path / 'metrics.json'}")
     return 0
+
+
+def _show_training_messages() -> None:
+    """Print the messages of variformer.training (which checkpoint --resume continues from, ...) on stderr."""
+    log = logging.getLogger("variformer.training")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("variformer train: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
 
 
 __all__ = ["add_arguments", "run"]

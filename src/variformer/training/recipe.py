@@ -21,6 +21,7 @@ import gzip
 import importlib.util
 import json
 import os
+import tempfile
 import types
 import typing
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+
+from .._yaml import YamlFileError, load_yaml_file
 
 Objective = Literal["causal_lm", "masked_lm", "seq2seq", "sequence_classification"]
 OBJECTIVES: tuple[str, ...] = typing.get_args(Objective)
@@ -53,6 +56,42 @@ RESERVED_TRAINING_KEYS = {
     "output_dir": "set the top-level `output_dir` instead",
     "seed": "set the top-level `seed` instead",
     "resume_from_checkpoint": "pass `--resume` to `variformer train` instead",
+}
+
+
+def _at_least(low):
+    return lambda value: value >= low
+
+
+def _positive(value) -> bool:
+    return value > 0
+
+
+def _fraction(value) -> bool:
+    return 0 <= value < 1
+
+
+# TrainingArguments field -> (test, valid range in words), checked on the arguments training will use; null
+# values (a field left unset) are not checked.
+TRAINING_RANGES: dict[str, tuple[typing.Callable[[Any], bool], str]] = {
+    "per_device_train_batch_size": (_at_least(1), "an integer >= 1"),
+    "per_device_eval_batch_size": (_at_least(1), "an integer >= 1"),
+    "gradient_accumulation_steps": (_at_least(1), "an integer >= 1"),
+    "eval_accumulation_steps": (_at_least(1), "an integer >= 1, or null"),
+    "max_steps": (lambda value: value == -1 or value >= 1, "-1 (train for num_train_epochs) or an integer >= 1"),
+    "learning_rate": (_positive, "a number > 0"),
+    "weight_decay": (_at_least(0), "a number >= 0"),
+    "adam_beta1": (_fraction, "a number in [0, 1)"),
+    "adam_beta2": (_fraction, "a number in [0, 1)"),
+    "adam_epsilon": (_positive, "a number > 0"),
+    "max_grad_norm": (_at_least(0), "a number >= 0 (0 turns clipping off)"),
+    "warmup_steps": (_at_least(0), "a number >= 0 (steps, or a fraction of the run below 1)"),
+    "logging_steps": (_positive, "a number > 0 (steps, or a fraction of the run below 1)"),
+    "save_steps": (_positive, "a number > 0 (steps, or a fraction of the run below 1)"),
+    "eval_steps": (_positive, "a number > 0 (steps, or a fraction of the run below 1), or null"),
+    "save_total_limit": (_at_least(1), "an integer >= 1, or null (keep every checkpoint)"),
+    "label_smoothing_factor": (_fraction, "a number in [0, 1)"),
+    "dataloader_num_workers": (_at_least(0), "an integer >= 0"),
 }
 
 
@@ -251,11 +290,10 @@ def recipe_from_dict(raw: dict, base_dir: str | os.PathLike = ".", check_files: 
 def _read_with_extends(path: Path, seen: tuple[Path, ...]) -> dict:
     if path.resolve() in seen:
         raise RecipeError(f"extends: {path} extends itself (cycle {[str(p) for p in seen]})")
-    with open(path, encoding="utf-8") as handle:
-        try:
-            raw = yaml.safe_load(handle) or {}
-        except yaml.YAMLError as error:
-            raise RecipeError(f"{path}: not valid YAML: {error}") from None
+    try:
+        raw = load_yaml_file(path) or {}
+    except YamlFileError as error:
+        raise RecipeError(str(error)) from None
     if not isinstance(raw, dict):
         raise RecipeError(f"{path}: a recipe is a YAML mapping, got {type(raw).__name__}")
     parent = raw.pop("extends", None)
@@ -410,7 +448,45 @@ def validate_recipe(recipe: Recipe, check_files: bool = True) -> None:
     _validate_tokenizer(recipe, check_files)
     _validate_data(recipe, check_files)
     _validate_lora(recipe)
+    _validate_generation(recipe)
     _validate_training(recipe)
+    if check_files:
+        _validate_output_dir(recipe)
+
+
+def _check_range(key: str, value: Any, test, valid: str) -> None:
+    """RecipeError naming `key`, `value` and the range `valid` unless `test(value)` holds (None is not checked)."""
+    if value is None:
+        return
+    try:
+        ok = not isinstance(value, bool) and test(value)
+    except TypeError:
+        ok = False
+    if not ok:
+        raise RecipeError(f"{key}: {value!r} is out of range; it must be {valid}")
+
+
+def _validate_output_dir(recipe: Recipe) -> None:
+    """output_dir is (or can be created as) a folder this process can write: checked before any work starts."""
+    path = recipe.output_path
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    where = f"output_dir: {recipe.output_dir!r} (resolved to {path})"
+    if not existing.is_dir():
+        problem = "is a file" if existing == path else f"cannot be created because {existing} is a file"
+        raise RecipeError(f"{where} {problem}, not a folder; set output_dir (or pass --output-dir) to a folder")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        raise RecipeError(f"{where} is not writable: cannot create files in {existing} ({error.strerror}); "
+                          "pass --output-dir with a writable folder or fix its permissions") from None
+
+
+def _validate_generation(recipe: Recipe) -> None:
+    for name in ("num_beams", "max_new_tokens", "batch_size"):
+        _check_range(f"generation.{name}", getattr(recipe.generation, name), _at_least(1), "an integer >= 1")
 
 
 def _validate_model(recipe: Recipe, check_files: bool) -> None:
@@ -429,6 +505,11 @@ def _validate_model(recipe: Recipe, check_files: bool) -> None:
     for key in model.config:
         if key not in config_fields:
             raise RecipeError(f"model.config.{key}: not a VariformerConfig field{_suggest(key, config_fields)}")
+    if model.preset is not None:
+        try:  # the config's own cross-field rules (the vocabulary size is only known once the tokenizer is built)
+            VariformerConfig.from_preset(model.preset, **model.config)
+        except (ValueError, TypeError) as error:
+            raise RecipeError(f"model.config: {error}") from None
     if model.num_labels < 1:
         raise RecipeError(f"model.num_labels: must be a positive integer, got {model.num_labels}")
     if model.label_names is not None and len(model.label_names) != model.num_labels:
@@ -487,6 +568,9 @@ def _validate_tokenizer(recipe: Recipe, check_files: bool) -> None:
         _require_file(recipe, "tokenizer.pretrained", spec.pretrained)
     if spec.train is not None and spec.train.vocab_size < 16:
         raise RecipeError(f"tokenizer.train.vocab_size: {spec.train.vocab_size} is too small (>= 16)")
+    if spec.train is not None:
+        _check_range("tokenizer.train.min_frequency", spec.train.min_frequency, _at_least(0), "an integer >= 0")
+        _check_range("tokenizer.train.max_texts", spec.train.max_texts, _at_least(1), "an integer >= 1, or null")
 
 
 def _validate_data(recipe: Recipe, check_files: bool) -> None:
@@ -499,6 +583,7 @@ def _validate_data(recipe: Recipe, check_files: bool) -> None:
             _validate_source(recipe, f"data.{split}[{i}]", source, required, optional, check_files)
     if data.max_length < 2:
         raise RecipeError(f"data.max_length: {data.max_length} is too small (>= 2)")
+    _check_range("data.max_target_length", data.max_target_length, _at_least(2), "an integer >= 2, or null")
     if data.prompt is not None and "{text}" not in data.prompt:
         raise RecipeError("data.prompt: the template must contain '{text}'")
     if data.pack and recipe.objective not in ("causal_lm", "masked_lm"):
@@ -620,13 +705,28 @@ def _validate_training(recipe: Recipe) -> None:
                               f"{recipe.average_checkpoints} averages")
     if recipe.early_stopping is not None and recipe.early_stopping.patience < 1:
         raise RecipeError(f"early_stopping.patience: must be >= 1, got {recipe.early_stopping.patience}")
+    if recipe.early_stopping is not None:
+        _check_range("early_stopping.threshold", recipe.early_stopping.threshold, _at_least(0), "a number >= 0")
     if recipe.early_stopping is not None and str(recipe.training.get("eval_strategy", "no")) == "no":
         raise RecipeError("training.eval_strategy: early_stopping needs periodic evaluation; set "
                           "training.eval_strategy to 'steps' or 'epoch' (and save_strategy to match)")
+    _check_training_ranges(recipe.training)  # before TrainingArguments, whose messages name no recipe key
     try:
-        recipe.training_arguments()
+        args = recipe.training_arguments()
     except (ValueError, TypeError) as error:
         raise RecipeError(f"training: {cls.__name__} rejects these settings: {error}") from None
+    used = [*TRAINING_RANGES, "num_train_epochs"]
+    _check_training_ranges({name: getattr(args, name) for name in used if hasattr(args, name)})
+
+
+def _check_training_ranges(values: dict[str, Any]) -> None:
+    """The `training:` values (the recipe's, or the built arguments' with defaults) are in range."""
+    for name, (test, valid) in TRAINING_RANGES.items():
+        if name in values:
+            _check_range(f"training.{name}", values[name], test, valid)
+    if values.get("max_steps", -1) == -1 and "num_train_epochs" in values:
+        _check_range("training.num_train_epochs", values["num_train_epochs"], _positive,
+                     "a number > 0 (training.max_steps is -1, so the epochs decide how long training runs)")
 
 
 def _accepts_bool(annotation) -> bool:

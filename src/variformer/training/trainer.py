@@ -1,7 +1,7 @@
 """Run a recipe with `transformers.Trainer` / `Seq2SeqTrainer`: no training loop of our own.
 
 `run_recipe(recipe, resume=...)` builds the tokenizer, data, model (+ LoRA), `TrainingArguments` and trainer;
-trains (resuming from the last `checkpoint-*` folder when asked); saves the final model and tokenizer under
+trains (resuming from the newest complete `checkpoint-*` folder when asked); saves the final model and tokenizer under
 `OUTPUT_DIR/final` (LoRA: the adapter there, the merged model under `OUTPUT_DIR/final-merged`); evaluates
 (accuracy, perplexity, beam-search sacreBLEU) and writes `OUTPUT_DIR/metrics.json` atomically.
 Under `accelerate launch` / `torchrun` the same code runs data-parallel; only the main process writes files.
@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from .checkpoints import find_resume_checkpoint
 from .data import data_collator, load_raw_splits, tokenize_splits, training_texts
 from .lora import apply_lora, four_bit_quantization_config, trainable_parameter_summary
 from .metrics import accuracy_metrics, corpus_bleu, perplexity
@@ -175,20 +176,18 @@ def training_arguments(recipe: Recipe, **overrides):
 def run_recipe(recipe: Recipe, resume: bool = False, callbacks: list | None = None) -> dict[str, Any]:
     """Train and evaluate `recipe`; returns the metrics also written to OUTPUT_DIR/metrics.json.
 
-    resume: continue from the last `checkpoint-*` folder of the output directory (weights, optimizer, scheduler,
-    RNG states, data position). callbacks: extra `TrainerCallback`s.
+    resume: continue from the newest complete `checkpoint-*` folder of the output directory (weights, optimizer,
+    scheduler, RNG states, data position); incomplete newer ones are skipped and logged, `ResumeError` when every
+    checkpoint folder is incomplete. callbacks: extra `TrainerCallback`s.
     """
     from transformers import set_seed
-    from transformers.trainer_utils import get_last_checkpoint
 
     started = time.time()
     set_seed(recipe.seed)
     output = recipe.output_path
+    checkpoint = resume_checkpoint(output) if resume else None
     output.mkdir(parents=True, exist_ok=True)
     args = training_arguments(recipe)
-    checkpoint = get_last_checkpoint(str(output)) if resume else None
-    if resume and checkpoint is None:
-        logger.warning("--resume: no checkpoint-* folder in %s; starting from scratch", output)
 
     raw = load_raw_splits(recipe)
     tokenizer = build_tokenizer(recipe, raw["train"], args, reuse_saved=checkpoint is not None)
@@ -222,6 +221,19 @@ def run_recipe(recipe: Recipe, resume: bool = False, callbacks: list | None = No
         write_json_atomic(output / "metrics.json", record)
         return record
     return metrics
+
+
+def resume_checkpoint(output: Path) -> str | None:
+    """The newest complete checkpoint-* folder of `output` (see `checkpoints.py`), logging the folders skipped."""
+    point = find_resume_checkpoint(output)
+    for folder, problem in point.skipped:
+        logger.warning("--resume: skipped %s, it is incomplete (%s); it is left in place, not deleted", folder,
+                       problem)
+    if point.checkpoint is None:
+        logger.warning("--resume: no checkpoint-* folder in %s; starting from scratch", output)
+        return None
+    logger.info("--resume: continuing from %s", point.checkpoint)
+    return str(point.checkpoint)
 
 
 def _drop_early_stopping(trainer) -> None:
@@ -388,6 +400,7 @@ __all__ = [
     "build_trainer",
     "evaluate_splits",
     "generate_translations",
+    "resume_checkpoint",
     "run_recipe",
     "save_merged",
     "training_arguments",

@@ -9,8 +9,10 @@ from pathlib import Path
 from ..errors import CapabilityError, HarnessError
 from .base import ModelAdapter
 from .fake import FakeAdapter, SimulatedCrash
-from .hf import HFAdapter, detect_architecture
+from .hf import HFAdapter, check_max_length, detect_architecture
 
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "vocab.txt", "tokenizer.model",
+                   "spiece.model", "sentencepiece.bpe.model")
 AUTO_CLASS_NAMES = {"causal": "AutoModelForCausalLM", "seq2seq": "AutoModelForSeq2SeqLM",
                     "classifier": "AutoModelForSequenceClassification"}
 
@@ -26,8 +28,14 @@ def architecture_from_config(config) -> str:
 
 
 def load_pretrained(name_or_path: str, *, architecture: str = "auto", dtype: str = "auto", device: str | None = None,
-                    revision: str | None = None, trust_remote_code: bool = False):
-    """(model, tokenizer) from a local folder or Hub id, through the Auto class of `architecture`."""
+                    revision: str | None = None, trust_remote_code: bool = False, tokenizer=None,
+                    max_length: int | None = None):
+    """(model, tokenizer) from a local folder or Hub id, through the Auto class of `architecture`.
+
+    tokenizer: a folder / Hub id to load the tokenizer from (default: `name_or_path`), or a tokenizer object.
+    max_length: checked against the model's positions. The config, `max_length` and the tokenizer are checked
+    before the weights load, so a wrong setting fails fast.
+    """
     import transformers
 
     import variformer  # noqa: F401  (registers model_type "variformer" with the Auto classes)
@@ -39,6 +47,9 @@ def load_pretrained(name_or_path: str, *, architecture: str = "auto", dtype: str
         local = Path(name_or_path).exists()
         hint = "" if local else " (not a local folder; Hub ids need network access unless cached)"
         raise HarnessError(f"cannot load model config from {name_or_path!r}{hint}: {error}") from error
+    check_max_length(max_length, config)
+    if tokenizer is None or isinstance(tokenizer, (str, Path)):
+        tokenizer = load_tokenizer(str(tokenizer or name_or_path), given=tokenizer is not None, **options)
     if architecture == "auto":
         architecture = architecture_from_config(config)
     if architecture not in AUTO_CLASS_NAMES:
@@ -47,23 +58,46 @@ def load_pretrained(name_or_path: str, *, architecture: str = "auto", dtype: str
     model = auto_class.from_pretrained(name_or_path, dtype=dtype, **options)
     if device:
         model = model.to(device)
-    tokenizer = transformers.AutoTokenizer.from_pretrained(name_or_path, **options)
     return model.eval(), tokenizer
+
+
+def load_tokenizer(source: str, *, given: bool = False, revision: str | None = None,
+                   trust_remote_code: bool = False):
+    """The tokenizer of folder / Hub id `source`; HarnessError saying which folder has none and how to pass one.
+    `given`: `source` came from --tokenizer / tokenizer= (else it is the model's folder)."""
+    import transformers
+
+    folder = Path(source)
+    if folder.is_dir() and not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise HarnessError(_no_tokenizer(source, given, f"it has none of {', '.join(TOKENIZER_FILES)}"))
+    try:
+        return transformers.AutoTokenizer.from_pretrained(source, revision=revision,
+                                                          trust_remote_code=trust_remote_code)
+    except (OSError, ValueError, TypeError) as error:
+        raise HarnessError(_no_tokenizer(source, given, str(error).strip().splitlines()[0])) from error
+
+
+def _no_tokenizer(source: str, given: bool, reason: str) -> str:
+    if given:
+        return f"cannot load a tokenizer from {source} (--tokenizer / tokenizer=): {reason}"
+    return (f"no tokenizer in model folder {source} ({reason}); pass --tokenizer FOLDER_OR_HUB_ID (Python: "
+            "tokenizer=...) naming where the tokenizer is, or save it into the model folder with "
+            "tokenizer.save_pretrained(folder)")
 
 
 def load_adapter(model, tokenizer=None, *, architecture: str = "auto", dtype: str = "auto",
                  device: str | None = None, revision: str | None = None, **adapter_options) -> ModelAdapter:
     """An adapter for `model`: a ModelAdapter (returned as is), a transformers model (with `tokenizer`), or a
-    local folder / Hub id to load."""
+    local folder / Hub id to load (`tokenizer`: a tokenizer, a folder / Hub id, or None for the model's own)."""
     if isinstance(model, ModelAdapter):
         return model
     if isinstance(model, (str, Path)):
-        model, loaded_tokenizer = load_pretrained(str(model), architecture=architecture, dtype=dtype, device=device,
-                                                  revision=revision)
-        tokenizer = tokenizer or loaded_tokenizer
+        model, tokenizer = load_pretrained(str(model), architecture=architecture, dtype=dtype, device=device,
+                                           revision=revision, tokenizer=tokenizer,
+                                           max_length=adapter_options.get("max_length"))
     return HFAdapter(model, tokenizer, architecture=None if architecture == "auto" else architecture,
                      **adapter_options)
 
 
 __all__ = ["ModelAdapter", "HFAdapter", "FakeAdapter", "SimulatedCrash", "detect_architecture",
-           "architecture_from_config", "load_pretrained", "load_adapter"]
+           "architecture_from_config", "load_pretrained", "load_tokenizer", "load_adapter"]

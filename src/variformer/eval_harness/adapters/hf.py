@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
-from ..errors import CapabilityError
+from ..errors import CapabilityError, SettingError
 from ..records import (
     ClassificationRequest,
     ClassificationResult,
@@ -61,6 +61,29 @@ def detect_architecture(model) -> str:
     )
 
 
+def position_limit(config) -> tuple[str, int] | None:
+    """(config field, value) of the most positions the model can take, or None (e.g. relative positions)."""
+    found = [(attr, getattr(config, attr, None)) for attr in ("max_position_embeddings", "n_positions", "n_ctx")]
+    found = [(attr, value) for attr, value in found if isinstance(value, int) and not isinstance(value, bool)
+             and value > 0]
+    return min(found, key=lambda item: item[1]) if found else None
+
+
+def check_max_length(max_length: int | None, config) -> int | None:
+    """`max_length` if it is None or an int in [1, the model's position limit]; SettingError naming both
+    numbers otherwise (a longer input than the model has positions for would fail or silently wrap)."""
+    if max_length is None:
+        return None
+    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
+        raise SettingError(f"max_length (--max-length) must be an int >= 1, got {max_length!r}; leave it out to "
+                           "use the model's own limit")
+    limit = position_limit(config)
+    if limit is not None and max_length > limit[1]:
+        raise SettingError(f"max_length (--max-length) {max_length} is more than the model allows: its config has "
+                           f"{limit[0]} = {limit[1]}; give at most {limit[1]}, or leave it out")
+    return max_length
+
+
 def is_out_of_memory(error: BaseException) -> bool:
     if isinstance(error, torch.cuda.OutOfMemoryError):
         return True
@@ -95,8 +118,12 @@ class HFAdapter(ModelAdapter):
         self.name = name or getattr(model.config, "_name_or_path", "") or type(model).__name__
         self.padding_side = padding_side
         self.batch_size = batch_size
+        if batch_size == "auto" and (isinstance(max_batch_size, bool) or not isinstance(max_batch_size, int)
+                                     or max_batch_size < 1):
+            raise SettingError(f"max_batch_size (--max-batch-size) must be an int >= 1, got {max_batch_size!r}")
         self.max_batch_size = max_batch_size if batch_size == "auto" else batch_size
-        self.max_length = max_length or self._default_max_length()
+        self.requested_max_batch_size = self.max_batch_size  # max_batch_size halves on out-of-memory
+        self.max_length = check_max_length(max_length, model.config) or self._default_max_length()
         self.labels = self._label_names() if self.architecture == "classifier" else ()
         self._forward_parameters = set(inspect.signature(model.forward).parameters)
         self._fingerprint: str | None = None
@@ -123,9 +150,8 @@ class HFAdapter(ModelAdapter):
         raise CapabilityError(f"model {self.name!r}: an empty context needs a BOS or EOS token in the tokenizer")
 
     def _default_max_length(self) -> int:
-        config = self.model.config
-        candidates = [getattr(config, attr, None) for attr in ("max_position_embeddings", "n_positions", "n_ctx")]
-        candidates = [c for c in candidates if isinstance(c, int) and c > 0]
+        limit = position_limit(self.model.config)
+        candidates = [limit[1]] if limit else []
         model_max = getattr(self.tokenizer, "model_max_length", None)
         if isinstance(model_max, int) and 0 < model_max < 1_000_000:
             candidates.append(model_max)
@@ -135,6 +161,14 @@ class HFAdapter(ModelAdapter):
         id2label = getattr(self.model.config, "id2label", None) or {}
         count = getattr(self.model.config, "num_labels", len(id2label))
         return tuple(str(id2label.get(i, id2label.get(str(i), f"LABEL_{i}"))) for i in range(count))
+
+    def scoring_settings(self) -> dict:
+        """Every setting besides weights, config and tokenizer that can change a response: part of the cache key
+        and recorded in the results."""
+        return {"architecture": self.architecture, "max_length": self.max_length, "padding_side": self.padding_side,
+                "batch_size": self.batch_size, "max_batch_size": self.requested_max_batch_size,
+                "dtype": str(next(self.model.parameters()).dtype).replace("torch.", ""),
+                "device_type": self.device.type, "revision": getattr(self.model.config, "_commit_hash", None)}
 
     def fingerprint(self) -> str:
         """sha256 over the model class, config, every weight, the tokenizer and the scoring settings."""
@@ -147,7 +181,7 @@ class HFAdapter(ModelAdapter):
             config = {k: v for k, v in self.model.config.to_dict().items() if k not in _CONFIG_NOISE}
             self._fingerprint = stable_hash([
                 type(self.model).__name__, json.loads(json.dumps(config, default=str)), weights.hexdigest(),
-                _tokenizer_hash(self.tokenizer), self.architecture, self.max_length,
+                _tokenizer_hash(self.tokenizer), self.scoring_settings(),
             ])
         return self._fingerprint
 
@@ -162,7 +196,8 @@ class HFAdapter(ModelAdapter):
             "dtype": str(next(self.model.parameters()).dtype).replace("torch.", ""),
             "device": str(self.device), "tokenizer": type(self.tokenizer).__name__,
             "max_length": self.max_length, "padding_side": self.padding_side, "batch_size": self.batch_size,
-            "fingerprint": self.fingerprint(),
+            "max_batch_size": self.requested_max_batch_size, "final_max_batch_size": self.max_batch_size,
+            "scoring_settings": self.scoring_settings(), "fingerprint": self.fingerprint(),
         }
 
     # -- tokenization --------------------------------------------------------------------------------------------
@@ -365,4 +400,4 @@ class _StopStrings(StoppingCriteria):
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
 
-__all__ = ["HFAdapter", "detect_architecture", "is_out_of_memory"]
+__all__ = ["HFAdapter", "detect_architecture", "is_out_of_memory", "position_limit", "check_max_length"]

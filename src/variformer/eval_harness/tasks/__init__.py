@@ -38,7 +38,8 @@ How to add a task
    computes its own prediction and per-sample `scores`; average them with `mean_of(name)`.
 3. Add the module name to `TASK_MODULES` below (or put it at `variformer/eval_harness/hallucination/tasks.py`).
    A user task can also be a YAML file with the same keys (see `yaml_loader.py`), or a `Task` passed directly to
-   `evaluate(...)`.
+   `evaluate(...)`. A YAML file names functions only from the registry ("<task>.<field>" of every registered
+   task, or `register_function`) or from a .py file beside it with `allow_code=True` (see `functions.py`).
 
 Validation happens at construction (unknown metric or mode, missing choices, metric/mode mismatch) and before the
 model runs (each row: missing or null fields, bad targets), with errors naming the task, row and field.
@@ -54,6 +55,7 @@ from pathlib import Path
 from ..errors import UnknownTaskError
 from .data import DataSource, Row, packaged
 from .formatting import FieldChoices, FieldPair, FieldText, FieldValue, FixedChoices
+from .functions import list_functions, register_function
 from .scoring import ClassifierHead, Generation, MultipleChoice, ScoringMode
 from .task import FewShot, Sample, Task
 from .yaml_loader import load_task_yaml, task_from_dict
@@ -64,18 +66,23 @@ TASK_MODULES = (
     "variformer.eval_harness.tasks.summarization",
 )
 OPTIONAL_TASK_MODULES = ("variformer.eval_harness.hallucination.tasks",)
+FUNCTION_FIELDS = ("prompt", "seq2seq_prompt", "classifier_input", "target", "choices", "process_results")
 
 _REGISTRY: dict[str, Task] = {}
 _loaded = False
 
 
 def register_task(task: Task, *, replace: bool = False) -> Task:
-    """Add `task` to the registry under `task.name` (an existing name needs replace=True). Returns the task."""
+    """Add `task` to the registry under `task.name` (an existing name needs replace=True), and its row and result
+    functions to the functions task files may name, as "<task>.<field>". Returns the task."""
     if not isinstance(task, Task):
         raise TypeError(f"register_task expects a Task, got {type(task).__name__}")
     if task.name in _REGISTRY and not replace and _REGISTRY[task.name] is not task:
         raise ValueError(f"task {task.name!r} is already registered; pass replace=True to override it")
     _REGISTRY[task.name] = task
+    for field in FUNCTION_FIELDS:
+        if getattr(task, field) is not None:
+            register_function(f"{task.name}.{field}", getattr(task, field), replace=True)
     return task
 
 
@@ -111,14 +118,15 @@ def get_task(name: str) -> Task:
     return _REGISTRY[name]
 
 
-def resolve_tasks(specs: Iterable[str | Path | Task]) -> list[Task]:
-    """Tasks from names, YAML file paths or Task objects (duplicates keep the first)."""
+def resolve_tasks(specs: Iterable[str | Path | Task], *, allow_code: bool = False) -> list[Task]:
+    """Tasks from names, YAML file paths or Task objects (duplicates keep the first). `allow_code`: let YAML
+    files use functions from .py files beside them (see `functions.py`)."""
     tasks: dict[str, Task] = {}
     for spec in specs:
         if isinstance(spec, Task):
             task = spec
         elif isinstance(spec, Path) or str(spec).endswith((".yaml", ".yml")):
-            task = load_task_yaml(spec)
+            task = load_task_yaml(spec, allow_code=allow_code)
         else:
             task = get_task(str(spec))
         tasks.setdefault(task.name, task)
@@ -128,6 +136,7 @@ def resolve_tasks(specs: Iterable[str | Path | Task]) -> list[Task]:
 __all__ = [
     "Task", "FewShot", "Sample", "DataSource", "Row", "packaged", "FieldText", "FieldValue", "FixedChoices",
     "FieldChoices", "FieldPair", "ScoringMode", "ClassifierHead", "MultipleChoice", "Generation",
-    "register_task", "get_task", "list_tasks", "resolve_tasks", "load_task_yaml", "task_from_dict",
+    "register_task", "get_task", "list_tasks", "register_function", "list_functions", "resolve_tasks",
+    "load_task_yaml", "task_from_dict",
     "TASK_MODULES", "OPTIONAL_TASK_MODULES",
 ]

@@ -1,7 +1,8 @@
 """Row functions: small frozen callables that read a task's fields from a row, so tasks stay declarative.
 
 A task's `prompt`, `target`, `choices`, ... are functions of the row (a dict). Write any Python function, or use
-these, which YAML task files map to and which the results JSON can describe:
+these, which YAML task files map to and which the results JSON can describe (the functions a YAML file may name
+otherwise are in `functions.py`):
 
 - `FieldText("sentence", prefix="Review: ", suffix="\\nSentiment:")`: a text field with fixed text around it;
 - `FieldValue("label")`: a field's value as is (dots reach into nested objects: "mc1_targets.labels");
@@ -12,7 +13,6 @@ these, which YAML task files map to and which the results JSON can describe:
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -106,20 +106,6 @@ class FieldPair:
         return {"type": "FieldPair", **asdict(self)}
 
 
-def import_function(spec: str) -> RowFunction:
-    """The function named by "package.module:function"."""
-    module_name, _, attribute = spec.partition(":")
-    if not module_name or not attribute:
-        raise TaskDefinitionError(f"expected 'package.module:function', got {spec!r}")
-    try:
-        function = getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError) as error:
-        raise TaskDefinitionError(f"cannot import {spec!r}: {error}") from error
-    if not callable(function):
-        raise TaskDefinitionError(f"{spec!r} is not callable")
-    return function
-
-
 def describe_function(function: Any) -> Any:
     """JSON description of a row function (its fields, or 'module:qualname' for plain functions)."""
     if function is None:
@@ -137,4 +123,4 @@ def fields_used(function: Any) -> tuple[str, ...]:
 
 
 __all__ = ["RowFunction", "get_field", "FieldText", "FieldValue", "FixedChoices", "FieldChoices", "FieldPair",
-           "import_function", "describe_function", "fields_used"]
+           "describe_function", "fields_used"]

@@ -1,13 +1,16 @@
 """Load a task from a YAML file into the same `Task` dataclass the built-in tasks use.
 
 The YAML keys are the `Task` field names; unknown keys (at any level) are errors. There are no templates:
-text comes from row fields with fixed text around them, or from a Python function named "module:function".
+text comes from row fields with fixed text around them, or from a function the file names: a registered one
+("sst2.prompt", "truthfulqa_mc2.process_results", ...) or "FILE:FUNCTION" from FILE.py beside the YAML file, which
+runs that file and so needs `allow_code=True` (`--allow-task-code`). No other module is ever imported (see
+`functions.py`).
 
 ```yaml
 name: my_sentiment
 version: "1"
 data: {path: reviews.jsonl}            # relative to this file; or {hub_id: ..., hub_config: ..., split: ...}
-prompt: {field: text, suffix: "\\nSentiment:"}   # or "my_package.prompts:review_prompt"
+prompt: {field: text, suffix: "\\nSentiment:"}   # or "utils:review_prompt" (utils.py beside this file)
 classifier_input: {field: text}          # or {fields: [premise, hypothesis]}
 target: {field: label}
 choices: [negative, positive]            # or {field: answers}
@@ -20,17 +23,18 @@ generation: {max_new_tokens: 32, stop: ["\\n"]}
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from ..._yaml import YamlFileError, load_yaml_file
 from ..errors import TaskDefinitionError
 from ..metrics import mean_of
 from ..records import GenerationSettings
 from .data import DataSource
-from .formatting import FieldChoices, FieldPair, FieldText, FieldValue, FixedChoices, import_function
+from .formatting import FieldChoices, FieldPair, FieldText, FieldValue, FixedChoices
+from .functions import task_function
 from .task import FewShot, Task
 
 TASK_KEYS = ("name", "version", "data", "fields", "prompt", "target", "scoring", "metrics", "choices",
@@ -39,31 +43,36 @@ TASK_KEYS = ("name", "version", "data", "fields", "prompt", "target", "scoring",
 REQUIRED_KEYS = ("name", "version", "data", "prompt", "target", "scoring", "metrics")
 
 
-def load_task_yaml(path: str | Path) -> Task:
-    """The `Task` described by the YAML file at `path`."""
+def load_task_yaml(path: str | Path, *, allow_code: bool = False) -> Task:
+    """The `Task` described by the YAML file at `path`; `allow_code` lets it use functions from .py files beside
+    it."""
     path = Path(path)
     try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise TaskDefinitionError(f"cannot read task file {path}: {error}") from error
-    return task_from_dict(spec, where=str(path), base_dir=path.parent)
+        spec = load_yaml_file(path)
+    except YamlFileError as error:
+        raise TaskDefinitionError(f"task file {error}") from None
+    return task_from_dict(spec, where=str(path), base_dir=path.parent, allow_code=allow_code)
 
 
-def task_from_dict(spec: Any, where: str = "task spec", base_dir: Path | None = None) -> Task:
-    """The `Task` described by a mapping with YAML-style values (see the module docstring)."""
+def task_from_dict(spec: Any, where: str = "task spec", base_dir: Path | None = None, *,
+                   allow_code: bool = False) -> Task:
+    """The `Task` described by a mapping with YAML-style values (see the module docstring); functions in .py
+    files of `base_dir` only with `allow_code`."""
     _check_keys(spec, TASK_KEYS, where, required=REQUIRED_KEYS)
     where = f"{where} (task {spec['name']!r})"
+    function = partial(task_function, base_dir=base_dir, allow_code=allow_code)
     kwargs = dict(spec)
     kwargs["data"] = _data(spec["data"], f"{where}: data", base_dir)
     kwargs["fields"] = tuple(spec.get("fields") or ())
     for key in ("prompt", "seq2seq_prompt"):
         if key in spec:
-            kwargs[key] = _text_function(spec[key], f"{where}: {key}")
-    kwargs["target"] = _value_function(spec["target"], f"{where}: target")
+            kwargs[key] = _text_function(spec[key], f"{where}: {key}", function)
+    kwargs["target"] = _value_function(spec["target"], f"{where}: target", function)
     if "choices" in spec:
-        kwargs["choices"] = _choices(spec["choices"], f"{where}: choices")
+        kwargs["choices"] = _choices(spec["choices"], f"{where}: choices", function)
     if "classifier_input" in spec:
-        kwargs["classifier_input"] = _classifier_input(spec["classifier_input"], f"{where}: classifier_input")
+        kwargs["classifier_input"] = _classifier_input(spec["classifier_input"], f"{where}: classifier_input",
+                                                       function)
     kwargs["metrics"] = tuple(_metric(item, f"{where}: metrics") for item in _listify(spec["metrics"]))
     kwargs["scoring"] = tuple(_listify(spec["scoring"]))
     if "few_shot" in spec:
@@ -72,7 +81,8 @@ def task_from_dict(spec: Any, where: str = "task spec", base_dir: Path | None = 
         _check_keys(spec["generation"], ("max_new_tokens", "num_beams", "stop"), f"{where}: generation")
         kwargs["generation"] = _build(GenerationSettings, spec["generation"], f"{where}: generation")
     if "process_results" in spec:
-        kwargs["process_results"] = import_function(_string(spec["process_results"], f"{where}: process_results"))
+        key = f"{where}: process_results"
+        kwargs["process_results"] = function(_string(spec["process_results"], key), key)
     return _build(Task, kwargs, where)
 
 
@@ -114,32 +124,35 @@ def _data(spec, where: str, base_dir: Path | None) -> DataSource:
     return _build(DataSource, spec, where)
 
 
-def _text_function(spec, where: str):
+FunctionLookup = Callable[[str, str], Callable]  # (spec, where) -> the named function
+
+
+def _text_function(spec, where: str, function: FunctionLookup):
     if isinstance(spec, str):
-        return import_function(spec)
+        return function(spec, where)
     _check_keys(spec, ("field", "prefix", "suffix"), where, required=("field",))
     return _build(FieldText, spec, where)
 
 
-def _value_function(spec, where: str):
+def _value_function(spec, where: str, function: FunctionLookup):
     if isinstance(spec, str):
-        return import_function(spec)
+        return function(spec, where)
     _check_keys(spec, ("field",), where, required=("field",))
     return FieldValue(_string(spec["field"], where))
 
 
-def _choices(spec, where: str):
+def _choices(spec, where: str, function: FunctionLookup):
     if isinstance(spec, list):
         return _build(FixedChoices, {"choices": tuple(spec)}, where)
     if isinstance(spec, str):
-        return import_function(spec)
+        return function(spec, where)
     _check_keys(spec, ("field",), where, required=("field",))
     return FieldChoices(_string(spec["field"], where))
 
 
-def _classifier_input(spec, where: str):
+def _classifier_input(spec, where: str, function: FunctionLookup):
     if isinstance(spec, str):
-        return import_function(spec)
+        return function(spec, where)
     _check_keys(spec, ("field", "fields"), where)
     if "fields" in spec:
         fields = spec["fields"]
