@@ -4,10 +4,11 @@ A request is (context, continuation) = ("Q: <question>\\nA:", " <choice>") for e
 (no few-shot preamble); its score is the summed log-probability of the continuation tokens given the context.
 
 The scorer is the project harness's `HFAdapter` (`variformer.eval_harness.adapters`) when it can be imported:
-batched (longest first, right-padded, `batch_size` fixed) against the same adapter with `batch_size=1` (one
-request per forward). Without it, `MinimalScorer` below does the same job: requests sorted longest first,
-right-padded, no attention mask (with right padding a causal model never attends to the padding of the scored
-tokens). The row records which scorer ran.
+batched (`batch_size` fixed) against the same adapter with `batch_size=1` (one row per forward). Both compute
+the "Q: <question>\\nA:" tokens shared by a question's choices once (the adapter's prefix sharing); lm-eval
+comparisons are `benchmarks/lmeval_truthfulqa.py`. Without the harness, `MinimalScorer` below scores the
+requests whole: sorted longest first, right-padded, no attention mask (with right padding a causal model never
+attends to the padding of the scored tokens). The row records which scorer ran.
 
 There is no Hub access, so no GPT-2 tokenizer: a word-level tokenizer (words and punctuation, about as many
 tokens as GPT-2's BPE makes of English) is trained on the requests themselves, so lengths are realistic.

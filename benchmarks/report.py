@@ -31,18 +31,21 @@ class Side:
 
 @dataclass
 class Target:
-    """The issue's goal for a row: ratio `comparison` `ratio` (e.g. >= 1.5); `met` is filled in when measured."""
+    """The issue's goal for a row: ratio `comparison` `ratio` (e.g. >= 1.5); `met` is filled in when measured.
+    `judged_on`: "gpu" (judged only in a GPU run at the target shapes) or "any" (a target of the measured shape
+    itself, judged on every device, e.g. the CPU decoding-overhead and memory rows)."""
 
     ratio: float
     comparison: str  # ">=" or "<="
     note: str
     met: bool | None = None
+    judged_on: str = "gpu"
 
 
 @dataclass
 class Row:
     id: str
-    section: str  # "training", "decoding" or "harness"
+    section: str  # "training", "decoding", "decoding-overhead", "memory" or "harness"
     title: str
     metric: str
     unit: str
@@ -72,7 +75,8 @@ class Row:
             return self.skip(self.reason or "no measurement")
         if self.baseline.value:
             self.ratio = self.variformer.value / self.baseline.value
-        if judge_target and self.target is not None and self.ratio is not None:
+        judged = judge_target or (self.target is not None and self.target.judged_on == "any")
+        if judged and self.target is not None and self.ratio is not None:
             wanted = self.target.ratio
             self.target.met = self.ratio >= wanted if self.target.comparison == ">=" else self.ratio <= wanted
         return self
@@ -144,6 +148,19 @@ def _row_cells(row: Row) -> list[str]:
             _target_cell(row), status]
 
 
+def rows_table(rows: list[Row]) -> list[str]:
+    """The Markdown table of `rows` (one line per row, after a header)."""
+    lines = ["| Row | What | Shape | Variformer | Baseline | Ratio | Target | Status |",
+             "|---|---|---|---|---|---|---|---|"]
+    return lines + ["| " + " | ".join(cell.replace("|", "/") for cell in _row_cells(row)) + " |" for row in rows]
+
+
+def row_from_dict(data: dict) -> Row:
+    """A `Row` back from its JSON form (`dataclasses.asdict`)."""
+    sides = {key: Side(**data[key]) if data.get(key) else None for key in ("variformer", "baseline")}
+    return Row(**{**data, **sides, "target": Target(**data["target"]) if data.get("target") else None})
+
+
 def to_markdown(report: RunReport) -> str:
     mode, env = report.mode, report.environment
     lines = [f"# Variformer benchmarks: {report.label}", ""]
@@ -171,13 +188,10 @@ def to_markdown(report: RunReport) -> str:
         full = counts["target_shape"]
         lines.append(f"| {workload} ({counts['stock_class']}) | {counts['variformer']:,} | {counts['stock']:,} | "
                      f"{counts['variformer'] == counts['stock']} | {full['variformer']:,} | {full['stock']:,} |")
-    lines += ["", "## Results (ratio = Variformer / baseline)", "",
-              "| Row | What | Shape | Variformer | Baseline | Ratio | Target | Status |",
-              "|---|---|---|---|---|---|---|---|"]
-    lines += ["| " + " | ".join(cell.replace("|", "/") for cell in _row_cells(row)) + " |" for row in report.rows]
+    lines += ["", "## Results (ratio = Variformer / baseline)", ""] + rows_table(report.rows)
     lines += ["", "## Formulas", ""] + [f"- {name}: {text}" for name, text in report.formulas.items()]
     return "\n".join(lines) + "\n"
 
 
 __all__ = ["SCHEMA_VERSION", "STATUSES", "Side", "Target", "Row", "RunReport", "write_atomic", "to_markdown",
-           "format_value"]
+           "format_value", "rows_table", "row_from_dict"]

@@ -2,6 +2,7 @@
 
     python benchmarks/run.py --device cuda          # the issue's shapes (GPT-2 small, BERT-base, T5-base), bf16
     python benchmarks/run.py --device cpu --quick   # tiny shapes, few steps: runs anywhere in about a minute
+    python benchmarks/run.py --device cpu --only decoding-overhead memory   # issue 18's CPU comparisons
 
 Writes benchmarks/results/<date>-<device>.json (schema in benchmarks/report.py) and the same run as a Markdown
 table (.md), each atomically (temporary file + os.replace), and prints progress to stderr. Every row reports
@@ -13,6 +14,9 @@ Rows:
   decoder "gpt2-small" vs GPT2LMHeadModel (also MFU), encoder "bert-base" vs BertForMaskedLM, encoder-decoder
   "t5-base" vs T5ForConditionalGeneration;
 - greedy decoding, new tokens/s, batch 1 and 32, dynamic and static cache, vs GPT2LMHeadModel;
+- per-step decoding overhead (issue 18): batch-1 greedy decoding of a stock GPT-2 with random weights against the
+  Variformer model converted from it (same tokens), dynamic and static cache, alternating calls;
+- training-step memory (issue 18, CPU): peak RSS of a fresh subprocess per model (benchmarks/memory.py);
 - log-likelihood scoring of TruthfulQA MC2 requests, batched (sorted by length) vs one at a time, and
   Variformer vs GPT2LMHeadModel with the batched scorer.
 """
@@ -42,15 +46,14 @@ import torch  # noqa: E402
 import transformers  # noqa: E402
 
 import variformer  # noqa: E402
-from benchmarks import decoding, harness, shapes as shape_sets, training  # noqa: E402
+from benchmarks import decoding, harness, memory, shapes as shape_sets, training  # noqa: E402
 from benchmarks.models import STOCK_CLASSES, parameter_counts_on_meta  # noqa: E402
 from benchmarks.report import SCHEMA_VERSION, Row, RunReport, Side, Target, to_markdown, write_atomic  # noqa: E402
 from benchmarks.settings import H100_BF16_DENSE_PEAK_FLOPS, Settings  # noqa: E402
 
 DEFAULT_TRUTHFULQA = REPO_ROOT.parent / "shared" / "data" / "truthfulqa" / "mc_task.jsonl"
 WORKLOADS = ("decoder", "encoder", "encoder-decoder")
-CONFIG_BUILDERS = {"decoder": shape_sets.decoder_config, "encoder": shape_sets.encoder_config,
-                   "encoder-decoder": shape_sets.seq2seq_config}
+CONFIG_BUILDERS = shape_sets.CONFIG_BUILDERS
 
 GPU_ONLY = "GPU-only"
 SKIP_COMPILE = (f"{GPU_ONLY}: torch.compile timings are taken on CUDA (CPU inductor compiles take minutes on a "
@@ -68,6 +71,11 @@ FORMULAS = {
            "(PaLM appendix B, nanoGPT); the same FLOPs are used for both models of the pair",
     "new_tokens_per_s": "batch * new tokens / median seconds per generate() call (prompt processing included)",
     "requests_per_s": "scored requests / median seconds per pass over all requests",
+    "peak_rss": "ru_maxrss of a fresh process that builds the model and a fused AdamW, runs a 1 x 8-token warm-up "
+                "step (the optimizer state then exists) and one training step on the row's batch; the JSON adds "
+                "the RSS before that step and the difference (step_rss_bytes)",
+    "decoding_overhead": "new tokens / median wall seconds per generate() call, calls of the two models "
+                         "alternating (a, b, b, a, ...); the process CPU seconds are in extra.cpu_times_s",
     "ratio": "Variformer / baseline (higher is better for throughput and MFU, lower is better for memory)",
 }
 
@@ -115,7 +123,8 @@ def training_case(workload: str, variant: str, settings: Settings) -> Case:
     rows = [row("tokens_per_s", "tokens/s", True, _copy(TRAINING_TARGETS.get((workload, variant))))]
     if workload == "decoder":
         rows.append(row("mfu", "fraction", True))
-    rows.append(row("peak_memory", "bytes", False, Target(1.0, "<=", "issue: peak memory no higher than stock")))
+    rows.append(row("peak_memory", "bytes", False,
+                    Target(0.7, "<=", "issue 18: peak memory of a training step <= 0.7x stock")))
     skip = _training_skip_reason(variant, settings)
     if skip is not None:
         return Case(f"{workload}/train/{variant}", rows, skip_reason=skip)
@@ -195,6 +204,66 @@ def decoding_case(batch_size: int, cache: str, settings: Settings) -> Case:
     return Case(row.id, [row], measure=measure)
 
 
+# ---------------------------------------------------------------------------------------------- decoding overhead
+def decoding_overhead_case(model_name: str, cache: str, settings: Settings) -> Case:
+    """Batch-1 greedy decoding of a stock GPT-2 against its conversion (same tokens), alternating calls."""
+    levers = settings.levers
+    wanted = 1.2 if cache == "static" else 1.0
+    target = Target(wanted, ">=", f"issue 18: >= {wanted}x stock GPT-2 tokens/s at batch 1, {cache} cache",
+                    judged_on="any")
+    row = Row(id=f"decoding-overhead/{model_name}/batch1/{cache}/new_tokens_per_s", section="decoding-overhead",
+              title=f"greedy generate(), {cache} cache, GPT-2 vs its conversion (same tokens), fp32",
+              metric="new_tokens_per_s", unit="tokens/s", higher_is_better=True,
+              shape={"model": model_name, "batch": 1, "prompt": levers.decode_prompt, "new": levers.decode_new},
+              target=target)
+
+    def measure(rows: list[Row]) -> None:
+        sides = decoding.measure_decoding_overhead(model_name, "static" if cache == "static" else None, settings)
+        rows[0].variformer, rows[0].baseline = sides["variformer"], sides["stock"]
+        log(f"  {rows[0].id}: variformer {sides['variformer'].value:,.1f}, stock {sides['stock'].value:,.1f} "
+            "new tokens/s")
+
+    return Case(row.id, [row], measure=measure)
+
+
+# ---------------------------------------------------------------------------------------------- memory
+SKIP_RSS_ON_GPU = ("CPU-only: peak RSS of a subprocess; on the GPU the */train/*/peak_memory rows report "
+                   "torch.cuda.max_memory_allocated at the target shapes")
+
+
+def memory_case(workload: str, settings: Settings) -> Case:
+    """Peak RSS of one training step, each model in a fresh subprocess (benchmarks/memory.py)."""
+    levers = settings.levers
+    batch = levers.memory_batch.get(workload)
+    shape = dict(training_shape(workload, replace(settings, shapes=levers.memory_shapes)), batch=batch,
+                 dims=levers.memory_shapes.name)
+    row = Row(id=f"memory/{workload}/train_step/peak_rss", section="memory",
+              title=f"{workload} training step (fp32, dropout off), peak RSS of a fresh process", metric="peak_rss",
+              unit="bytes", higher_is_better=False, shape=shape,
+              target=Target(0.7, "<=", "issue 18: peak RSS of a training step <= 0.7x stock", judged_on="any"))
+    if settings.on_gpu:
+        return Case(row.id, [row], skip_reason=SKIP_RSS_ON_GPU)
+    if batch is None:
+        return Case(row.id, [row], skip_reason=f"{levers.name} sizes measure the memory of "
+                                               f"{', '.join(levers.memory_batch)} only")
+    return Case(row.id, [row], measure=lambda rows: _measure_memory(workload, batch, rows, settings))
+
+
+def _measure_memory(workload: str, batch: int, rows: list[Row], settings: Settings) -> None:
+    sides = {}
+    for side in ("variformer", "stock"):
+        child = memory.measure_peak_rss(side, workload, settings.levers.memory_shapes.name, batch,
+                                        threads=torch.get_num_threads())
+        sides[side] = Side(label=child["label"], value=child["peak_rss_bytes"], times_s=[child["wall_s"]],
+                           extra={key: child[key] for key in ("rss_before_step_bytes", "step_rss_bytes", "tokens",
+                                                              "loss")})
+        log(f"  {rows[0].id}: {side} peak RSS {child['peak_rss_bytes'] / 2**30:.2f} GiB "
+            f"(step {child['step_rss_bytes'] / 2**30:.2f} GiB)")
+    ours, stock = sides["variformer"].extra["step_rss_bytes"], sides["stock"].extra["step_rss_bytes"]
+    sides["variformer"].extra["step_rss_ratio"] = ours / stock if stock else None
+    rows[0].variformer, rows[0].baseline = sides["variformer"], sides["stock"]
+
+
 # ---------------------------------------------------------------------------------------------- harness
 def harness_case(settings: Settings) -> Case:
     """Two rows: batched vs one-at-a-time scorer (Variformer), and Variformer vs GPT-2 (batched scorer)."""
@@ -241,6 +310,9 @@ def build_cases(settings: Settings, only: list[str] | None) -> list[Case]:
         cases += [training_case(workload, variant, settings) for variant in variants]
     cases += [decoding_case(batch, cache, settings)
               for batch in settings.shapes.decode_batches for cache in ("dynamic", "static")]
+    cases += [decoding_overhead_case(model_name, cache, settings)
+              for model_name in shape_sets.DECODE_OVERHEAD_MODELS for cache in ("dynamic", "static")]
+    cases += [memory_case(workload, settings) for workload in WORKLOADS]
     cases.append(harness_case(settings))
     if only:
         cases = [case for case in cases if case.name.startswith(tuple(only))]
@@ -359,6 +431,7 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
         attn_implementation=args.attn_implementation,
         harness_questions=questions or None,
         truthfulqa_path=args.truthfulqa,
+        levers=shape_sets.QUICK_LEVERS if args.quick else shape_sets.FULL_LEVERS,
     )
 
 

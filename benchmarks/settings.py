@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from .shapes import Shapes
+from .shapes import FULL_LEVERS, LeverSizes, Shapes
 
 # bf16 dense peak of an H100 SXM (and of an H200, which has the same compute), in FLOP/s.
 H100_BF16_DENSE_PEAK_FLOPS = 989e12
@@ -24,6 +24,7 @@ class Settings:
     harness_questions: int | None  # None: every question of the file
     truthfulqa_path: Path
     seed: int = 0
+    levers: LeverSizes = FULL_LEVERS  # sizes of the decoding-overhead and memory rows
 
     @property
     def on_gpu(self) -> bool:

@@ -8,7 +8,7 @@ records both parameter counts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from transformers import BertConfig, GPT2Config, PreTrainedConfig, T5Config
 
@@ -54,6 +54,35 @@ TINY = Shapes(
 )
 
 
+# GPT-2 configs (random weights) whose converted Variformer decoders the decoding-overhead rows compare: a model so
+# small that a decoding step is nearly all per-step Python work (the case of a GPU), and the 6-layer, 384-wide,
+# 8k-vocabulary GPT-2 of the TruthfulQA harness comparison (issue 18), where the matmuls weigh more.
+DECODE_OVERHEAD_MODELS = {
+    "gpt2-2x64": dict(n_layer=2, n_embd=64, n_head=4, vocab_size=1024),
+    "gpt2-6x384": dict(n_layer=6, n_embd=384, n_head=6, vocab_size=8192),
+}
+
+
+@dataclass(frozen=True)
+class LeverSizes:
+    """Sizes of the issue-18 rows: greedy decoding of the `DECODE_OVERHEAD_MODELS` at batch 1, and the peak RSS
+    of one training step of each workload (model dims of `memory_shapes`, batch `memory_batch[workload]`;
+    workloads missing from it are skipped)."""
+
+    name: str
+    decode_prompt: int
+    decode_new: int
+    memory_shapes: Shapes
+    memory_batch: dict
+
+
+FULL_LEVERS = LeverSizes(name="full", decode_prompt=64, decode_new=64, memory_shapes=TARGET,
+                         memory_batch={"decoder": 1, "encoder": 2, "encoder-decoder": 1})
+# `--quick`: a few tokens, and only the decoder's memory at tiny shapes (each measurement starts a process).
+QUICK_LEVERS = LeverSizes(name="quick", decode_prompt=8, decode_new=8, memory_shapes=TINY,
+                          memory_batch={"decoder": 2})
+
+
 def decoder_config(shapes: Shapes) -> VariformerConfig:
     """The "gpt2-small" preset (or its tiny version)."""
     return VariformerConfig.from_preset("gpt2-small", **shapes.decoder_overrides)
@@ -73,6 +102,21 @@ def seq2seq_config(shapes: Shapes) -> VariformerConfig:
     config = VariformerConfig.from_preset("t5-base", **shapes.seq2seq_overrides)
     config.attention_dropout = config.hidden_dropout_prob
     return config
+
+
+CONFIG_BUILDERS = {"decoder": decoder_config, "encoder": encoder_config, "encoder-decoder": seq2seq_config}
+
+
+def with_batch(shapes: Shapes, workload: str, batch: int) -> Shapes:
+    """`shapes` with the training batch of `workload` set to `batch` sequences."""
+    name = {"decoder": "decoder_batch", "encoder": "encoder_batch", "encoder-decoder": "seq2seq_batch"}[workload]
+    return replace(shapes, **{name: batch})
+
+
+def with_tokens(shapes: Shapes, batch: int, length: int) -> Shapes:
+    """`shapes` with every training batch `batch` x `length` tokens (a warm-up step that costs nothing)."""
+    return replace(shapes, decoder_batch=batch, decoder_seq=length, encoder_batch=batch, encoder_seq=length,
+                   seq2seq_batch=batch, source_len=length, target_len=length)
 
 
 def gpt2_config(config: VariformerConfig) -> GPT2Config:
@@ -121,4 +165,6 @@ def stock_config(config: VariformerConfig, workload: str) -> PreTrainedConfig:
     return builders[workload](config)
 
 
-__all__ = ["Shapes", "TARGET", "TINY", "decoder_config", "encoder_config", "seq2seq_config", "stock_config"]
+__all__ = ["CONFIG_BUILDERS", "DECODE_OVERHEAD_MODELS", "FULL_LEVERS", "LeverSizes", "QUICK_LEVERS", "Shapes",
+           "TARGET", "TINY", "decoder_config", "encoder_config", "seq2seq_config", "stock_config", "with_batch",
+           "with_tokens"]

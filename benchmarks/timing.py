@@ -7,17 +7,19 @@ import gc
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
 
 @dataclass
 class Timing:
-    """Wall-clock seconds of each timed iteration (warm-up iterations excluded) and of the first warm-up one."""
+    """Wall-clock seconds of each timed iteration (warm-up iterations excluded) and of the first warm-up one;
+    `cpu_times_s`: the process CPU seconds of each timed iteration, when measured."""
 
     times_s: list[float]
     first_call_s: float | None
+    cpu_times_s: list[float] = field(default_factory=list)
 
     @property
     def median_s(self) -> float:
@@ -49,6 +51,26 @@ def measure(step: Callable[[], object], device: torch.device, warmup: int, repea
     return Timing(times_s=times, first_call_s=first_call_s)
 
 
+def measure_alternating(steps: dict[str, Callable[[], object]], device: torch.device, warmup: int,
+                        repeats: int) -> dict[str, Timing]:
+    """Time several `steps` in turns, the order reversed every round (a, b, b, a, ...), so that load on a shared
+    machine falls on all of them alike. Wall and process CPU seconds per timed call; `warmup` untimed rounds."""
+    for _ in range(warmup):
+        for step in steps.values():
+            step()
+    timings = {name: Timing(times_s=[], first_call_s=None) for name in steps}
+    names = list(steps)
+    for round_index in range(repeats):
+        for name in names if round_index % 2 == 0 else reversed(names):
+            synchronize(device)
+            cpu_start, start = time.process_time(), time.perf_counter()
+            steps[name]()
+            synchronize(device)
+            timings[name].times_s.append(time.perf_counter() - start)
+            timings[name].cpu_times_s.append(time.process_time() - cpu_start)
+    return timings
+
+
 def reset_peak_memory(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -76,5 +98,5 @@ def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextM
     return contextlib.nullcontext()
 
 
-__all__ = ["Timing", "measure", "synchronize", "reset_peak_memory", "peak_memory_bytes", "release_memory",
+__all__ = ["Timing", "measure", "measure_alternating", "synchronize", "reset_peak_memory", "peak_memory_bytes", "release_memory",
            "autocast"]

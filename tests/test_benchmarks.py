@@ -31,13 +31,17 @@ TRAINING_ROWS = [
 ]
 DECODING_ROWS = [f"decoding/batch{batch}/{cache}/new_tokens_per_s" for batch in (1, 32)
                  for cache in ("dynamic", "static")]
+OVERHEAD_ROWS = [f"decoding-overhead/{model}/batch1/{cache}/new_tokens_per_s" for model in ("gpt2-2x64", "gpt2-6x384")
+                 for cache in ("dynamic", "static")]
+MEMORY_ROWS = [f"memory/{workload}/train_step/peak_rss" for workload in ("decoder", "encoder", "encoder-decoder")]
+QUICK_SKIPPED_MEMORY_ROWS = set(MEMORY_ROWS[1:])  # --quick measures the decoder's memory only
 HARNESS_ROWS = ["harness/loglikelihood/batched_vs_single/requests_per_s",
                 "harness/loglikelihood/variformer_vs_stock/requests_per_s"]
-ALL_ROWS = TRAINING_ROWS + DECODING_ROWS + HARNESS_ROWS
+ALL_ROWS = TRAINING_ROWS + DECODING_ROWS + OVERHEAD_ROWS + MEMORY_ROWS + HARNESS_ROWS
 # Measured on CPU; every compiled / flash / MFU / peak-memory row is GPU-only.
 CPU_MEASURED_ROWS = {
     "decoder/train/eager/tokens_per_s", "encoder/train/eager/tokens_per_s",
-    "encoder-decoder/train/eager/tokens_per_s", *DECODING_ROWS, *HARNESS_ROWS,
+    "encoder-decoder/train/eager/tokens_per_s", *DECODING_ROWS, *OVERHEAD_ROWS, MEMORY_ROWS[0], *HARNESS_ROWS,
 }
 
 
@@ -93,8 +97,27 @@ def test_rows_are_measured_or_skipped_with_a_reason(cpu_quick_run):
             assert len(row["variformer"]["times_s"]) == 1
         else:
             assert row["status"] == "skipped", row
-            assert row["reason"].startswith("GPU-only"), row
+            assert row["reason"].startswith("GPU-only") or row["id"] in QUICK_SKIPPED_MEMORY_ROWS, row
             assert row["ratio"] is None
+
+
+@pytest.mark.slow
+def test_issue18_rows_record_same_tokens_and_judge_their_cpu_targets(cpu_quick_run):
+    """The decoding-overhead rows compare a GPT-2 with its conversion (equal tokens is checked before timing) and,
+    like the memory rows, carry a target judged on any device; the memory row holds both processes' figures."""
+    report, _, _, _ = cpu_quick_run
+    rows = {row["id"]: row for row in report["rows"]}
+    for row_id in OVERHEAD_ROWS:
+        row = rows[row_id]
+        assert row["variformer"]["extra"]["same_tokens"] is True
+        assert len(row["variformer"]["extra"]["cpu_times_s"]) == 1
+        assert row["target"]["met"] == (row["ratio"] >= row["target"]["ratio"])
+    memory_row = rows[MEMORY_ROWS[0]]
+    for side in ("variformer", "baseline"):
+        extra = memory_row[side]["extra"]
+        assert memory_row[side]["value"] >= extra["rss_before_step_bytes"] > 0
+        assert extra["step_rss_bytes"] == memory_row[side]["value"] - extra["rss_before_step_bytes"]
+    assert memory_row["target"]["met"] == (memory_row["ratio"] <= 0.7)
 
 
 @pytest.mark.slow

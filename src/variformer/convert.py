@@ -26,9 +26,7 @@ import argparse
 import copy
 import json
 import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +35,7 @@ import torch
 from transformers import PreTrainedConfig, PreTrainedModel
 from transformers.utils import logging
 
+from ._files import copy_tokenizer_files, replacing_folder
 from .configuration import VariformerConfig
 from .modeling import (
     VariformerForCausalLM,
@@ -54,13 +53,6 @@ PLAIN_ACTIVATIONS = {"relu": "relu", "gelu": "gelu", "gelu_new": "gelu_new", "ge
                      "silu": "silu", "swish": "silu"}
 GATED_ACTIVATIONS = {"relu": "reglu", "gelu": "geglu", "gelu_new": "geglu_tanh", "gelu_pytorch_tanh": "geglu_tanh",
                      "silu": "swiglu", "swish": "swiglu"}
-# files copied beside the converted weights when the source folder has them
-TOKENIZER_FILES = (
-    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "vocab.txt",
-    "vocab.json", "merges.txt", "spiece.model", "sentencepiece.bpe.model", "tokenizer.model", "chat_template.jinja",
-    "chat_template.json",
-)
-
 # largest output difference `variformer convert` accepts for an fp32 checkpoint
 FP32_TOLERANCE = 1e-3
 
@@ -426,14 +418,9 @@ def convert_checkpoint(src_dir: str | os.PathLike, out_dir: str | os.PathLike, s
     difference = output_difference(source, model)
     if source.dtype == torch.float32 and not difference <= FP32_TOLERANCE:
         raise ValueError(f"Converted outputs differ from {src} by {difference:.3g} (> {FP32_TOLERANCE}); not saved.")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
+    with replacing_folder(out) as staging:
         model.save_pretrained(staging)
         _copy_tokenizer_files(src, staging, source.config.model_type)
-        _replace_dir(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return difference
 
 
@@ -442,9 +429,7 @@ def _copy_tokenizer_files(src: Path, dst: Path, model_type: str) -> None:
     cannot infer it from model_type "variformer"."""
     from transformers.models.auto.tokenization_auto import TOKENIZER_MAPPING_NAMES
 
-    copied = [name for name in TOKENIZER_FILES if (src / name).is_file()]
-    for name in copied:
-        shutil.copy2(src / name, dst / name)
+    copied = copy_tokenizer_files(src, dst)
     tokenizer_class = TOKENIZER_MAPPING_NAMES.get(model_type)
     if not copied or tokenizer_class is None:
         return
@@ -453,17 +438,6 @@ def _copy_tokenizer_files(src: Path, dst: Path, model_type: str) -> None:
     if not tokenizer_config.get("tokenizer_class"):
         tokenizer_config["tokenizer_class"] = tokenizer_class
         config_path.write_text(json.dumps(tokenizer_config, indent=2) + "\n")
-
-
-def _replace_dir(new: Path, out: Path) -> None:
-    """Move `new` to `out`; an existing `out` is swapped out first and deleted only once `new` is in place."""
-    if not out.exists():
-        os.replace(new, out)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-    os.replace(out, old / out.name)
-    os.replace(new, out)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

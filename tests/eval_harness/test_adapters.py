@@ -140,15 +140,16 @@ def test_generation_stops_at_stop_strings(language_models, tokenizer):
     assert stop in cut and len(cut) <= len(free) and free.startswith(cut[:cut.index(stop)])
 
 
-def test_batch_size_auto_halves_on_out_of_memory(language_models, tokenizer):
+def test_batch_size_auto_halves_its_token_budget_on_out_of_memory(language_models, tokenizer):
     model = language_models["gpt2"]
     adapter = HFAdapter(model, tokenizer, batch_size="auto", max_batch_size=8)
     original = model.forward
     seen = []
 
     def forward(*args, **kwargs):
-        seen.append(kwargs["input_ids"].shape[0])
-        if kwargs["input_ids"].shape[0] > 2:
+        rows, width = kwargs["input_ids"].shape
+        seen.append(rows)
+        if rows > 1 and rows * width > 200:
             raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
         return original(*args, **kwargs)
 
@@ -157,7 +158,8 @@ def test_batch_size_auto_halves_on_out_of_memory(language_models, tokenizer):
         results = adapter.loglikelihood(REQUESTS)
     finally:
         del model.forward
-    assert adapter.max_batch_size == 2 and seen[:3] == [6, 4, 2]
+    assert seen[0] == len(REQUESTS) and min(seen) == 1 and adapter.max_batch_tokens <= 200
+    assert adapter.describe()["final_max_batch_tokens"] == adapter.max_batch_tokens < adapter.requested_max_batch_tokens
     expected = HFAdapter(model, tokenizer, batch_size=1).loglikelihood(REQUESTS)
     assert [r.logprob for r in results] == pytest.approx([r.logprob for r in expected], abs=1e-4)
 

@@ -135,6 +135,9 @@ def test_quickstart_evaluation_of_saved_models(model_dirs, tmp_path):
     table = (tmp_path / "eval" / "summary.md").read_text()
     assert "| encoder | sst2 | classifier_head | accuracy |" in table
     assert (tmp_path / "eval" / "decoder" / "report.md").is_file()
+    assert (tmp_path / "eval" / "decoder" / "report.html").is_file()
+    side_by_side = (tmp_path / "eval" / "summary.html").read_text()  # both models on one page
+    assert side_by_side.count('data-task="sst2" data-metric="accuracy"') == 1 and "<th>Δ B−A</th>" in side_by_side
 
 
 # -- nothing runs, is deleted or is lost that the user did not ask for (the real entry point, in a subprocess) ------

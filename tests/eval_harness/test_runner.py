@@ -3,6 +3,7 @@ resume after a kill, sharding, results files."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import replace
 
@@ -44,6 +45,7 @@ def test_runs_are_deterministic_and_use_the_preferred_mode(shared_data):
     assert lm_only.tasks["sst2"].scoring_mode == {"mode": "multiple_choice", "normalization": "none"}
     record = lm_only.samples["sst2"][0]
     assert len(record.output["loglikelihoods"]) == 2 and record.prediction in (0, 1)
+    assert record.choices == [" negative", " positive"] and record.prompt.endswith("\nAnswer:")
     assert lm_only.tasks["sst2"].confusion_matrix["labels"] == ["negative", "positive"]
     assert sum(map(sum, lm_only.tasks["sst2"].confusion_matrix["matrix"])) == 30
     generated = lm_only.samples["multi30k_de_en"][0]
@@ -187,8 +189,11 @@ def test_evaluate_writes_results_samples_report_and_plots(shared_data, tmp_path)
     assert sst2["num_samples"] == 12
     lines = (tmp_path / "samples" / "sst2.jsonl").read_text().splitlines()
     assert len(lines) == 12
-    assert set(json.loads(lines[0])) == {"task", "index", "id", "prompt_hash", "output", "prediction", "target",
-                                          "scores"}
+    first = json.loads(lines[0])
+    assert set(first) == {"task", "index", "id", "prompt_hash", "output", "prediction", "target", "scores", "prompt",
+                          "choices"}
+    assert hashlib.sha256(first["prompt"].encode()).hexdigest() == first["prompt_hash"]  # what the model saw
+    assert first["choices"] is None  # the classifier head scores no continuations
     report = (tmp_path / "report.md").read_text()
     assert "| sst2 | accuracy |" in report and "plots/sst2_confusion.png" in report
     for name in ("sst2.png", "sst2_confusion.png", "multi30k_de_en.png", "xsum.png"):

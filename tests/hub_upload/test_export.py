@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,6 +16,7 @@ from transformers import AutoConfig, AutoTokenizer
 import variformer
 from variformer.hub_upload import ExportError, export_model
 from variformer.hub_upload import export as export_module
+from variformer.hub_upload.remote_code import PACKAGE_DIR, REMOTE_PACKAGES, flat_source
 
 from .conftest import VARIANTS
 
@@ -106,25 +108,42 @@ def references(checkpoints) -> dict[str, dict]:
                                 .eval(), variant) for variant in VARIANTS}
 
 
+def _package_sources() -> dict[str, Path]:
+    """Flat file name -> package source file, for the model code packages (`__init__.py` as `<package>.py`)."""
+    return {(f"{package}.py" if path.name == "__init__.py" else path.name): path
+            for package in REMOTE_PACKAGES for path in (PACKAGE_DIR / package).glob("*.py")}
+
+
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_folder_layout_and_auto_map(exported, variant):
     result = exported[variant]
     files = set(result.files)
-    assert {"README.md", "config.json", "model.safetensors", "configuration_variformer.py",
-            "modeling_variformer.py", "tokenizer.json", "tokenizer_config.json"} <= files
+    assert {"README.md", "config.json", "model.safetensors", "config.py", "heads.py", "models.py",
+            "tokenizer.json", "tokenizer_config.json"} <= files
     assert ("generation_config.json" in files) == (variant != "encoder")
     if variant != "encoder":
         assert json.loads((result.folder / "generation_config.json").read_text())["max_new_tokens"] == 11
     assert not [name for name in files if name.endswith((".bin", ".pt", ".pth"))]
     config = json.loads((result.folder / "config.json").read_text())
-    assert set(config["auto_map"]) == SERVED[variant]
-    assert config["auto_map"]["AutoConfig"] == "configuration_variformer.VariformerConfig"
-    assert config["auto_map"][VARIANTS[variant][1]] == f"modeling_variformer.{VARIANTS[variant][0]}"
+    assert config["auto_map"] == result.auto_map and set(config["auto_map"]) == SERVED[variant]
+    assert config["auto_map"]["AutoConfig"] == "config.VariformerConfig"
+    assert config["auto_map"][VARIANTS[variant][1]] == f"heads.{VARIANTS[variant][0]}"
+    assert {f"{reference.split('.')[0]}.py" for reference in config["auto_map"].values()} <= files
     assert config["architectures"] == [VARIANTS[variant][0]]
-    for name in ("configuration_variformer.py", "modeling_variformer.py"):
-        source = (result.folder / name).read_text()
-        assert "from variformer" not in source and "import variformer" not in source
-    assert not list(result.folder.parent.glob(".*partial"))  # the staging folder was renamed away
+    assert not list(result.folder.parent.glob(".*partial*"))  # the staging folder was renamed away
+
+
+def test_code_files_are_the_current_package_sources_and_nothing_else(exported):
+    """Only our code: each .py file is a module of configuration/ or modeling/ as it reads now, with the
+    cross-folder import made a same-folder one, and it imports nothing of the installed package."""
+    sources = _package_sources()
+    for result in exported.values():
+        code = [name for name in result.files if name.endswith(".py")]
+        assert set(code) <= set(sources) and {"configuration.py", "presets.py"} <= set(code)
+        for name in code:
+            text = (result.folder / name).read_text(encoding="utf-8")
+            assert text == flat_source(sources[name].read_text(encoding="utf-8"))
+            assert "from .." not in text and "import variformer" not in text and "from variformer" not in text
 
 
 def test_loads_back_with_variformer_installed(exported, references):
@@ -157,7 +176,7 @@ def test_loads_without_variformer_through_remote_code(exported, references, chec
     assert remote["variformer_imported"] is False
     for variant in VARIANTS:
         got, expected = remote[variant], references[variant]
-        assert got["module"].startswith("transformers_modules.") and got["module"].endswith(".modeling_variformer")
+        assert got["module"].startswith("transformers_modules.") and got["module"].endswith(".heads")
         assert set(got["loaded"]) == SERVED[variant] - {"AutoConfig"}
         torch.testing.assert_close(got["logits"], expected["logits"], rtol=1e-6, atol=1e-6)
         if variant != "encoder":

@@ -51,7 +51,7 @@ def test_push_creates_the_repo_and_one_commit_with_every_file(fake_hub, hub_toke
     assert committed == exported  # exactly the exported folder, byte for byte
     assert [path for path, _ in result.files] == sorted(committed)
     assert json.loads(committed["config.json"])["auto_map"]["AutoModelForSeq2SeqLM"] == \
-        "modeling_variformer.VariformerForConditionalGeneration"
+        "heads.VariformerForConditionalGeneration"
     assert "model-index" in committed["README.md"].decode()
     assert [path for method, path in fake_hub.requests if "/commit/" in path] == \
         ["/api/models/alice/variformer-mt/commit/main"]
@@ -105,7 +105,7 @@ def test_token_from_the_login_cache_and_missing_token(fake_hub, hub_token, monke
     (tmp_path / "token").write_text(hub_token)  # what `hf auth login` stores
     result = push_checkpoint(checkpoints["encoder"], "alice/enc")
     assert result.commit_oid and fake_hub.bad_auth == 0
-    assert "modeling_variformer.py" in fake_hub.files("alice/enc")
+    assert "heads.py" in fake_hub.files("alice/enc")
 
 
 @pytest.mark.parametrize("repo_id", ["no-namespace", "alice/too/deep", "alice/bad name", "alice/-bad-", ""])
@@ -137,7 +137,7 @@ def test_cli_dry_run_writes_the_folder_and_lists_the_files(checkpoints, tmp_path
     printed = capsys.readouterr().out
     assert code == 0
     assert "Dry run" in printed and "nothing was sent" in printed
-    for name in ("model.safetensors", "config.json", "modeling_variformer.py", "README.md", "tokenizer.json"):
+    for name in ("model.safetensors", "config.json", "heads.py", "README.md", "tokenizer.json"):
         assert name in printed and (out / name).is_file()
     readme = (out / "README.md").read_text()
     assert "license: mit" in readme and "- some/corpus" in readme

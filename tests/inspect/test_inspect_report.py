@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import re
 from pathlib import Path
 
 import pytest
@@ -59,8 +61,10 @@ def check_written(name: str, model, report, folder: Path) -> None:
     assert len(report.positions.pictures) == positions
     markdown = (folder / "report.md").read_text()
     page = (folder / "index.html").read_text()
-    for png in written:
-        assert f"({png})" in markdown and f'src="{png}"' in page
+    for png in written:  # the page holds every picture itself (a data: URI), so it opens on its own
+        assert f"({png})" in markdown and base64.b64encode((folder / png).read_bytes()).decode() in page
+    assert re.findall(r'src="([^"]{0,22})', page) == ["data:image/png;base64,"] * len(written)
+    assert "Content-Security-Policy" in page and "default-src 'none'" in page
     assert f"{model.num_parameters():,}" in markdown and f"{model.num_parameters():,}" in page
     assert "4 * n_heads * d_head * T_k" in markdown and "4 * n_heads * d_head * T_k" in page
     assert report.positions.scheme in markdown

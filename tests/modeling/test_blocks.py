@@ -99,3 +99,28 @@ def test_grouped_query_attention_equals_multi_head_with_shared_key_values(tester
     inputs = tester.inputs(grouped.config)
     with torch.no_grad():
         assert_close(multi_head(**inputs).logits, grouped(**inputs).logits)
+
+
+def test_tanh_gelu_equals_transformers_and_keeps_only_its_input():
+    """The "gelu_new" activation gives NewGELUActivation's values bit for bit and the same gradient, and saves
+    one tensor for backward (autograd through NewGELUActivation keeps several of the input's size)."""
+    from transformers.activations import ACT2FN
+
+    from variformer.modeling.feedforward import VariformerTanhGELU
+
+    inputs = (3 * torch.randn(4, 7, 37)).requires_grad_(True)
+    ours, reference = VariformerTanhGELU()(inputs), ACT2FN["gelu_new"](inputs)
+    assert torch.equal(ours, reference)
+    (grad,) = torch.autograd.grad(ours.sum(), inputs)
+    (expected_grad,) = torch.autograd.grad(reference.sum(), inputs)
+    torch.testing.assert_close(grad, expected_grad, atol=1e-6, rtol=1e-5)
+    with torch.no_grad():
+        assert torch.equal(VariformerTanhGELU()(inputs), reference)
+    double = inputs.detach().double().requires_grad_(True)
+    assert torch.autograd.gradcheck(VariformerTanhGELU(), (double,))
+
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda tensor: saved.append(tensor.numel()) or tensor,
+                                                  lambda tensor: tensor):
+        VariformerTanhGELU()(inputs)
+    assert saved == [inputs.numel()]

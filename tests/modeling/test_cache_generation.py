@@ -280,3 +280,47 @@ class TestEncoderDecoderCacheAndGeneration(CachedDecodingMixin, GenerateMixin):
             batch[row, : prompt.shape[1]] = prompt[0]
             mask[row, : prompt.shape[1]] = 1
         return batch, mask
+
+
+# ---------------------------------------------------------------------------------------------- per-step work
+@pytest.mark.parametrize("attn_implementation", ["sdpa", "eager"])
+def test_unpadded_decoding_steps_build_no_mask_and_match_the_full_forward(attn_implementation, monkeypatch):
+    """A one-token step through a dynamic cache with no padding sees every key: the stack skips transformers' mask
+    function (built only for the prompt) and the logits still equal one uncached forward."""
+    from variformer.modeling import stacks
+
+    config = DECODER.config(attn_implementation=attn_implementation)
+    model = DECODER.lm_class(config).eval()
+    input_ids = DECODER.token_ids(config, 2, PROMPT_LENGTH + NEW_TOKENS)
+    mask = torch.ones_like(input_ids)
+    mask_lengths = []
+    create_causal_mask = stacks.create_causal_mask
+
+    def recording_mask(**kwargs):
+        mask_lengths.append(kwargs["inputs_embeds"].shape[1])
+        return create_causal_mask(**kwargs)
+
+    monkeypatch.setattr(stacks, "create_causal_mask", recording_mask)
+    with torch.no_grad():
+        expected = model(input_ids=input_ids, attention_mask=mask, use_cache=False).logits
+        steps = TestDecoderCacheAndGeneration()._decode_step_by_step(
+            model, {"input_ids": input_ids, "attention_mask": mask}, DynamicCache(config=config))
+    assert_close(steps, expected)
+    assert mask_lengths == [input_ids.shape[1], PROMPT_LENGTH]  # the full forward and the prompt, no step
+
+
+def test_padded_decoding_steps_keep_the_mask():
+    """With padding a step cannot see every key: the mask is built and the padded position stays hidden."""
+    config = DECODER.config(attn_implementation="eager")
+    model = DECODER.lm_class(config).eval()
+    input_ids = DECODER.token_ids(config, 1, PROMPT_LENGTH + 1)
+    with torch.no_grad():
+        cache = DynamicCache(config=config)
+        model(input_ids=input_ids[:, :-1], **{CACHE_KWARG: cache}, use_cache=True)
+        mask = torch.ones_like(input_ids)
+        mask[0, 0] = 0
+        padded = model(input_ids=input_ids[:, -1:], attention_mask=mask, **{CACHE_KWARG: cache}).logits
+        cache.crop(-1)
+        unpadded = model(input_ids=input_ids[:, -1:], attention_mask=torch.ones_like(mask),
+                         **{CACHE_KWARG: cache}).logits
+    assert (padded - unpadded).abs().max() > 1e-4

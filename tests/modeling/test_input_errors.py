@@ -39,6 +39,20 @@ def test_decoder_token_id_outside_the_vocabulary_of_the_decoder_inputs():
         model(**inputs)
 
 
+@pytest.mark.parametrize("tester", GENERATIVE, ids=_ids)
+def test_token_id_outside_the_vocabulary_in_a_decoding_step(tester):
+    """One-token steps are not pre-checked (no per-step read); the failed lookup still gives the clear error."""
+    config = tester.config(eos_token_id=None)
+    model = tester.lm_class(config).eval()
+    source = {"input_ids": tester.token_ids(config, 1, 4)} if tester.is_encoder_decoder else {}
+    target_key = "decoder_input_ids" if tester.is_encoder_decoder else "input_ids"
+    with torch.no_grad():
+        cache = output_cache(model(**source, **{target_key: tester.token_ids(config, 1, 3)}, use_cache=True))
+        with pytest.raises(ValueError, match=r"input_ids.*holds id 99.*vocab_size=99"):
+            model(**source, **{target_key: torch.tensor([[config.vocab_size]])}, use_cache=True,
+                  **{CACHE_KWARG: cache})
+
+
 @pytest.mark.parametrize("position_embedding_type", ["learned", "sinusoidal"])
 @pytest.mark.parametrize("tester", ALL, ids=_ids)
 def test_input_longer_than_the_positions(tester, position_embedding_type):

@@ -123,7 +123,15 @@ class HeadsMixin:
         inputs = self.tester.head_inputs(head_class, config)
         labels = self.tester.labels(head_class, config, inputs) if head_class is not VariformerModel else {}
         outputs = model(**inputs, **labels)
-        for name, shape in self.tester.output_shapes(head_class, config, inputs).items():
+        shapes = self.tester.output_shapes(head_class, config, inputs)
+        if hasattr(model, "lm_head"):  # training with labels: a chunked loss and no logits (lm_loss_chunk_size)
+            assert outputs.logits is None
+            with torch.no_grad():
+                outputs_in_eval = model.eval()(**inputs, **labels)
+            model.train()
+            assert tuple(outputs_in_eval.logits.shape) == shapes.pop("logits")
+            torch.testing.assert_close(outputs_in_eval.loss, outputs.loss, atol=0.2, rtol=0)  # dropout differs
+        for name, shape in shapes.items():
             assert tuple(outputs[name].shape) == shape, name
         if head_class is VariformerModel:
             outputs.last_hidden_state.sum().backward()

@@ -69,6 +69,11 @@ class VariformerConfig(PreTrainedConfig):
         scale_embeddings: Multiply token embeddings by sqrt(hidden_size) (the 2017 paper).
         lm_head_scale: Multiplier of the final hidden states before the language-model projection; T5 with
             tied embeddings uses hidden_size ** -0.5. Language-model heads only.
+        lm_loss_chunk_size: Tokens per chunk of the language-model loss in training mode: with `labels`, a model
+            in training mode computes the cross-entropy chunk by chunk from the final hidden states
+            (`variformer.modeling.losses`), never holding the full logits, and returns `logits=None`; the masked
+            LM also runs its head over the labelled positions only. None: the full logits and transformers' loss,
+            as in eval mode. Language-model heads only (causal, masked and seq2seq).
         hidden_dropout_prob: Dropout probability on embeddings and on each sublayer output before the residual
             addition.
         attention_dropout: Dropout probability on attention weights.
@@ -122,6 +127,7 @@ class VariformerConfig(PreTrainedConfig):
     attention_scale: float | None = None
     scale_embeddings: bool = False
     lm_head_scale: float = 1.0
+    lm_loss_chunk_size: int | None = 512
     hidden_dropout_prob: float = 0.1
     attention_dropout: float = 0.0
     classifier_dropout: float | None = None
@@ -241,6 +247,11 @@ class VariformerConfig(PreTrainedConfig):
             raise ValueError(
                 f"VariformerConfig.decoder_layers={self.decoder_layers} only applies to architecture="
                 f"'encoder-decoder' (got {self.architecture!r}); use num_hidden_layers for the single stack."
+            )
+        if self.lm_loss_chunk_size is not None and self.lm_loss_chunk_size < 1:
+            raise ValueError(
+                f"VariformerConfig.lm_loss_chunk_size={self.lm_loss_chunk_size!r} must be a positive number of "
+                "tokens, or None to compute the training loss from the full logits."
             )
         if self.decoder_layers is not None and self.decoder_layers < 1:
             raise ValueError(f"VariformerConfig.decoder_layers={self.decoder_layers} must be a positive integer.")

@@ -6,7 +6,8 @@
 
 Parts (STYLE section 8): tasks (`tasks/`: the `Task` dataclass, registry, YAML loader, scoring modes), metrics
 (`metrics/`: evaluate modules loaded offline, bootstrap), model adapters (`adapters/`), the runner
-(`runner.py`), the results schema (`results.py`) and the report (`report.py`). `variformer eval` is `cli.py`.
+(`runner.py`), the results schema (`results.py`) and the reports (`report.py`, `html_report.py`).
+`variformer eval` is `cli.py`, `variformer report` is `report_cli.py`.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def evaluate(model, tokenizer=None, tasks: Sequence[str | Path | Task] | None = 
         --allow-task-code). Without it a YAML file names only registered functions.
     limit: first `limit` rows per task. num_fewshot: override every task's few-shot count.
     task_data: {task name: JSON-lines path} to read a task's rows from another file.
-    output_dir: when given, write results.json, samples/<task>.jsonl, report.md and plots/ there.
+    output_dir: when given, write results.json, samples/<task>.jsonl, report.md, report.html and plots/ there.
     cache_dir: per-request cache folder; "auto" = `<output_dir>/cache` when output_dir is given, else none;
         None disables it.
     """

@@ -115,7 +115,7 @@ def _print_summary(result, folder: Path) -> None:
         for metric_name, metric in task.metrics.items():
             stderr = "" if metric.stderr is None else f" ± {metric.stderr:.4f}"
             print(f"{name:20s} {metric_name:12s} {metric.value:.4f}{stderr}  (n={task.num_samples})")
-    print(f"results: {folder / 'results.json'}\nreport:  {folder / 'report.md'}")
+    print(f"results: {folder / 'results.json'}\nreport:  {folder / 'report.md'}\npage:    {folder / 'report.html'}")
 
 
 def _pair(item: str) -> tuple[str, str]:

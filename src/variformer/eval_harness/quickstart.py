@@ -20,9 +20,11 @@ QUICKSTART_TASKS = {
 
 def evaluate_quickstart_models(output: str | Path, limit: int | None = 100, seed: int = 0,
                                progress: bool = True) -> dict:
-    """Evaluate `<output>/<variant>` for each quickstart variant present; reports go to `<output>/eval/<variant>/`
-    and a combined table to `<output>/eval/summary.md`. Returns {variant: {task: {metric: {value, stderr}}}}."""
+    """Evaluate `<output>/<variant>` for each quickstart variant present; reports go to `<output>/eval/<variant>/`,
+    a combined table to `<output>/eval/summary.md` and the runs side by side to `<output>/eval/summary.html`.
+    Returns {variant: {task: {metric: {value, stderr}}}}."""
     from . import evaluate
+    from .html_report import write_runs_page
 
     output = Path(output)
     runs: dict[str, RunResult] = {}
@@ -34,6 +36,8 @@ def evaluate_quickstart_models(output: str | Path, limit: int | None = 100, seed
                                  output_dir=output / "eval" / variant, cache_dir=output / "eval" / "cache",
                                  progress=progress)
     atomic_write_bytes(output / "eval" / "summary.md", _summary(runs).encode("utf-8"))
+    if runs:
+        write_runs_page([output / "eval" / variant for variant in runs], output / "eval" / "summary.html")
     return {variant: {name: {metric_name: {"value": metric.value, "stderr": metric.stderr}
                              for metric_name, metric in task.metrics.items()}
                       for name, task in run.tasks.items()}
@@ -49,7 +53,8 @@ def _summary(runs: dict[str, RunResult]) -> str:
                 stderr = "–" if metric.stderr is None else f"{metric.stderr:.4f}"
                 lines.append(f"| {variant} | {name} | {task.scoring_mode['mode']} | {metric_name} | "
                              f"{metric.value:.4f} | {stderr} | {task.num_samples} |")
-    lines += [""] + [f"- {variant}: [report]({variant}/report.md)" for variant in runs] + [""]
+    lines += [""] + [f"- {variant}: [report]({variant}/report.md), [page]({variant}/report.html)" for variant in runs]
+    lines += ["- all runs side by side, with their samples: [summary.html](summary.html)", ""]
     return "\n".join(lines)
 
 

@@ -45,21 +45,50 @@ def group_section(group: str) -> GroupSection:
     return GROUP_SECTIONS.get(group) or GroupSection(group.replace("_", " ").title())
 
 
-def write_report(result: RunResult, output_dir: str | Path) -> Path:
-    """Write report.md and plots/*.png into `output_dir` (atomically, file by file); returns the report path."""
-    output_dir = Path(output_dir)
-    plots: dict[str, list[str]] = {}
+@dataclass(frozen=True)
+class Plot:
+    """A rendered report figure: where it goes in the run folder and its PNG bytes."""
+
+    path: str  # "plots/<name>.png", relative to the run folder
+    png: bytes
+
+
+@dataclass(frozen=True)
+class Plots:
+    """Every figure of a run's report: per task (metric bars, confusion matrix) and per task group (overview)."""
+
+    tasks: dict[str, list[Plot]]
+    groups: dict[str, Plot]
+
+    def all(self) -> list[Plot]:
+        return [plot for plots in self.tasks.values() for plot in plots] + list(self.groups.values())
+
+
+def render_plots(result: RunResult) -> Plots:
+    """Draw every figure of the report of `result` as PNG (shared by report.md and report.html)."""
+    tasks: dict[str, list[Plot]] = {}
     for name, task in result.tasks.items():
-        plots[name] = [_save(output_dir / f"plots/{name}.png", _metric_figure(task))]
+        tasks[name] = [_render(f"plots/{name}.png", _metric_figure(task))]
         if task.confusion_matrix:
-            plots[name].append(_save(output_dir / f"plots/{name}_confusion.png", _confusion_figure(task)))
-    group_plots = {}
-    for group, tasks in _groups(result).items():
+            tasks[name].append(_render(f"plots/{name}_confusion.png", _confusion_figure(task)))
+    groups = {}
+    for group, members in _groups(result).items():
         section = group_section(group)
         if group or section.figure:  # the main group mixes scales (BLEU 0-100, accuracy 0-1): per-task plots
-            figure = section.figure(tasks) if section.figure else _group_figure(group, tasks)
-            group_plots[group] = _save(output_dir / f"plots/group_{group or 'main'}.png", figure)
-    text = render_markdown(result, plots, group_plots)
+            figure = section.figure(members) if section.figure else _group_figure(group, members)
+            groups[group] = _render(f"plots/group_{group or 'main'}.png", figure)
+    return Plots(tasks, groups)
+
+
+def write_report(result: RunResult, output_dir: str | Path, plots: Plots | None = None) -> Path:
+    """Write report.md and plots/*.png into `output_dir` (atomically, file by file); returns the report path.
+    `plots`: the figures when already drawn (`render_plots`)."""
+    output_dir = Path(output_dir)
+    plots = plots if plots is not None else render_plots(result)
+    for plot in plots.all():
+        atomic_write_bytes(output_dir / plot.path, plot.png)
+    task_paths = {name: [plot.path for plot in task_plots] for name, task_plots in plots.tasks.items()}
+    text = render_markdown(result, task_paths, {group: plot.path for group, plot in plots.groups.items()})
     return atomic_write_bytes(output_dir / "report.md", text.encode("utf-8"))
 
 
@@ -182,11 +211,11 @@ def _group_figure(group: str, tasks: list[TaskResult]):
     return figure
 
 
-def _save(path: Path, figure) -> str:
+def _render(path: str, figure) -> Plot:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
-    atomic_write_bytes(path, buffer.getvalue())
-    return f"plots/{path.name}"
+    return Plot(path, buffer.getvalue())
 
 
-__all__ = ["write_report", "render_markdown", "GroupSection", "GROUP_SECTIONS", "register_group_section"]
+__all__ = ["write_report", "render_markdown", "render_plots", "Plot", "Plots", "GroupSection", "GROUP_SECTIONS",
+           "register_group_section", "group_section"]

@@ -65,6 +65,8 @@ class SampleRecord:
     prediction: Any  # extracted answer
     target: Any
     scores: dict[str, float]
+    prompt: str | None = None  # what the model was shown (the text `prompt_hash` hashes); None in older runs
+    choices: list[str] | None = None  # the continuations scored, for log-likelihood samples
 
 
 @dataclass

@@ -4,9 +4,10 @@ records.
 1. Plan: load and validate every task's rows, pick each task's scoring mode, build prompts and requests. Any
    data or capability error surfaces here, before the model runs or anything is written.
 2. Resolve: deduplicate requests across samples and tasks, take what the per-request cache already has, and
-   compute the rest in chunks (longest first), appending each finished chunk to the cache. Under
-   `accelerate launch` chunk j goes to process j mod world_size and the responses are gathered, so every
-   process sees the same responses as a single process would (same chunks, same batches).
+   compute the rest in chunks (longest first; log-likelihood requests by context, so the choices of a question
+   meet in one chunk and the adapter computes their shared prefix once), appending each finished chunk to the
+   cache. Under `accelerate launch` chunk j goes to process j mod world_size and the responses are gathered,
+   so every process sees the same responses as a single process would (same chunks, same batches).
 3. Score: each sample's responses -> `Outcome` (the mode's extraction or the task's `process_results`) ->
    metrics with bootstrap stderr -> `TaskResult` and per-sample `SampleRecord`s.
 """
@@ -175,7 +176,7 @@ class Runner:
     def _chunks(self, requests: list[Request]) -> list[list[Request]]:
         chunks = []
         for kind in sorted({request.kind for request in requests}):
-            ordered = sorted((r for r in requests if r.kind == kind), key=lambda r: (-r.length_hint, r.key))
+            ordered = sorted((r for r in requests if r.kind == kind), key=_chunk_order)
             chunks += [ordered[i:i + self.chunk_size] for i in range(0, len(ordered), self.chunk_size)]
         return chunks
 
@@ -190,7 +191,8 @@ class Runner:
             SampleRecord(task=task.name, index=sample.index, id=sample.id, prompt_hash=_prompt_hash(requests),
                          output=outcome.output if outcome.output is not None
                          else [response_to_json(responses[r.key]) for r in requests],
-                         prediction=outcome.prediction, target=sample.target, scores={**scores, **outcome.scores})
+                         prediction=outcome.prediction, target=sample.target, scores={**scores, **outcome.scores},
+                         prompt=_prompt_text(requests), choices=_choices(requests))
             for sample, requests, outcome, scores in zip(plan.samples, plan.requests, outcomes, per_sample)
         ]
         result = TaskResult(
@@ -312,6 +314,12 @@ def _check_int(name: str, value, minimum: int, allow_none: bool = False) -> None
         raise SettingError(f"{name} must be an int >= {minimum}{none}, got {value!r}")
 
 
+def _chunk_order(request: Request) -> tuple:
+    if request.kind == "loglikelihood":
+        return request.context, request.continuation
+    return -request.length_hint, request.key
+
+
 def _seed_everything(seed: int) -> None:
     import random
 
@@ -322,13 +330,25 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _prompt_hash(requests: list[Request]) -> str:
-    """sha256 of what the model was shown (the context, or the classifier text), for joining samples across runs."""
+def _prompt_text(requests: list[Request]) -> str:
+    """What the model was shown: the context, or the classifier text (a second segment after U+001F)."""
     first = requests[0]
     text = getattr(first, "context", None)
     if text is None:
         text = first.text + ("" if first.text_pair is None else "\x1f" + first.text_pair)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return text
+
+
+def _prompt_hash(requests: list[Request]) -> str:
+    """sha256 of what the model was shown (`_prompt_text`), for joining samples across runs."""
+    return hashlib.sha256(_prompt_text(requests).encode("utf-8")).hexdigest()
+
+
+def _choices(requests: list[Request]) -> list[str] | None:
+    """The continuations a log-likelihood sample scored (its answer choices); None for other kinds."""
+    if all(request.kind == "loglikelihood" for request in requests):
+        return [request.continuation for request in requests]
+    return None
 
 
 class _NoBar:
@@ -354,17 +374,20 @@ def _progress(total: int, enabled: bool):
 
 
 def save_run(result: RunResult, output_dir: str | Path, report: bool = True) -> Path:
-    """Write the run into `output_dir`: samples/<task>.jsonl, report.md and plots/ (when `report`) and
-    results.json. Everything is written into a temporary folder beside `output_dir` and moved into place at the
+    """Write the run into `output_dir`: samples/<task>.jsonl, report.md, report.html and plots/ (when `report`)
+    and results.json. Everything is written into a temporary folder beside `output_dir` and moved into place at the
     end (`staged_folder`), so a kill while saving leaves no samples/ without their results.json."""
     output_dir = Path(output_dir)
     with staged_folder(output_dir, last="results.json") as staging:
         for name, records in result.samples.items():
             write_jsonl(staging / result.tasks[name].samples_file, records)
         if report:
-            from .report import write_report
+            from .html_report import write_html_report
+            from .report import render_plots, write_report
 
-            write_report(result, staging)
+            plots = render_plots(result)
+            write_report(result, staging, plots)
+            write_html_report(result, staging, plots)
         write_json(staging / "results.json", result.to_dict())
     return output_dir / "results.json"
 

@@ -1,6 +1,6 @@
 """`variformer push CHECKPOINT REPO_ID`: export a checkpoint as a self-contained Hub repo and push it.
 
-    variformer push runs/mt-de-en/checkpoint-best user/variformer-mt-de-en --eval-results runs/eval/results.json
+    variformer push runs/mt-de-en/checkpoint-best user/variformer-mt-de-en --eval-results runs/eval/<run>/
     variformer push runs/mt-de-en/final user/variformer-mt-de-en --dry-run out/hub-folder
 
 The token comes from HF_TOKEN or `hf auth login` (never from the command line); HF_ENDPOINT selects a private hub.
@@ -21,8 +21,9 @@ from .upload import PushError, PushResult, push_checkpoint
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", type=Path, help="Variformer checkpoint folder (save_pretrained / Trainer)")
     parser.add_argument("repo_id", help="Hub model repo, 'namespace/name'")
-    parser.add_argument("--eval-results", type=Path, metavar="JSON",
-                        help="harness results JSON: fills the model card's evaluation tables and model-index")
+    parser.add_argument("--eval-results", type=Path, metavar="RUN_DIR|JSON",
+                        help="harness run folder (or its results.json): fills the model card's evaluation tables "
+                             "and model-index; the run's report.html is uploaded too and linked from the card")
     parser.add_argument("--private", action="store_true", help="create the repo private (an existing repo keeps "
                         "its visibility)")
     parser.add_argument("--dry-run", type=Path, metavar="OUTDIR",

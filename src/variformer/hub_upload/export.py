@@ -2,14 +2,14 @@
 
 The folder holds safetensors weights, `config.json` with an `auto_map` entry for AutoConfig and every Auto model
 class that can build the checkpoint's architecture, the generation config, the tokenizer files of the checkpoint,
-the flat remote code generated from the installed package (`remote_code.py`), and a model card. It loads with
+the model code as transformers' `custom_object_save` writes it (`remote_code.py`), and a model card. It loads with
 `variformer` installed (the registered classes) and without it (`trust_remote_code=True`).
 
-The folder is written into a temporary sibling directory and renamed into place, so a failed export never leaves
-a half-written folder behind. Every export folder holds a marker file, `.variformer-export` (hidden, so never
-uploaded); `overwrite=True` replaces only a folder holding it, and the output folder may neither be, contain nor
-lie inside the checkpoint, nor be the current directory or one above it. Nothing outside the output folder is
-ever removed.
+The folder is written into a hidden sibling folder and renamed into place (`replacing_folder`), so a failed export
+never leaves a half-written folder behind. Every export folder holds a marker file, `.variformer-export` (hidden,
+so never uploaded); `overwrite=True` replaces only a folder holding it, and the output folder may neither be,
+contain nor lie inside the checkpoint, nor be the current directory or one above it. Nothing outside the output
+folder is ever removed.
 """
 
 from __future__ import annotations
@@ -18,26 +18,18 @@ import copy
 import json
 import logging
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from .. import AUTO_CLASSES, VariformerConfig
+from .._auto_classes import AUTO_CLASSES
+from .._files import copy_tokenizer_files, replacing_folder
+from ..configuration import VariformerConfig
 from .model_card import CardOptions, build_model_card
-from .remote_code import generate_remote_code
+from .remote_code import save_remote_code
 
 logger = logging.getLogger(__name__)
-
-# Files a tokenizer's save_pretrained may write (fast and slow tokenizers, chat templates), copied when present.
-TOKENIZER_FILES = (
-    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "vocab.json",
-    "vocab.txt", "merges.txt", "tokenizer.model", "spiece.model", "sentencepiece.bpe.model", "source.spm",
-    "target.spm", "chat_template.jinja", "chat_template.json",
-)
-
 
 # Written into every export folder; `overwrite=True` replaces only folders that hold it.
 EXPORT_MARKER = ".variformer-export"
@@ -141,14 +133,8 @@ def export_model(checkpoint: str | os.PathLike, output_dir: str | os.PathLike, *
     _check_output_dir(output_dir, checkpoint, overwrite)
     model = load_checkpoint(checkpoint)
     served = served_auto_classes(model.config)
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".partial", dir=output_dir.parent))
-    try:
+    with replacing_folder(output_dir) as staging:
         auto_map = _write_folder(model, served, checkpoint, staging, card or CardOptions())
-        _move_into_place(staging, output_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     files = tuple(sorted(p.relative_to(output_dir).as_posix() for p in output_dir.rglob("*") if p.is_file()))
     logger.info("exported %s (%s) to %s: %d files", checkpoint, type(model).__name__, output_dir, len(files))
     return ExportedModel(folder=output_dir, files=files, auto_map=auto_map, model_class=type(model).__name__)
@@ -179,21 +165,12 @@ def _check_output_dir(output_dir: Path, checkpoint: Path, overwrite: bool) -> No
 
 
 def _write_folder(model, served: dict[str, type], checkpoint: Path, folder: Path, card: CardOptions) -> dict:
-    """Weights, configs, remote code, tokenizer files and model card into `folder`; returns the auto_map."""
+    """Remote code, weights, configs, tokenizer files and model card into `folder`; returns the auto_map."""
+    auto_map = save_remote_code(model.config, served, folder)  # fills model.config.auto_map, saved just below
     model.save_pretrained(folder)
     (folder / EXPORT_MARKER).write_text("written by variformer's Hub export; `variformer push --overwrite` may "
                                         "replace this folder\n", encoding="utf-8")
-    remote = generate_remote_code()
-    for name, source in remote.files.items():
-        (folder / name).write_text(source, encoding="utf-8")
-    auto_map = {auto_name: remote.class_reference(cls) for auto_name, cls in served.items()}
-    config_file = folder / "config.json"
-    config = json.loads(config_file.read_text(encoding="utf-8"))
-    config["auto_map"] = auto_map
-    config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    for name in TOKENIZER_FILES:
-        if (checkpoint / name).is_file():
-            shutil.copy2(checkpoint / name, folder / name)
+    copy_tokenizer_files(checkpoint, folder)
     readme = build_model_card(model.config, checkpoint=checkpoint, options=card, served=served,
                               model_class=type(model), num_parameters=model.num_parameters(),
                               has_tokenizer=(folder / "tokenizer_config.json").is_file())
@@ -201,26 +178,5 @@ def _write_folder(model, served: dict[str, type], checkpoint: Path, folder: Path
     return auto_map
 
 
-def _move_into_place(staging: Path, output_dir: Path) -> None:
-    """Rename the finished staging folder to `output_dir`.
-
-    A previous `output_dir` (an earlier export, or empty: see `_check_output_dir`) is first moved into a new
-    temporary folder and removed with it only once the new folder is in place; nothing else is removed.
-    """
-    if not output_dir.exists():
-        os.replace(staging, output_dir)
-        return
-    trash = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".previous", dir=output_dir.parent))
-    previous = trash / output_dir.name
-    os.replace(output_dir, previous)
-    try:
-        os.replace(staging, output_dir)
-    except BaseException:
-        os.replace(previous, output_dir)
-        trash.rmdir()
-        raise
-    shutil.rmtree(trash, ignore_errors=True)
-
-
-__all__ = ["EXPORT_MARKER", "ExportError", "ExportedModel", "TOKENIZER_FILES", "export_model",
+__all__ = ["EXPORT_MARKER", "ExportError", "ExportedModel", "export_model",
            "load_checkpoint", "served_auto_classes"]

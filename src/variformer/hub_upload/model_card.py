@@ -44,6 +44,7 @@ PIPELINE_TAGS = {
     "AutoModel": "feature-extraction",
 }
 RECIPE_FILES = ("recipe.yaml", "recipe.yml", "recipe.json")
+EVAL_REPORT_PATH = "evaluation/report.html"  # where a push puts the run's report.html in the repo
 _SECRET_KEY = re.compile(r"token|secret|password|passwd|api_?key|credential|auth", re.IGNORECASE)
 _PROBE_WORD = "hallucination"
 
@@ -62,7 +63,8 @@ class CardOptions:
     datasets: tuple[str, ...] = ()  # Hub ids of the training data sets
     language: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
-    eval_results: Path | None = None  # harness results JSON
+    eval_results: Path | None = None  # harness results JSON, or the run folder holding it
+    eval_report: Path | None = None  # the run's report.html, uploaded as EVAL_REPORT_PATH (set by push_checkpoint)
     recipe: Path | None = None  # training recipe; default: recipe.yaml beside or above the checkpoint
 
 
@@ -102,9 +104,27 @@ class EvalResults:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def load_eval_results(path: str | Path) -> EvalResults:
-    """Read and validate a harness results JSON (schema in the module docstring)."""
+def eval_results_file(path: str | Path) -> Path:
+    """The results JSON of `path`: the file itself, or a run folder's results.json."""
     path = Path(path)
+    if path.is_dir():
+        if not (path / "results.json").is_file():
+            raise ModelCardError(f"{path} is a folder without results.json; give a run folder written by "
+                                 "`variformer eval` or its results.json.")
+        return path / "results.json"
+    return path
+
+
+def eval_report_file(path: str | Path) -> Path | None:
+    """The run's report.html beside the results JSON of `path` (a run folder or its results.json), if any."""
+    report = eval_results_file(path).parent / "report.html"
+    return report if report.is_file() else None
+
+
+def load_eval_results(path: str | Path) -> EvalResults:
+    """Read and validate a harness results JSON, given as the file or its run folder (schema in the module
+    docstring)."""
+    path = eval_results_file(path)
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as err:
@@ -327,7 +347,7 @@ def build_model_card(config, *, checkpoint: Path | None, options: CardOptions, s
         _summary(config, model_class, num_parameters, record),
         "", "## Architecture", "", _architecture_table(config, model_class, num_parameters),
         "", "## Training", "", _training_section(record, options),
-        "", "## Evaluation", "", _evaluation_section(results, probes=False),
+        "", "## Evaluation", "", _evaluation_section(results, probes=False), *_report_link(options),
         "", "## Hallucination probes", "", _evaluation_section(results, probes=True),
         "", "## Limitations", "", _limitations(config, results),
         "", "## How to load", "", _how_to_load(options.repo_id, auto_name, config, has_tokenizer),
@@ -481,6 +501,14 @@ def _evaluation_section(results: EvalResults | None, probes: bool) -> str:
         + (f"\n\nResults file metadata: {provenance}." if provenance and not probes else "")
 
 
+def _report_link(options: CardOptions) -> list[str]:
+    if options.eval_report is None:
+        return []
+    return ["", f"Every number above with its evidence (the run's settings, plots and each sample's prompt, output "
+                f"and score): [`{EVAL_REPORT_PATH}`]({EVAL_REPORT_PATH}), one self-contained page; download it "
+                "and open it in a browser, no server or network needed."]
+
+
 def _number(value: float | None) -> str:
     if value is None:
         return "n/a"
@@ -514,7 +542,7 @@ def _how_to_load(repo_id: str | None, auto_name: str, config, has_tokenizer: boo
                    "print(tokenizer.decode(output_ids[0], skip_special_tokens=True))\n")
     import transformers
 
-    from .. import __version__
+    from .._version import __version__
 
     return "\n".join([
         f"Exported with variformer {__version__} and transformers {transformers.__version__}; the remote code needs "
@@ -529,5 +557,5 @@ def _how_to_load(repo_id: str | None, auto_name: str, config, has_tokenizer: boo
     ])
 
 
-__all__ = ["CardOptions", "EvalResults", "ModelCardError", "TaskResult", "build_model_card", "load_eval_results",
-           "read_training_record"]
+__all__ = ["CardOptions", "EVAL_REPORT_PATH", "EvalResults", "ModelCardError", "TaskResult", "build_model_card",
+           "eval_report_file", "eval_results_file", "load_eval_results", "read_training_record"]

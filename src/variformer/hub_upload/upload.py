@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,7 +25,7 @@ from huggingface_hub.errors import HfHubHTTPError, HFValidationError
 from huggingface_hub.utils import validate_repo_id
 
 from .export import export_model
-from .model_card import CardOptions
+from .model_card import EVAL_REPORT_PATH, CardOptions, eval_report_file
 
 
 
@@ -163,20 +164,32 @@ def push_checkpoint(checkpoint: str | os.PathLike, repo_id: str, *, card: CardOp
                     private: bool = False, dry_run_dir: str | os.PathLike | None = None, overwrite: bool = False,
                     commit_message: str | None = None) -> PushResult:
     """Export `checkpoint` (see `export.export_model`) and push it to `repo_id`, or with `dry_run_dir` only write
-    the folder there and report what would be uploaded."""
+    the folder there and report what would be uploaded. When `card.eval_results` is a run folder (or its
+    results.json) with a report.html, that page goes up in the same commit and the card links it."""
     check_repo_id(repo_id)
     card = card or CardOptions()
-    card = replace(card, repo_id=card.repo_id or repo_id)
+    report = eval_report_file(card.eval_results) if card.eval_results is not None else None
+    card = replace(card, repo_id=card.repo_id or repo_id, eval_report=report)
     if dry_run_dir is not None:
         exported = export_model(checkpoint, dry_run_dir, card=card, overwrite=overwrite)
+        _add_eval_report(exported.folder, report)
         return PushResult(repo_id=repo_id, endpoint=hub_endpoint(), files=upload_files(exported.folder),
                           folder=exported.folder)
     token = find_token()
     _require_online()
     with tempfile.TemporaryDirectory(prefix="variformer-push-") as workdir:
         exported = export_model(checkpoint, Path(workdir) / "export", card=card)
+        _add_eval_report(exported.folder, report)
         message = commit_message or f"Upload {exported.model_class} (variformer export)"
         return push_folder(exported.folder, repo_id, token=token, private=private, commit_message=message)
+
+
+def _add_eval_report(folder: Path, report: Path | None) -> None:
+    """Put the run's report.html into the exported folder at EVAL_REPORT_PATH (the card links it there)."""
+    if report is not None:
+        target = folder / EVAL_REPORT_PATH
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(report, target)
 
 
 __all__ = ["PushError", "PushResult", "check_repo_id", "find_token", "hub_endpoint", "push_checkpoint",

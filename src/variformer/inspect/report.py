@@ -7,15 +7,15 @@ Files written to `output_dir`:
     positions_*.png                        the positional scheme (none for position_embedding_type="none")
     architecture.png                       the architecture sheet
     parameters.png                         parameters and forward FLOPs by component
-    report.md, index.html                  the page that shows all of the above
+    report.md, index.html                  the pages that show all of the above (index.html self-contained)
 """
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import _html
 from .architecture import ArchitectureSpec, describe_architecture, draw_architecture
 from .attention_plots import DEFAULT_MAX_TOKENS, AttentionResult, attention_maps, plot_head, plot_layer
 from .parameter_table import FLOPS_FORMULA, FLOPS_FORMULA_TERMS, ParameterTable, draw_parameter_chart, parameter_table
@@ -151,38 +151,30 @@ _STYLE = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:
           "padding:.25em .6em;text-align:left}code{background:#f4f4f4}")
 
 
-def _html_table(header: list[str] | None, rows: list[list[str]]) -> str:
-    head = "<tr>" + "".join(f"<th>{html.escape(cell)}</th>" for cell in header) + "</tr>" if header else ""
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows)
-    return f"<table>{head}{body}</table>"
-
-
-def _html_picture(name: str, title: str, caption: str = "") -> str:
-    caption = f"<p>{html.escape(caption)}</p>" if caption else ""
-    return f'<figure><img src="{html.escape(name)}" alt="{html.escape(title)}">{caption}</figure>'
+def _html_picture(path: Path, title: str, caption: str = "") -> str:
+    return _html.figure(path.read_bytes(), title, caption)
 
 
 def render_html(report: InspectionReport) -> str:
-    """A small self-contained HTML page (images by relative path)."""
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(report.title)}</title>"
-             f"<style>{_STYLE}</style></head><body><h1>{html.escape(report.title)}</h1>"]
-    parts += [f"<p class='note'><b>Note:</b> {html.escape(note)}</p>" for note in report.attention.notes]
-    parts += [f"<p><code>{html.escape(line)}</code></p>" for line in _token_line(report)]
+    """The self-contained page (`variformer._html` conventions): pictures inline as PNG data, no network."""
+    parts = [f"<h1>{_html.escape(report.title)}</h1>"]
+    parts += [f"<p class='note'><b>Note:</b> {_html.escape(note)}</p>" for note in report.attention.notes]
+    parts += [f"<p><code>{_html.escape(line)}</code></p>" for line in _token_line(report)]
     for heading, pictures in _sections(report):
-        parts.append(f"<h2>{html.escape(heading)}</h2>")
-        parts += [_html_picture(picture.path.name, picture.title) for picture in pictures]
-    positions = report.positions
-    parts.append(f"<h2>Positional scheme</h2><p><b>{html.escape(positions.scheme)}</b>: "
-                 f"{html.escape(positions.description)}</p>")
-    parts += [_html_picture(f"{p.name}.png", p.title, p.caption) for p in positions.pictures]
-    parts.append("<h2>Architecture</h2>" + _html_picture("architecture.png", "Architecture sheet"))
-    parts.append(_html_table(None, [list(row) for row in report.architecture.shape_rows()]))
-    parts.append("<h2>Parameters and FLOPs</h2>" + _html_picture("parameters.png", "Parameters and FLOPs"))
-    parts.append(_html_table(TABLE_HEADER, _table_rows(report.table)))
-    parts += [f"<p>{html.escape(note)}</p>" for note in report.table.notes]
-    parts.append(f"<p><b>FLOPs formula:</b> <code>{html.escape(FLOPS_FORMULA)}</code></p><ul>"
-                 + "".join(f"<li>{html.escape(term)}</li>" for term in FLOPS_FORMULA_TERMS) + "</ul></body></html>")
-    return "\n".join(parts)
+        parts.append(f"<h2>{_html.escape(heading)}</h2>")
+        parts += [_html_picture(picture.path, picture.title) for picture in pictures]
+    positions, out = report.positions, report.output_dir
+    parts.append(f"<h2>Positional scheme</h2><p><b>{_html.escape(positions.scheme)}</b>: "
+                 f"{_html.escape(positions.description)}</p>")
+    parts += [_html_picture(out / f"{p.name}.png", p.title, p.caption) for p in positions.pictures]
+    parts.append("<h2>Architecture</h2>" + _html_picture(out / "architecture.png", "Architecture sheet"))
+    parts.append(_html.table([], [list(row) for row in report.architecture.shape_rows()]))
+    parts.append("<h2>Parameters and FLOPs</h2>" + _html_picture(out / "parameters.png", "Parameters and FLOPs"))
+    parts.append(_html.table(TABLE_HEADER, _table_rows(report.table)))
+    parts += [f"<p>{_html.escape(note)}</p>" for note in report.table.notes]
+    parts.append(f"<p><b>FLOPs formula:</b> <code>{_html.escape(FLOPS_FORMULA)}</code></p><ul>"
+                 + "".join(f"<li>{_html.escape(term)}</li>" for term in FLOPS_FORMULA_TERMS) + "</ul>")
+    return _html.page(report.title, "\n".join(parts), _STYLE)
 
 
 __all__ = ["InspectionReport", "Picture", "inspect_model", "render_html", "render_markdown"]

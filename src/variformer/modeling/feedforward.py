@@ -5,11 +5,53 @@ Legend: batch, seq, hidden = `config.hidden_size`, inner = `config.intermediate_
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 from transformers.activations import ACT2FN
 
 from ..configuration import VariformerConfig
+
+SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+GELU_CUBIC = 0.044715
+
+
+def tanh_gelu(inputs: torch.Tensor) -> torch.Tensor:
+    """GPT-2's tanh GELU with the ops and constants of transformers' `NewGELUActivation` (so the same values)."""
+    return 0.5 * inputs * (1.0 + torch.tanh(SQRT_2_OVER_PI * (inputs + GELU_CUBIC * torch.pow(inputs, 3.0))))
+
+
+class _TanhGELUFunction(torch.autograd.Function):
+    """`tanh_gelu` that keeps only its input for backward (autograd would keep four intermediates of the same
+    size, half of a GPT-2 layer's activation memory) and computes the derivative from it."""
+
+    @staticmethod
+    def forward(ctx, inputs):
+        ctx.save_for_backward(inputs)
+        return tanh_gelu(inputs)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (inputs,) = ctx.saved_tensors
+        tanh = torch.tanh(SQRT_2_OVER_PI * (inputs + GELU_CUBIC * torch.pow(inputs, 3.0)))
+        slope = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_CUBIC * inputs * inputs)
+        return grad_output * (0.5 * (1.0 + tanh) + 0.5 * inputs * (1.0 - tanh * tanh) * slope)
+
+
+class VariformerTanhGELU(nn.Module):
+    """The "gelu_new" activation. Same values as transformers' `NewGELUActivation`; when a gradient is needed it
+    stores only its input. (batch, seq, inner) -> same."""
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled() and inputs.requires_grad:
+            return _TanhGELUFunction.apply(inputs)
+        return tanh_gelu(inputs)
+
+
+def build_activation(name: str) -> nn.Module:
+    """The activation module named `name` (a key of transformers' `ACT2FN`; "gelu_new" is `VariformerTanhGELU`)."""
+    return VariformerTanhGELU() if name == "gelu_new" else ACT2FN[name]
 
 
 class VariformerMLP(nn.Module):
@@ -22,7 +64,7 @@ class VariformerMLP(nn.Module):
             self.gate_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=config.mlp_bias)
         self.up_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=config.mlp_bias)
         self.down_proj = nn.Linear(config.intermediate_size, config.hidden_size, bias=config.mlp_bias)
-        self.act_fn = ACT2FN[config.mlp_activation]
+        self.act_fn = build_activation(config.mlp_activation)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         if self.is_gated:
@@ -32,4 +74,4 @@ class VariformerMLP(nn.Module):
         return self.down_proj(inner)
 
 
-__all__ = ["VariformerMLP"]
+__all__ = ["VariformerMLP", "VariformerTanhGELU", "build_activation", "tanh_gelu"]

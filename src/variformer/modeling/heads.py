@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from transformers.activations import ACT2FN
 from transformers.cache_utils import Cache
 from transformers.generation import GenerationMixin
 from transformers.loss.loss_utils import ForMaskedLMLoss
@@ -27,14 +26,34 @@ from transformers.utils import TransformersKwargs, can_return_tuple
 
 from ..configuration import VariformerConfig
 from .cache_names import cache_field, output_cache, resolve_cache
-from .norms import build_norm
+from .feedforward import build_activation
+from .losses import fusable_head, linear_cross_entropy
 from .models import VariformerModel
+from .norms import build_norm
 from .pretrained import VariformerPreTrainedModel
 
 
 def _scaled(hidden_states: torch.Tensor, scale: float) -> torch.Tensor:
     """`hidden_states * scale`, skipping the extra pass over the activations when the scale is 1."""
     return hidden_states if scale == 1.0 else hidden_states * scale
+
+
+def _trains_without_logits(model: VariformerPreTrainedModel, labels: torch.Tensor | None,
+                           logits_to_keep: int | torch.Tensor = 0) -> bool:
+    """Whether the loss is computed chunk by chunk without the full logits (see `lm_loss_chunk_size`): training
+    mode with labels, a plain linear head, every position kept."""
+    return (labels is not None and model.training and model.config.lm_loss_chunk_size is not None
+            and isinstance(logits_to_keep, int) and logits_to_keep == 0 and fusable_head(model.lm_head))
+
+
+def _chunked_loss(model: VariformerPreTrainedModel, hidden_states: torch.Tensor, labels: torch.LongTensor,
+                  num_items_in_batch: torch.Tensor | int | None = None, ignore_index: int = -100,
+                  **kwargs) -> torch.Tensor:
+    """The head's cross-entropy of `hidden_states` (..., hidden) against `labels` (...), as transformers' loss
+    reduces it (mean over labelled tokens, or sum / `num_items_in_batch`), without the full logits."""
+    return linear_cross_entropy(_scaled(hidden_states, model.config.lm_head_scale), model.lm_head, labels,
+                                num_items_in_batch=num_items_in_batch, ignore_index=ignore_index,
+                                chunk_size=model.config.lm_loss_chunk_size)
 
 
 def _require_architecture(config: VariformerConfig, head: str, allowed: tuple[str, ...]) -> None:
@@ -48,7 +67,12 @@ def _require_architecture(config: VariformerConfig, head: str, allowed: tuple[st
 
 
 class VariformerForCausalLM(VariformerPreTrainedModel, GenerationMixin):
-    """Decoder-only language model: logits (batch, seq, vocab); `labels` give the shifted next-token loss."""
+    """Decoder-only language model: logits (batch, seq, vocab); `labels` give the shifted next-token loss.
+
+    In training mode with `labels` the loss is computed chunk by chunk without the full logits and `logits` is
+    None (Trainer's training step reads only the loss); eval mode, or `config.lm_loss_chunk_size=None`, returns
+    the logits as usual.
+    """
 
     _tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}
     _tp_plan = {"lm_head": "colwise_gather_output"}
@@ -79,15 +103,29 @@ class VariformerForCausalLM(VariformerPreTrainedModel, GenerationMixin):
             input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
             cache=resolve_cache(cache, past_key_values), inputs_embeds=inputs_embeds, use_cache=use_cache, **kwargs,
         )
-        hidden_states = slice_logits_to_keep(outputs.last_hidden_state, logits_to_keep)
-        logits = self.lm_head(_scaled(hidden_states, self.config.lm_head_scale))  # (batch, seq, vocab)
-        loss = None
-        if labels is not None:
-            loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size, **kwargs)
+        if _trains_without_logits(self, labels, logits_to_keep):
+            logits, loss = None, _chunked_loss(self, outputs.last_hidden_state, _next_tokens(labels, **kwargs),
+                                               **kwargs)
+        else:
+            hidden_states = slice_logits_to_keep(outputs.last_hidden_state, logits_to_keep)
+            logits = self.lm_head(_scaled(hidden_states, self.config.lm_head_scale))  # (batch, seq, vocab)
+            loss = None
+            if labels is not None:
+                loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size,
+                                          **kwargs)
         return CausalLMOutputWithPast(
             loss=loss, logits=logits, **cache_field(output_cache(outputs)),
             hidden_states=outputs.hidden_states, attentions=outputs.attentions,
         )
+
+
+def _next_tokens(labels: torch.LongTensor, shift_labels: torch.LongTensor | None = None, ignore_index: int = -100,
+                 **kwargs) -> torch.LongTensor:
+    """The causal-LM targets (batch, seq): `shift_labels` when given, else `labels` shifted one step left with
+    `ignore_index` last (transformers' `ForCausalLMLoss`)."""
+    if shift_labels is not None:
+        return shift_labels
+    return nn.functional.pad(labels, (0, 1), value=ignore_index)[..., 1:]  # (batch, seq)
 
 
 class VariformerMaskedLMTransform(nn.Module):
@@ -96,7 +134,7 @@ class VariformerMaskedLMTransform(nn.Module):
     def __init__(self, config: VariformerConfig):
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.hidden_size)
-        self.act_fn = ACT2FN[config.mlp_activation]
+        self.act_fn = build_activation(config.mlp_activation)
         self.norm = build_norm(config)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
@@ -104,7 +142,12 @@ class VariformerMaskedLMTransform(nn.Module):
 
 
 class VariformerForMaskedLM(VariformerPreTrainedModel):
-    """Encoder masked language model: logits (batch, seq, vocab); `labels` (-100 = unmasked) give the loss."""
+    """Encoder masked language model: logits (batch, seq, vocab); `labels` (-100 = unmasked) give the loss.
+
+    In training mode with `labels`, only the labelled positions go through the prediction transform and the head,
+    the loss is computed chunk by chunk, and `logits` is None; eval mode (metrics read the logits), or
+    `config.lm_loss_chunk_size=None`, returns the full logits and the same loss.
+    """
 
     _tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}
 
@@ -131,17 +174,37 @@ class VariformerForMaskedLM(VariformerPreTrainedModel):
             input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
             position_ids=position_ids, inputs_embeds=inputs_embeds, **kwargs,
         )
-        logits = self.lm_head(_scaled(self.transform(outputs.last_hidden_state), self.config.lm_head_scale))
-        loss = None
-        if labels is not None:
-            loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size, **kwargs)
+        if _trains_without_logits(self, labels):
+            hidden_states, labels = _labelled_positions(outputs.last_hidden_state, labels, **kwargs)
+            logits, loss = None, _chunked_loss(self, self.transform(hidden_states), labels, **kwargs)
+        else:
+            logits = self.lm_head(_scaled(self.transform(outputs.last_hidden_state), self.config.lm_head_scale))
+            loss = None
+            if labels is not None:
+                loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size,
+                                          **kwargs)
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
                               attentions=outputs.attentions)
 
 
+def _labelled_positions(hidden_states: torch.Tensor, labels: torch.LongTensor, ignore_index: int = -100,
+                        **kwargs) -> tuple[torch.Tensor, torch.LongTensor]:
+    """The hidden states (labelled, hidden) and labels (labelled,) of the positions with a label. Inside
+    torch.compile every position is kept (a data-dependent shape would break the graph); ignored labels then
+    add nothing to the loss."""
+    if torch.compiler.is_compiling():
+        return hidden_states, labels
+    labelled = labels != ignore_index  # (batch, seq)
+    return hidden_states[labelled], labels[labelled]
+
+
 class VariformerForConditionalGeneration(VariformerPreTrainedModel, GenerationMixin):
     """Encoder-decoder model for translation/summarization: logits (batch, tgt, vocab); `labels` (batch, tgt)
-    are shifted right into `decoder_input_ids` when those are not given."""
+    are shifted right into `decoder_input_ids` when those are not given.
+
+    In training mode with `labels` the loss is computed chunk by chunk without the full logits and `logits` is
+    None; eval mode (generation, metrics), or `config.lm_loss_chunk_size=None`, returns the logits as usual.
+    """
 
     _tied_weights_keys = {"lm_head.weight": "model.encoder.embed_tokens.weight"}
     _tp_plan = {"lm_head": "colwise_gather_output"}
@@ -184,11 +247,14 @@ class VariformerForConditionalGeneration(VariformerPreTrainedModel, GenerationMi
             cache=resolve_cache(cache, past_key_values), inputs_embeds=inputs_embeds,
             decoder_inputs_embeds=decoder_inputs_embeds, use_cache=use_cache, **kwargs,
         )
-        hidden_states = slice_logits_to_keep(outputs.last_hidden_state, logits_to_keep)
-        logits = self.lm_head(_scaled(hidden_states, self.config.lm_head_scale))  # (batch, tgt, vocab)
-        loss = None
-        if labels is not None:
-            loss = ForMaskedLMLoss(logits, labels.contiguous(), vocab_size=self.config.vocab_size, **kwargs)
+        if _trains_without_logits(self, labels, logits_to_keep):
+            logits, loss = None, _chunked_loss(self, outputs.last_hidden_state, labels, **kwargs)
+        else:
+            hidden_states = slice_logits_to_keep(outputs.last_hidden_state, logits_to_keep)
+            logits = self.lm_head(_scaled(hidden_states, self.config.lm_head_scale))  # (batch, tgt, vocab)
+            loss = None
+            if labels is not None:
+                loss = ForMaskedLMLoss(logits, labels.contiguous(), vocab_size=self.config.vocab_size, **kwargs)
         return Seq2SeqLMOutput(
             loss=loss, logits=logits, **cache_field(output_cache(outputs)),
             decoder_hidden_states=outputs.decoder_hidden_states, decoder_attentions=outputs.decoder_attentions,

@@ -66,8 +66,12 @@ class VariformerLayer(GradientCheckpointingLayer):
 
     def _residual(self, hidden_states: torch.Tensor, norm: nn.Module, sublayer: Callable) -> torch.Tensor:
         if self.pre_norm:
-            return hidden_states + self.dropout(sublayer(norm(hidden_states)))
-        return norm(hidden_states + self.dropout(sublayer(hidden_states)))
+            return hidden_states + self._dropout(sublayer(norm(hidden_states)))
+        return norm(hidden_states + self._dropout(sublayer(hidden_states)))
+
+    def _dropout(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """Dropout while training; in eval mode dropout is the identity, so the module call is skipped."""
+        return self.dropout(hidden_states) if self.training else hidden_states
 
 
 __all__ = ["VariformerLayer"]

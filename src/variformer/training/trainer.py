@@ -14,14 +14,14 @@ import json
 import logging
 import os
 import platform
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from .._files import atomic_write_text
+from .._provenance import git_state, versions
 from .checkpoints import find_resume_checkpoint
 from .data import data_collator, load_raw_splits, tokenize_splits, training_texts
 from .lora import apply_lora, four_bit_quantization_config, trainable_parameter_summary
@@ -271,7 +271,7 @@ def evaluate_splits(recipe: Recipe, trainer, datasets: dict, raw: dict, tokenize
                                     corpus_bleu(hypotheses, list(raw[bleu_split]["target"])).items()})
         if trainer.is_world_process_zero():
             sample_path = recipe.output_path / f"{bleu_split}_hypotheses.txt"
-            write_text_atomic(sample_path, "\n".join(hypotheses) + "\n")
+            atomic_write_text(sample_path, "\n".join(hypotheses) + "\n")
     return results
 
 
@@ -330,22 +330,14 @@ def save_merged(trainer, tokenizer, folder: Path) -> None:
 
 # ---------------------------------------------------------------------------------------------- records
 def _run_record(recipe: Recipe, trainer, parameters: dict, checkpoint: str | None, started: float) -> dict:
-    import accelerate
-    import peft
-    import transformers
-
-    from .. import __version__
-
     return {
         "schema_version": METRICS_SCHEMA_VERSION,
         "recipe": recipe.name,
         "objective": recipe.objective,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "wall_time_s": round(time.time() - started, 1),
-        "git_commit": _git_commit(),
-        "versions": {"variformer": __version__, "torch": torch.__version__,
-                     "transformers": transformers.__version__, "peft": peft.__version__,
-                     "accelerate": accelerate.__version__, "python": platform.python_version()},
+        "git_commit": git_state()["commit"],
+        "versions": versions(),
         "device": _device_name(trainer.args.device),
         "world_size": trainer.args.world_size,
         "seed": recipe.seed,
@@ -366,31 +358,8 @@ def _device_name(device: torch.device) -> str:
     return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} logical cores)"
 
 
-def _git_commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-                              cwd=Path(__file__).parent, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write `text` to a temporary file beside `path`, then rename it over `path` (readers never see half)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def write_json_atomic(path: Path, data: Any) -> None:
-    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
 __all__ = [

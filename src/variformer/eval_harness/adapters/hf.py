@@ -4,9 +4,13 @@ Log-likelihoods follow lm-evaluation-harness: trailing spaces of the context mov
 LMs encode context + continuation together (no special tokens) and score the continuation's tokens, with the
 input truncated on the left to the model's length; seq2seq LMs encode the context for the encoder (with the
 tokenizer's special tokens) and the continuation alone, without special tokens, as decoder targets; an empty
-context is replaced by the BOS (else EOS) token. Requests are sorted by length (longest first) and batched;
-with left padding causal LMs get position ids from the attention mask, so batched scores equal one-at-a-time
-scores.
+context is replaced by the BOS (else EOS) token. Requests sharing a token prefix (a few-shot primer, the
+question of several choices) compute it once (`shared_prefix`); otherwise, or where the model's cache cannot be
+reused, requests are sorted by length (longest first) and batched whole; with left padding causal LMs get
+position ids from the attention mask, so batched scores equal one-at-a-time scores.
+
+Batches: a fixed `batch_size` caps the rows of a forward; "auto" caps rows at `max_batch_size` and padded
+tokens (rows x longest) at `max_batch_tokens`, halving the token budget on out-of-memory.
 
 Legend: batch, seq = padded input length, tgt = padded target length, vocab = vocabulary size.
 """
@@ -33,14 +37,17 @@ from ..records import (
     stable_hash,
 )
 from .base import ModelAdapter
+from .shared_prefix import NotShareable, SharedPrefixScorer, whole_tokens
 
 logger = logging.getLogger(__name__)
+Shape = tuple[int, int]  # a batch row's (cached past tokens, new tokens); rows scored whole have no past
 
 ARCHITECTURES = ("causal", "seq2seq", "classifier")
 CAPABILITIES = {"causal": frozenset({"loglikelihood", "generate"}),
                 "seq2seq": frozenset({"loglikelihood", "generate"}),
                 "classifier": frozenset({"classify"})}
 DEFAULT_MAX_LENGTH = 2048
+CPU_BATCH_TOKENS = 4096  # "auto" padded tokens per forward on CPU
 _CONFIG_NOISE = ("_name_or_path", "transformers_version", "_commit_hash", "architectures")
 
 
@@ -94,16 +101,21 @@ def is_out_of_memory(error: BaseException) -> bool:
 class HFAdapter(ModelAdapter):
     """Adapter for a transformers model and its tokenizer.
 
-    batch_size: an int, or "auto": start at `max_batch_size` and halve on out-of-memory until a batch fits.
+    batch_size: rows per forward (an int), or "auto": at most `max_batch_size` rows and `max_batch_tokens`
+        padded tokens per forward, the token budget halved on out-of-memory until a batch fits.
+    max_batch_tokens: the "auto" token budget (default: 4096 on CPU, where larger batches only add padding;
+        `max_batch_size` x max_length elsewhere, lowered on out-of-memory).
     max_length: longest input in tokens (default: from the config / tokenizer).
-    padding_side: "right" or "left" padding of batched inputs (causal and seq2seq encoder inputs; generation
-        with causal LMs always pads left; classifiers always pad right).
+    padding_side: "right" or "left" padding of batched inputs (causal and seq2seq encoder inputs of requests
+        scored whole; generation with causal LMs always pads left; classifiers always pad right).
+    share_prefixes: compute token prefixes shared by several log-likelihood requests once (`shared_prefix`);
+        False scores every request whole.
     architecture: override the detected "causal" / "seq2seq" / "classifier".
     """
 
     def __init__(self, model, tokenizer, *, batch_size: int | str = "auto", max_batch_size: int = 64,
-                 max_length: int | None = None, padding_side: str = "right", architecture: str | None = None,
-                 name: str | None = None):
+                 max_batch_tokens: int | None = None, max_length: int | None = None, padding_side: str = "right",
+                 share_prefixes: bool = True, architecture: str | None = None, name: str | None = None):
         if padding_side not in ("left", "right"):
             raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
         if batch_size != "auto" and (not isinstance(batch_size, int) or batch_size < 1):
@@ -122,10 +134,14 @@ class HFAdapter(ModelAdapter):
                                      or max_batch_size < 1):
             raise SettingError(f"max_batch_size (--max-batch-size) must be an int >= 1, got {max_batch_size!r}")
         self.max_batch_size = max_batch_size if batch_size == "auto" else batch_size
-        self.requested_max_batch_size = self.max_batch_size  # max_batch_size halves on out-of-memory
         self.max_length = check_max_length(max_length, model.config) or self._default_max_length()
+        self.requested_max_batch_tokens = self._check_batch_tokens(max_batch_tokens)
+        self.max_batch_tokens = self.requested_max_batch_tokens  # halves on out-of-memory
         self.labels = self._label_names() if self.architecture == "classifier" else ()
         self._forward_parameters = set(inspect.signature(model.forward).parameters)
+        self.share_prefixes = share_prefixes
+        self._shared = SharedPrefixScorer(self)
+        self.loglikelihood_tokens = {"scored_whole": 0, "run": 0}  # tokens through the model, and without sharing
         self._fingerprint: str | None = None
 
     # -- facts ---------------------------------------------------------------------------------------------------
@@ -157,6 +173,18 @@ class HFAdapter(ModelAdapter):
             candidates.append(model_max)
         return min(candidates) if candidates else DEFAULT_MAX_LENGTH
 
+    def _check_batch_tokens(self, max_batch_tokens: int | None) -> int | None:
+        """The "auto" token budget (None with a fixed batch size: rows alone cap a batch, as lm-eval)."""
+        invalid = isinstance(max_batch_tokens, bool) or not isinstance(max_batch_tokens, int) or max_batch_tokens < 1
+        if max_batch_tokens is not None and invalid:
+            raise SettingError(f"max_batch_tokens must be an int >= 1, got {max_batch_tokens!r}; leave it out for "
+                               "the device's default")
+        if self.batch_size != "auto":
+            return None
+        if max_batch_tokens is not None:
+            return max_batch_tokens
+        return CPU_BATCH_TOKENS if self.device.type == "cpu" else self.max_batch_size * self.max_length
+
     def _label_names(self) -> tuple[str, ...]:
         id2label = getattr(self.model.config, "id2label", None) or {}
         count = getattr(self.model.config, "num_labels", len(id2label))
@@ -166,7 +194,8 @@ class HFAdapter(ModelAdapter):
         """Every setting besides weights, config and tokenizer that can change a response: part of the cache key
         and recorded in the results."""
         return {"architecture": self.architecture, "max_length": self.max_length, "padding_side": self.padding_side,
-                "batch_size": self.batch_size, "max_batch_size": self.requested_max_batch_size,
+                "batch_size": self.batch_size, "max_batch_size": self.max_batch_size,
+                "max_batch_tokens": self.requested_max_batch_tokens, "share_prefixes": self.share_prefixes,
                 "dtype": str(next(self.model.parameters()).dtype).replace("torch.", ""),
                 "device_type": self.device.type, "revision": getattr(self.model.config, "_commit_hash", None)}
 
@@ -196,7 +225,9 @@ class HFAdapter(ModelAdapter):
             "dtype": str(next(self.model.parameters()).dtype).replace("torch.", ""),
             "device": str(self.device), "tokenizer": type(self.tokenizer).__name__,
             "max_length": self.max_length, "padding_side": self.padding_side, "batch_size": self.batch_size,
-            "max_batch_size": self.requested_max_batch_size, "final_max_batch_size": self.max_batch_size,
+            "max_batch_size": self.max_batch_size, "max_batch_tokens": self.requested_max_batch_tokens,
+            "final_max_batch_tokens": self.max_batch_tokens, "share_prefixes": self.share_prefixes,
+            "loglikelihood_tokens": dict(self.loglikelihood_tokens),
             "scoring_settings": self.scoring_settings(), "fingerprint": self.fingerprint(),
         }
 
@@ -204,8 +235,8 @@ class HFAdapter(ModelAdapter):
     def _encode(self, text: str, special: bool) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=special, verbose=False)["input_ids"])
 
-    def _pair_tokens(self, request: LoglikelihoodRequest) -> tuple[list[int], list[int]]:
-        """(context tokens, continuation tokens) as lm-eval encodes them."""
+    def _pair_tokens(self, request: LoglikelihoodRequest, memo: dict | None = None) -> tuple[list[int], list[int]]:
+        """(context tokens, continuation tokens) as lm-eval encodes them; `memo` keeps context encodings."""
         context, continuation = request.context, request.continuation
         spaces = len(context) - len(context.rstrip())
         if spaces:
@@ -215,37 +246,60 @@ class HFAdapter(ModelAdapter):
         elif self.architecture == "seq2seq":
             context_ids, continuation_ids = self._encode(context, True), self._encode(continuation, False)
         else:
-            whole, context_ids = self._encode(context + continuation, False), self._encode(context, False)
-            continuation_ids = whole[len(context_ids):]
+            memo = {} if memo is None else memo
+            if context not in memo:
+                memo[context] = self._encode(context, False)
+            context_ids = memo[context]
+            continuation_ids = self._encode(context + continuation, False)[len(context_ids):]
         if not continuation_ids:
             raise ValueError(f"continuation {request.continuation!r} encodes to no tokens after context "
                              f"...{request.context[-40:]!r}")
         return context_ids, continuation_ids
 
     # -- batching ------------------------------------------------------------------------------------------------
-    def _batched(self, items: list, lengths: list[int], run: Callable[[list], list]) -> list:
-        """Run `run` over batches of `items`, longest first; results in the original order. With "auto" batch
-        size a batch that runs out of memory is retried at half the size."""
-        order = sorted(range(len(items)), key=lambda i: -lengths[i])
+    def _batched(self, items: list, shapes: list[Shape], run: Callable[[list], list]) -> list:
+        """Run `run` over batches of `items` (largest first, `next_batch`); results in the original order. With
+        "auto" batch size a batch that runs out of memory is retried with half the token budget."""
+        order = sorted(range(len(items)), key=lambda i: -sum(shapes[i]))
         results: list[Any] = [None] * len(items)
         start = 0
         while start < len(order):
-            indices = order[start:start + self.max_batch_size]
+            indices = self.next_batch(shapes, order, start)
             try:
                 with torch.inference_mode():
                     outputs = run([items[i] for i in indices])
             except Exception as error:
-                if self.batch_size != "auto" or not is_out_of_memory(error) or self.max_batch_size == 1:
+                if self.batch_size != "auto" or not is_out_of_memory(error) or len(indices) == 1:
                     raise
-                self.max_batch_size //= 2
-                logger.warning("out of memory; batch size lowered to %d", self.max_batch_size)
-                if torch.cuda.is_available():
-                    torch.cuda.empty_cache()
+                self._halve_token_budget(shapes, indices)
                 continue
             for i, output in zip(indices, outputs):
                 results[i] = output
             start += len(indices)
         return results
+
+    def next_batch(self, shapes: list[Shape], order: list[int], start: int = 0) -> list[int]:
+        """The batch starting at `order[start]`: at least one row, at most the row cap, and (with "auto") at most
+        the token budget of rows x (longest past + longest new tokens); rows of cached pasts (shape (past, new),
+        past > 0) also fit the model's positions."""
+        batch: list[int] = []
+        past = new = 0
+        for index in order[start:start + self.max_batch_size]:
+            wider_past, wider_new = max(past, shapes[index][0]), max(new, shapes[index][1])
+            width = wider_past + wider_new
+            over_budget = self.max_batch_tokens is not None and (len(batch) + 1) * width > self.max_batch_tokens
+            if batch and (over_budget or (wider_past and width > self.max_length)):
+                break
+            batch.append(index)
+            past, new = wider_past, wider_new
+        return batch
+
+    def _halve_token_budget(self, shapes: list[Shape], indices: list[int]) -> None:
+        tried = len(indices) * (max(shapes[i][0] for i in indices) + max(shapes[i][1] for i in indices))
+        self.max_batch_tokens = max(1, min(self.max_batch_tokens, tried) // 2)
+        logger.warning("out of memory; batch token budget lowered to %d", self.max_batch_tokens)
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
     def _pad(self, sequences: list[list[int]], side: str) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
         """(ids (batch, seq), mask (batch, seq), offset of each sequence's first token)."""
@@ -267,19 +321,38 @@ class HFAdapter(ModelAdapter):
 
     # -- log-likelihood ------------------------------------------------------------------------------------------
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
+        """Causal LMs: items (inputs, targets) with inputs = (context + continuation)[-(max_length + 1):][:-1]
+        and targets its last continuation tokens (lm-eval's split); seq2seq: (encoder input, targets)."""
         if "loglikelihood" not in self.capabilities:
             raise self._cannot("loglikelihood")
-        items = []
-        for request in requests:
-            context_ids, continuation_ids = self._pair_tokens(request)
-            if self.architecture == "seq2seq":
-                items.append((context_ids[-self.max_length:], continuation_ids[:self.max_length]))
-            else:
-                full = (context_ids + continuation_ids)[-(self.max_length + 1):]
-                scored = continuation_ids[-(len(full) - 1):]
-                items.append((full[:-1], scored))
+        memo: dict[str, list[int]] = {}  # the choices of a question share one context encoding
+        items = [self._loglikelihood_item(request, memo) for request in requests]
+        whole = whole_tokens(items, self.architecture == "seq2seq")
+        self.loglikelihood_tokens["scored_whole"] += whole
+        shared = self._score_shared(items) if self.share_prefixes else None
+        if shared is not None:
+            return shared
+        self.loglikelihood_tokens["run"] += whole
         run = self._seq2seq_loglikelihood if self.architecture == "seq2seq" else self._causal_loglikelihood
-        return self._batched(items, [len(a) + len(b) for a, b in items], run)
+        return self._batched(items, [(0, len(a) + len(b)) for a, b in items], run)
+
+    def _loglikelihood_item(self, request: LoglikelihoodRequest, memo: dict) -> tuple[list[int], list[int]]:
+        context, continuation = self._pair_tokens(request, memo)
+        if self.architecture == "seq2seq":
+            return context[-self.max_length:], continuation[:self.max_length]
+        full = (context + continuation)[-(self.max_length + 1):]
+        return full[:-1], continuation[-(len(full) - 1):]
+
+    def _score_shared(self, items: list[tuple[list[int], list[int]]]) -> list[LoglikelihoodResult] | None:
+        """Scores with shared prefixes computed once, or None where that does not apply (the model has no
+        reusable cache, or the requests share too little)."""
+        try:
+            return self._shared.score(items)
+        except NotShareable as reason:
+            logger.warning("model %r: shared prefixes are not reused (%s); scoring every request whole",
+                           self.name, reason)
+            self._shared.ready = False
+            return None
 
     def _causal_loglikelihood(self, items: list[tuple[list[int], list[int]]]) -> list[LoglikelihoodResult]:
         side = self.padding_side
@@ -311,7 +384,7 @@ class HFAdapter(ModelAdapter):
         if "classify" not in self.capabilities:
             raise self._cannot("classify")
         items = [self.tokenizer(r.text, r.text_pair, truncation=True, max_length=self.max_length) for r in requests]
-        return self._batched(items, [len(item["input_ids"]) for item in items], self._classify_batch)
+        return self._batched(items, [(0, len(item["input_ids"])) for item in items], self._classify_batch)
 
     def _classify_batch(self, items: list) -> list[ClassificationResult]:
         ids, mask, _ = self._pad([list(item["input_ids"]) for item in items], "right")
@@ -334,7 +407,8 @@ class HFAdapter(ModelAdapter):
             settings = self._fit(settings)
             items = [self._generation_input(requests[i].context, settings.max_new_tokens) for i in indices]
             run = lambda batch, settings=settings: self._generate_batch(batch, settings)  # noqa: E731
-            for i, text in zip(indices, self._batched(items, [len(x) for x in items], run)):
+            shapes = [(0, (len(x) + settings.max_new_tokens) * settings.num_beams) for x in items]
+            for i, text in zip(indices, self._batched(items, shapes, run)):
                 outputs[i] = text
         return outputs
 
