@@ -83,20 +83,26 @@ def check_writable_folder(path: str | os.PathLike) -> Path:
     """`path` if it is, or can be made, a folder this process can write in. Creates nothing.
 
     Otherwise raises NotADirectoryError ("is a file", "cannot be created because X is a file") or PermissionError
-    ("is not writable: cannot create files in X (reason)"), worded to follow the path in the caller's message.
+    ("is not writable: cannot create files in X (reason)"), worded to follow the path in the caller's message; both
+    carry `folder` (X: the nearest existing path) and `reason`, for callers that word it their own way.
     """
     path = Path(path)
     existing = path
     while not existing.exists() and existing.parent != existing:
         existing = existing.parent
     if not existing.is_dir():
-        raise NotADirectoryError("is a file" if existing == path else f"cannot be created because {existing} is a file")
+        wording = "is a file" if existing == path else f"cannot be created because {existing} is a file"
+        refusal = NotADirectoryError(wording)
+        refusal.folder, refusal.reason = existing, "is a file"
+        raise refusal
     try:
         with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as error:
-        raise PermissionError(f"is not writable: cannot create files in {existing} ({error.strerror or error})") \
-            from None
+        reason = error.strerror or str(error)
+        refusal = PermissionError(f"is not writable: cannot create files in {existing} ({reason})")
+        refusal.folder, refusal.reason = existing, reason
+        raise refusal from None
     return path
 
 

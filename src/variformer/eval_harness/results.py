@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from .. import _files
+from .._files import atomic_write_bytes
 from .errors import SettingError
 
 SCHEMA_VERSION = "1.0"
@@ -119,23 +119,6 @@ def dumps(value: Any, indent: int | None = None) -> str:
     return json.dumps(value, indent=indent, ensure_ascii=False, default=_json_default, allow_nan=True)
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write `data` to a temporary file beside `path`, then rename it over `path` (all or nothing)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
-
-
 @contextmanager
 def staged_folder(path: str | Path, last: str | None = None) -> Iterator[Path]:
     """Yield an empty temporary folder beside `path` to write into; when the block ends without error its entries
@@ -144,7 +127,7 @@ def staged_folder(path: str | Path, last: str | None = None) -> Iterator[Path]:
     half-moved set). On error the temporary folder is removed and `path` is untouched."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = _sibling_folder(path, "staging")
+    staging = _files.sibling_folder(path, "staging")
     try:
         yield staging
         if path.is_dir() and not any(path.iterdir()):
@@ -157,15 +140,8 @@ def staged_folder(path: str | Path, last: str | None = None) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _sibling_folder(path: Path, purpose: str) -> Path:
-    """A new hidden folder beside `path` (made with mkdir, so it gets the usual permissions, unlike mkdtemp)."""
-    folder = path.parent / f".{path.name}.{purpose}-{secrets.token_hex(4)}"
-    folder.mkdir()
-    return folder
-
-
 def _move_entries(source: Path, target: Path, last: str | None) -> None:
-    trash = _sibling_folder(target, "replaced")
+    trash = _files.sibling_folder(target, "replaced")
     names = sorted(entry.name for entry in source.iterdir())
     if last in names:
         names = [name for name in names if name != last] + [last]
@@ -181,20 +157,14 @@ def _move_entries(source: Path, target: Path, last: str | None) -> None:
 def check_writable_folder(path: str | Path, option: str) -> Path:
     """`path` if it is a folder, or can be made one, that this process can write in; SettingError naming `option`
     and the path otherwise. Creates nothing."""
-    path = Path(path)
-    existing = path
-    while not existing.exists() and existing.parent != existing:
-        existing = existing.parent
-    if not existing.is_dir():
-        where = "is a file" if existing == path else f"is inside {existing}, which is a file"
-        raise SettingError(f"{option} {path} {where}, not a folder; give a folder path")
     try:
-        with tempfile.TemporaryFile(dir=existing):
-            pass
-    except OSError as error:
-        raise SettingError(f"{option} {path}: cannot write in {existing} ({error.strerror or error}); give a folder "
-                           "you can write to") from None
-    return path
+        return _files.check_writable_folder(path)
+    except NotADirectoryError as error:
+        where = "is a file" if error.folder == Path(path) else f"is inside {error.folder}, which is a file"
+        raise SettingError(f"{option} {path} {where}, not a folder; give a folder path") from None
+    except PermissionError as error:
+        raise SettingError(f"{option} {path}: cannot write in {error.folder} ({error.reason}); give a folder you can "
+                           "write to") from None
 
 
 def write_json(path: str | Path, value: Any) -> Path:
