@@ -250,6 +250,9 @@ class Recipe(_Spec):
             "report_to": "none", "logging_steps": 10, "dataloader_pin_memory": cuda,
             # every Variformer parameter takes part in each forward pass; True costs an extra graph traversal
             "ddp_find_unused_parameters": False,
+            # progress: one line per log step (training.progress.ProgressLine) instead of tqdm bars; tokens/s
+            # counts the non-padding input tokens
+            "disable_tqdm": True, "include_num_input_tokens_seen": "non_padding",
         }
         if not cuda and not torch.backends.mps.is_available():
             defaults["use_cpu"] = True  # CPU data parallelism (gloo) under torchrun / accelerate launch

@@ -26,6 +26,7 @@ from .checkpoints import find_resume_checkpoint
 from .data import data_collator, load_raw_splits, tokenize_splits, training_texts
 from .lora import apply_lora, four_bit_quantization_config, trainable_parameter_summary
 from .metrics import accuracy_metrics, corpus_bleu, perplexity
+from .progress import ProgressLine, plot_loss_curve
 from .recipe import Recipe
 from .tokenizer import load_tokenizer, tokenizer_template_for, train_tokenizer
 
@@ -128,20 +129,22 @@ def _converted_checkpoint(recipe: Recipe, args=None) -> Path:
 
 # ---------------------------------------------------------------------------------------------- trainer
 def build_trainer(recipe: Recipe, model, tokenizer, datasets: dict, args, callbacks: list | None = None):
-    from transformers import EarlyStoppingCallback, Seq2SeqTrainer, Trainer
+    from transformers import EarlyStoppingCallback, PrinterCallback, Seq2SeqTrainer, Trainer
 
-    callbacks = list(callbacks or [])
+    callbacks = [ProgressLine(), *(callbacks or [])]
     if recipe.early_stopping is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=recipe.early_stopping.patience,
                                                early_stopping_threshold=recipe.early_stopping.threshold))
     trainer_class = Seq2SeqTrainer if recipe.objective == "seq2seq" else Trainer
-    return trainer_class(
+    trainer = trainer_class(
         model=model, args=args, train_dataset=datasets["train"], eval_dataset=datasets.get("validation"),
         processing_class=tokenizer, data_collator=data_collator(recipe, tokenizer, model),
         compute_metrics=accuracy_metrics if recipe.objective == "sequence_classification" else None,
         compute_loss_func=_shifted_label_smoothing(args) if recipe.objective == "causal_lm" else None,
         callbacks=callbacks,
     )
+    trainer.remove_callback(PrinterCallback)  # with tqdm off it prints each log dict; ProgressLine shows them
+    return trainer
 
 
 def _shifted_label_smoothing(args):
@@ -219,6 +222,8 @@ def run_recipe(recipe: Recipe, resume: bool = False, callbacks: list | None = No
         record = _run_record(recipe, trainer, parameters, checkpoint, started)
         record.update(metrics)
         write_json_atomic(output / "metrics.json", record)
+        plot_loss_curve(metrics["loss_curve"], metrics["eval_curve"], output / "loss_curve.png",
+                        title=f"{recipe.name}: loss")
         return record
     return metrics
 
@@ -255,24 +260,53 @@ def _set_generation_defaults(recipe: Recipe, model, tokenizer) -> None:
 
 
 def evaluate_splits(recipe: Recipe, trainer, datasets: dict, raw: dict, tokenizer) -> dict[str, dict]:
-    """Loss (+ perplexity or accuracy) on validation and test; beam-search sacreBLEU for seq2seq."""
+    """Loss (+ perplexity or accuracy) on validation and test; beam-search sacreBLEU for seq2seq.
+
+    Per-row predictions land beside metrics.json as `SPLIT_predictions.jsonl`: the text, label, predicted label and
+    its probability for classification; source, reference and hypothesis for translation.
+    """
     results: dict[str, dict] = {}
+    write = trainer.is_world_process_zero()
     for split in ("validation", "test"):
         if split not in datasets:
             continue
-        values = dict(trainer.evaluate(datasets[split], metric_key_prefix=split))
+        if recipe.objective == "sequence_classification":
+            output = trainer.predict(datasets[split], metric_key_prefix=split)
+            values = dict(output.metrics)
+            if write:
+                rows = classification_rows(raw[split], output.predictions, recipe.model.label_names)
+                write_jsonl_atomic(recipe.output_path / f"{split}_predictions.jsonl", rows)
+        else:
+            values = dict(trainer.evaluate(datasets[split], metric_key_prefix=split))
         if recipe.objective in ("causal_lm", "masked_lm"):
             values[f"{split}_perplexity"] = perplexity(values.get(f"{split}_loss"))
         results[split] = values
     bleu_split = "test" if "test" in datasets else "validation" if "validation" in datasets else None
     if recipe.objective == "seq2seq" and bleu_split is not None:
         hypotheses = generate_translations(recipe, trainer, datasets[bleu_split], tokenizer)
-        results[bleu_split].update({f"{bleu_split}_{k}": v for k, v in
-                                    corpus_bleu(hypotheses, list(raw[bleu_split]["target"])).items()})
-        if trainer.is_world_process_zero():
-            sample_path = recipe.output_path / f"{bleu_split}_hypotheses.txt"
-            atomic_write_text(sample_path, "\n".join(hypotheses) + "\n")
+        references = list(raw[bleu_split]["target"])
+        results[bleu_split].update({f"{bleu_split}_{k}": v for k, v in corpus_bleu(hypotheses, references).items()})
+        if write:
+            atomic_write_text(recipe.output_path / f"{bleu_split}_hypotheses.txt", "\n".join(hypotheses) + "\n")
+            rows = [{"index": i, "source": source, "reference": reference, "hypothesis": hypothesis}
+                    for i, (source, reference, hypothesis) in
+                    enumerate(zip(raw[bleu_split]["source"], references, hypotheses))]
+            write_jsonl_atomic(recipe.output_path / f"{bleu_split}_predictions.jsonl", rows)
     return results
+
+
+def classification_rows(raw_split, logits, label_names: list[str] | None) -> list[dict]:
+    """One record per row: index, text, gold label, predicted label, probability of each label."""
+    logits = torch.as_tensor(logits[0] if isinstance(logits, tuple) else logits, dtype=torch.float32)
+    probabilities = logits.softmax(-1)
+    names = list(label_names) if label_names else [str(i) for i in range(probabilities.shape[-1])]
+    rows = []
+    for i, (text, label, row) in enumerate(zip(raw_split["text"], raw_split["label"], probabilities.tolist())):
+        predicted = max(range(len(row)), key=row.__getitem__)
+        rows.append({"index": i, "text": text, "label": names[int(label)], "prediction": names[predicted],
+                     "correct": predicted == int(label),
+                     "probabilities": {name: round(p, 6) for name, p in zip(names, row)}})
+    return rows
 
 
 def generate_translations(recipe: Recipe, trainer, dataset, tokenizer) -> list[str]:
@@ -362,11 +396,16 @@ def write_json_atomic(path: Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
+def write_jsonl_atomic(path: Path, rows: list[dict]) -> None:
+    atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+
+
 __all__ = [
     "average_last_checkpoints",
     "build_model",
     "build_tokenizer",
     "build_trainer",
+    "classification_rows",
     "evaluate_splits",
     "generate_translations",
     "resume_checkpoint",
@@ -374,4 +413,5 @@ __all__ = [
     "save_merged",
     "training_arguments",
     "write_json_atomic",
+    "write_jsonl_atomic",
 ]

