@@ -164,19 +164,24 @@ def test_batch_size_auto_halves_its_token_budget_on_out_of_memory(language_model
     assert [r.logprob for r in results] == pytest.approx([r.logprob for r in expected], abs=1e-4)
 
 
-def test_fixed_batch_size_does_not_hide_errors(language_models, tokenizer):
+@pytest.mark.parametrize("batch_size, message", [(4, "out of memory"), ("auto", "No executable batch size found")])
+def test_out_of_memory_is_raised_when_no_smaller_batch_is_left(language_models, tokenizer, batch_size, message):
+    """A fixed batch size does not hide the error; "auto" gives up once a single row does not fit."""
     model = language_models["gpt2"]
-    adapter = HFAdapter(model, tokenizer, batch_size=4)
+    adapter = HFAdapter(model, tokenizer, batch_size=batch_size, share_prefixes=False)
+    seen = []
 
     def forward(*args, **kwargs):
+        seen.append(kwargs["input_ids"].shape[0])
         raise RuntimeError("CUDA out of memory.")
 
     model.forward = forward
     try:
-        with pytest.raises(RuntimeError, match="out of memory"):
+        with pytest.raises(RuntimeError, match=message):
             adapter.loglikelihood(REQUESTS[:2])
     finally:
         del model.forward
+    assert seen == ([2] if batch_size == 4 else [2, 1])
 
 
 def test_fingerprint_tracks_weights_and_describe_is_json(tokenizer):
@@ -192,7 +197,22 @@ def test_fingerprint_tracks_weights_and_describe_is_json(tokenizer):
 
 
 def test_generation_longer_than_the_model_is_capped(language_models, tokenizer):
-    """GPT-2 with 128 positions asked for 300 new tokens after a long prompt: it keeps half for the prompt."""
-    adapter = HFAdapter(language_models["gpt2"], tokenizer, batch_size=2)
-    (text,) = adapter.generate([GenerationRequest("a " * 300, GenerationSettings(max_new_tokens=300))])
-    assert isinstance(text, str)
+    """GPT-2 with 128 positions asked for 300 new tokens after a long prompt: it keeps half for the prompt, so
+    prompt and new tokens together never pass the positions."""
+    model = language_models["gpt2"]
+    original, calls = model.generate, []
+
+    def generate(*args, **kwargs):
+        output = original(*args, **kwargs)  # (batch, prompt + new)
+        calls.append((kwargs["input_ids"].shape[1], kwargs["max_new_tokens"], output.shape[1]))
+        return output
+
+    model.generate = generate
+    try:
+        HFAdapter(model, tokenizer, batch_size=2).generate([GenerationRequest("a " * 300,
+                                                                              GenerationSettings(max_new_tokens=300))])
+    finally:
+        del model.generate
+    positions = model.config.n_positions
+    ((prompt, max_new_tokens, total),) = calls
+    assert max_new_tokens == positions // 2 and prompt == positions - max_new_tokens and total <= positions

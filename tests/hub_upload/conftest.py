@@ -24,6 +24,27 @@ VARIANTS = {
 SPECIAL_TOKENS = ["<pad>", "<s>", "</s>", "<unk>"]  # ids 0-3, matching the tiny presets' pad/bos/eos ids
 
 
+def harness_task(name: str, metrics: dict, data: dict | None = None, group: str = "", num_samples: int = 50):
+    """A task as `variformer eval` records it; metrics: name -> (value, stderr, higher_is_better)."""
+    from variformer.eval_harness.results import MetricResult, TaskResult
+
+    data = data or {"path": f"../shared/data/{name}.jsonl", "sha256": "00"}
+    return TaskResult(name=name, version="1", group=group, scoring_mode={"name": "generation"},
+                      spec={"name": name, "version": "1", "data": data, "group": group}, num_samples=num_samples,
+                      num_rows=1000, limit=None, samples_file=f"samples/{name}.jsonl",
+                      metrics={metric: MetricResult(value, stderr, None, None, up, "mean")
+                               for metric, (value, stderr, up) in metrics.items()})
+
+
+def harness_run(*tasks) -> dict:
+    """The results.json content (schema 1.0) of a run of `tasks` (`harness_task`)."""
+    from variformer.eval_harness.results import RunResult
+
+    return RunResult(run_id="run-7", created_at="2026-11-22T20:00:00+00:00", git={"commit": "abc123", "dirty": False},
+                     versions={}, environment={}, model={}, settings={}, tasks={task.name: task for task in tasks},
+                     counts={}, timing={}).to_dict()
+
+
 def _save_tokenizer(folder: Path, vocab_size: int) -> None:
     """A word-level tokenizer over "w4" ... "w{vocab_size-1}", saved with save_pretrained."""
     from tokenizers import Tokenizer, models, pre_tokenizers

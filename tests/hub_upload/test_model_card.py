@@ -12,26 +12,16 @@ from variformer import VariformerConfig, VariformerForConditionalGeneration
 from variformer.hub_upload import CardOptions, ModelCardError, build_model_card, load_eval_results
 from variformer.hub_upload.export import served_auto_classes
 
-from .conftest import tiny_config
+from .conftest import harness_run, harness_task, tiny_config
 
 SECRET = "hf_recipe_secret_value"
-RESULTS = {
-    "schema_version": 1,
-    "created": "2026-11-20T10:00:00+00:00",
-    "tasks": {
-        "multi30k_de_en": {
-            "metrics": {"bleu": {"value": 31.25, "stderr": 0.8, "higher_is_better": True}, "chrf": 55.1},
-            "dataset": {"id": "bentrevett/multi30k", "name": "Multi30k", "config": "de-en", "split": "test"},
-            "task_type": "translation", "num_samples": 1000, "version": "1.0",
-        },
-        "xsum": {"metrics": {"rougeL": 0.2134}, "dataset": "EdinburghNLP/xsum", "task_type": "summarization"},
-        "halueval_qa": {
-            "metrics": {"hallucination_rate": {"value": 0.37, "stderr": 0.02, "direction": "lower"}},
-            "dataset": "pminervini/HaluEval", "kind": "hallucination_probe",
-            "num_samples": {"original": 500, "effective": 480},
-        },
-    },
-}
+RESULTS = harness_run(
+    harness_task("multi30k_de_en", {"bleu": (31.25, 0.8, True), "chrf": (55.1, 0.9, True)}, num_samples=1000,
+                 data={"hub_id": "bentrevett/multi30k", "hub_config": "de-en", "split": "test", "revision": None}),
+    harness_task("xsum", {"rougeL": (0.2134, 0.01, True)}, {"hub_id": "EdinburghNLP/xsum"}),
+    harness_task("halueval_qa", {"hallucination_rate": (0.37, 0.02, False)}, group="hallucination",
+                 data={"path": "../shared/data/halueval/qa.jsonl", "sha256": "00"}, num_samples=480),
+)
 RECIPE = {
     "name": "mt-de-en", "description": "A tiny German-English translator.", "objective": "seq2seq",
     "model": {"preset": "tiny-encoder-decoder"},
@@ -79,17 +69,14 @@ def test_front_matter_and_model_index_match_the_results(tmp_path):
     assert index["name"] == "variformer-mt-de-en"
     found = {(r["task"]["name"], r["task"]["type"], r["dataset"]["type"], m["type"], m["value"])
              for r in index["results"] for m in r["metrics"]}
-    expected = set()
-    for task, entry in RESULTS["tasks"].items():
-        dataset = entry["dataset"]["id"] if isinstance(entry["dataset"], dict) else entry["dataset"]
-        for metric, value in entry["metrics"].items():
-            value = value["value"] if isinstance(value, dict) else value
-            expected.add((task, entry.get("task_type", "text2text-generation"), dataset, metric, value))
-    assert found == expected
+    assert found == {("multi30k_de_en", "translation", "bentrevett/multi30k", "bleu", 31.25),
+                     ("multi30k_de_en", "translation", "bentrevett/multi30k", "chrf", 55.1),
+                     ("xsum", "summarization", "EdinburghNLP/xsum", "rougeL", 0.2134),
+                     ("halueval_qa", "text2text-generation", "halueval/qa", "hallucination_rate", 0.37)}
     multi30k = next(r for r in index["results"] if r["task"]["name"] == "multi30k_de_en")
-    assert multi30k["dataset"] == {"name": "Multi30k", "type": "bentrevett/multi30k", "config": "de-en",
+    assert multi30k["dataset"] == {"name": "bentrevett/multi30k", "type": "bentrevett/multi30k", "config": "de-en",
                                    "split": "test"}
-    assert len(ModelCard(card).data.eval_results) == len(expected)  # huggingface_hub reads it back
+    assert len(ModelCard(card).data.eval_results) == len(found)  # huggingface_hub reads it back
 
 
 def test_body_sections(tmp_path):
@@ -100,9 +87,10 @@ def test_body_sections(tmp_path):
         assert section in body
     evaluation = body.split("## Evaluation")[1].split("## Hallucination probes")[0]
     probes = body.split("## Hallucination probes")[1].split("## Limitations")[0]
-    assert "| multi30k_de_en | Multi30k (de-en) [test] | bleu ↑ | 31.25 | ± 0.8 | 1000 |" in evaluation
+    assert "| multi30k_de_en | bentrevett/multi30k (de-en) [test] | bleu ↑ | 31.25 | ± 0.8 | 1000 |" in evaluation
     assert "halueval_qa" not in evaluation
-    assert "| halueval_qa | pminervini/HaluEval | hallucination_rate ↓ | 0.37 | ± 0.02 | 480 |" in probes
+    assert "| halueval_qa | halueval/qa | hallucination_rate ↓ | 0.37 | ± 0.02 | 480 |" in probes
+    assert "run_id: run-7" in evaluation and "git commit: abc123" in evaluation
     assert "| hidden_size | 32 |" in body and "| parameters | 123,456 |" in body
     assert "A tiny German-English translator." in body and "| global_step | 120 |" in body
     assert "| last evaluation loss | 1.9 |" in body and "multi30k/train.jsonl" in body
@@ -123,31 +111,13 @@ def test_card_without_results_or_training_record(tmp_path):
     assert "No evaluation results were provided" in card and "No training record was found" in card
 
 
-def test_results_list_form_and_probe_section(tmp_path):
-    results = {"tasks": [{"name": "qa", "metrics": {"exact_match": 0.5}, "dataset": {"name": "squad"}}],
-               "hallucination_probes": {"truthfulqa_mc1": {"metrics": {"mc1": 0.25}, "dataset": "truthful_qa"}}}
-    path = tmp_path / "results.json"
-    path.write_text(json.dumps(results))
-    loaded = load_eval_results(path)
-    assert [(t.name, t.is_hallucination_probe) for t in loaded.tasks] == [("qa", False), ("truthfulqa_mc1", True)]
-    assert loaded.tasks[0].dataset.id == "squad"
-
-
 @pytest.mark.parametrize("content, message", [
     ("{not json", "not readable JSON"),
-    ('["a"]', "expected a JSON object"),
-    ('{"runs": {}}', "no 'tasks' mapping"),
-    ('{"tasks": {"bleu_task": {"metrics": {}}}}', "tasks.bleu_task.metrics must be a non-empty mapping"),
-    ('{"tasks": {"t": {"metrics": {"bleu": "high"}}}}', "tasks.t.metrics.bleu must be a number .*got 'high'"),
-    ('{"tasks": {"t": {"metrics": {"acc": Infinity}}}}', "tasks.t.metrics.acc must be a number"),
-    ('{"tasks": {"t": {"metrics": {"acc": true}}}}', "tasks.t.metrics.acc must be a number"),
-    ('{"tasks": {"t": {"metrics": {"acc": {"stderr": 0.1}}}}}', "tasks.t.metrics.acc is an object without 'value'"),
-    ('{"tasks": {"t": {"metrics": {"acc": {"value": 1, "stderr": "x"}}}}}', "tasks.t.metrics.acc.stderr"),
-    ('{"tasks": {"t": {"metrics": {"acc": 1}, "dataset": 7}}}', "tasks.t.dataset must be a name or an object"),
-    ('{"tasks": {"t": {"metrics": {"acc": 1}, "num_samples": -3}}}', "tasks.t.num_samples"),
-    ('{"tasks": ["t"]}', r"tasks\[0\] must be an object with a string 'name'"),
+    ('["a"]', "not a results.json of `variformer eval`"),
+    ('{"tasks": {"t": {"metrics": {"acc": 1}}}}', "results schema None is not"),
+    (json.dumps({**RESULTS, "tasks": {"t": {"metrics": {}}}}), "not a results.json of `variformer eval`"),
 ])
-def test_invalid_results_are_rejected_with_the_key_path(tmp_path, content, message):
+def test_invalid_results_are_rejected_naming_the_file(tmp_path, content, message):
     path = tmp_path / "results.json"
     path.write_text(content)
     with pytest.raises(ModelCardError, match=message) as caught:
@@ -155,36 +125,16 @@ def test_invalid_results_are_rejected_with_the_key_path(tmp_path, content, messa
     assert str(path) in str(caught.value)
 
 
-def _harness_task(name, group, data, metrics):
-    """A task entry shaped like variformer.eval_harness.results.TaskResult (schema 1.0)."""
-    return {"name": name, "version": "1", "group": group, "scoring_mode": {"name": "generation"},
-            "spec": {"name": name, "version": "1", "data": data, "group": group}, "num_samples": 50,
-            "num_rows": 1000, "limit": 50, "confusion_matrix": None, "samples_file": f"samples/{name}.jsonl",
-            "metrics": {metric: {"value": value, "stderr": 0.01, "ci_low": None, "ci_high": None,
-                                 "higher_is_better": up, "aggregation": "mean", "signature": None}
-                        for metric, (value, up) in metrics.items()}}
-
-
 def test_results_written_by_the_harness(tmp_path):
-    run = {
-        "schema_version": "1.0", "run_id": "run-7", "created_at": "2026-11-22T20:00:00+00:00",
-        "git": {"commit": "abc123", "dirty": False}, "versions": {}, "environment": {}, "model": {},
-        "settings": {}, "counts": {}, "timing": {},
-        "tasks": {
-            "multi30k_de_en": _harness_task(
-                "multi30k_de_en", "", {"hub_id": "bentrevett/multi30k", "hub_config": None, "split": "test",
-                                       "revision": None}, {"bleu": (28.5, True), "chrf": (51.0, True)}),
-            "halueval_qa": _harness_task(
-                "halueval_qa", "hallucination", {"path": "../shared/data/halueval/qa.jsonl", "sha256": "00"},
-                {"accuracy": (0.62, True), "abstention_rate": (float("nan"), False)}),
-        },
-    }
+    run = harness_run(
+        harness_task("multi30k_de_en", {"bleu": (28.5, 0.01, True), "chrf": (51.0, 0.01, True)},
+                     {"hub_id": "bentrevett/multi30k", "hub_config": None, "split": "test", "revision": None}),
+        harness_task("halueval_qa", {"accuracy": (0.62, 0.01, True), "abstention_rate": (float("nan"), 0.01, False)},
+                     {"path": "../shared/data/halueval/qa.jsonl", "sha256": "00"}, group="hallucination"),
+    )
     path = tmp_path / "results.json"
     path.write_text(json.dumps(run))  # NaN as the harness writes it (allow_nan)
-    results = load_eval_results(path)
-    assert [(t.name, t.is_hallucination_probe, t.dataset.id) for t in results.tasks] == [
-        ("multi30k_de_en", False, "bentrevett/multi30k"), ("halueval_qa", True, "halueval/qa")]
-    assert results.tasks[0].task_type == "translation"
+    assert list(load_eval_results(tmp_path).tasks) == ["multi30k_de_en", "halueval_qa"]  # the run folder works too
     card = _card(tmp_path / "card", results=run)
     index = _front_matter(card)["model-index"][0]["results"]
     assert {(r["task"]["name"], m["type"], m["value"]) for r in index for m in r["metrics"]} == {

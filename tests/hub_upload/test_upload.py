@@ -13,8 +13,9 @@ from variformer.cli import main
 from variformer.hub_upload import CardOptions, ExportError, PushError, export_model, push_checkpoint, push_folder
 from variformer.hub_upload.export import EXPORT_MARKER
 
-RESULTS = {"tasks": {"multi30k": {"metrics": {"bleu": 12.5}, "dataset": "bentrevett/multi30k",
-                                  "task_type": "translation"}}}
+from .conftest import harness_run, harness_task
+
+RESULTS = harness_run(harness_task("multi30k", {"bleu": (12.5, 0.5, True)}, {"hub_id": "bentrevett/multi30k"}))
 
 
 def _folder_bytes(folder) -> dict[str, bytes]:

@@ -8,6 +8,7 @@ import itertools
 import warnings
 
 import pytest
+import safetensors.torch
 import torch
 from torch import nn
 from transformers import AttentionInterface
@@ -418,10 +419,11 @@ class EngineReadinessMixin:
 
 
 def _wildcard_names(model: nn.Module, parameters: bool = True) -> set[str]:
-    """Module (and parameter) names with layer numbers replaced by `*`, as transformers matches plans."""
-    names = [name for name, _ in model.named_modules()]
+    """Module (and parameter) names with layer numbers replaced by `*`, as transformers matches plans; a shared
+    module (the encoder-decoder's token embedding) under each of its names."""
+    names = [name for name, _ in model.named_modules(remove_duplicate=False)]
     if parameters:
-        names += [name for name, _ in model.named_parameters()]
+        names += [name for name, _ in model.named_parameters(remove_duplicate=False)]
     return {replace_layer_number_by_wildcard(name) for name in names}
 
 
@@ -527,9 +529,15 @@ class TestEncoderDecoder(OptionGridMixin, HeadsMixin, SaveLoadMixin, SequenceCla
         for tie in (True, False):
             model = self.tester.lm_class(self.tester.config(tie_word_embeddings=tie))
             model.save_pretrained(tmp_path / str(tie))
-            loaded = type(model).from_pretrained(tmp_path / str(tie))
+            saved = set(safetensors.torch.load_file(tmp_path / str(tie) / "model.safetensors"))
+            assert "model.encoder.embed_tokens.weight" in saved and "model.decoder.embed_tokens.weight" not in saved
+            loaded, info = type(model).from_pretrained(tmp_path / str(tie), output_loading_info=True)
+            assert {key: value for key, value in info.items() if value} == {}
             for candidate in (model, loaded):
                 assert candidate.model.decoder.embed_tokens.weight is candidate.model.encoder.embed_tokens.weight
+            # loaded, not initialized again
+            torch.testing.assert_close(loaded.model.decoder.embed_tokens.weight,
+                                       model.model.encoder.embed_tokens.weight, rtol=0, atol=0)
 
     def test_resize_keeps_encoder_and_decoder_embeddings_shared(self):
         model = self.tester.lm_class(self.tester.config(tie_word_embeddings=False))

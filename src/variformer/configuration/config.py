@@ -1,7 +1,7 @@
 """`VariformerConfig`: one configuration class for the whole family.
 
 The variant is chosen by a single field, `architecture`; every Hugging Face flag that depends on it
-(`is_encoder_decoder`, `is_decoder`, ...) is derived in `_derive_architecture_flags` and nowhere else.
+(`is_encoder_decoder`) is derived in `_derive_architecture_flags` and nowhere else.
 Each field is documented in the class docstring under "Fields" (a test keeps that list complete).
 """
 
@@ -140,11 +140,11 @@ class VariformerConfig(PreTrainedConfig):
     eos_token_id: int | list[int] | None = None
     decoder_start_token_id: int | None = None
     sep_token_id: int | None = None
-    is_decoder: bool = False
 
     def __post_init__(self, **kwargs):
-        # HF flags that follow from `architecture` must not be set by hand.
-        for derived in ("is_encoder_decoder",):
+        # HF flags that follow from `architecture` must not be set by hand; `is_decoder` was written by earlier
+        # versions (transformers no longer reads it) and is dropped from their saved configs.
+        for derived in ("is_encoder_decoder", "is_decoder"):
             kwargs.pop(derived, None)
         if self.num_key_value_heads is None:
             self.num_key_value_heads = self.num_attention_heads
@@ -167,8 +167,6 @@ class VariformerConfig(PreTrainedConfig):
     def _derive_architecture_flags(self) -> None:
         """The one place where Hugging Face's variant flags are derived from `architecture`."""
         self.is_encoder_decoder = self.architecture == "encoder-decoder"
-        self.is_decoder = self.architecture == "decoder"
-        self.add_cross_attention = False
 
     # ------------------------------------------------------------------ derived properties
     @property

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .adapters import FakeAdapter, HFAdapter, ModelAdapter, load_adapter
+from .compare import Comparison, compare_runs
 from .errors import CapabilityError, DataError, HarnessError, SettingError, TaskDefinitionError, UnknownTaskError
 from .metrics import MetricDef, mean_of
 from .records import (
@@ -37,7 +38,7 @@ def evaluate(model, tokenizer=None, tasks: Sequence[str | Path | Task] | None = 
              num_fewshot: int | None = None, task_data: Mapping[str, str] | None = None,
              cache_dir: str | Path | None = "auto", bootstrap_iters: int = 1000, progress: bool = True,
              architecture: str = "auto", padding_side: str = "right", max_length: int | None = None,
-             report: bool = True, allow_code: bool = False) -> RunResult:
+             report: bool = True, allow_code: bool = False, calibration: bool = True) -> RunResult:
     """Evaluate `model` on `tasks` and return the `RunResult` (per-sample records in `result.samples`).
 
     model: a transformers model (with `tokenizer`), a local folder / Hub id, or a `ModelAdapter`.
@@ -49,6 +50,8 @@ def evaluate(model, tokenizer=None, tasks: Sequence[str | Path | Task] | None = 
     output_dir: when given, write results.json, samples/<task>.jsonl, report.md, report.html and plots/ there.
     cache_dir: per-request cache folder; "auto" = `<output_dir>/cache` when output_dir is given, else none;
         None disables it.
+    calibration: confidences and calibration of multiple-choice and classifier-head tasks (the CLI's
+        --no-calibration turns it off).
     """
     if not tasks:
         raise TaskDefinitionError(f"give tasks=[...]; registered tasks: {', '.join(list_tasks())}")
@@ -64,7 +67,7 @@ def evaluate(model, tokenizer=None, tasks: Sequence[str | Path | Task] | None = 
     adapter = load_adapter(model, tokenizer, architecture=architecture, batch_size=batch_size,
                            padding_side=padding_side, max_length=max_length)
     runner = Runner(adapter, seed=seed, limit=limit, bootstrap_iters=bootstrap_iters, cache_dir=cache_dir,
-                    progress=progress)
+                    progress=progress, calibration=calibration)
     result = runner.run(resolved)
     if output_dir is not None and runner.processes.is_main:
         save_run(result, output_dir, report=report)
@@ -72,7 +75,7 @@ def evaluate(model, tokenizer=None, tasks: Sequence[str | Path | Task] | None = 
 
 
 __all__ = [
-    "evaluate", "Runner", "save_run",
+    "evaluate", "Runner", "save_run", "compare_runs", "Comparison",
     "Task", "DataSource", "FewShot", "GenerationSettings", "register_task", "get_task", "list_tasks",
     "load_task_yaml", "resolve_tasks", "MetricDef", "mean_of",
     "ModelAdapter", "HFAdapter", "FakeAdapter", "load_adapter",

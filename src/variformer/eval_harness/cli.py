@@ -52,6 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-cache", action="store_true", help="do not read or write the per-request cache")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--bootstrap-iters", type=int, default=1000, help="bootstrap resamples for stderr (0: none)")
+    parser.add_argument("--no-calibration", action="store_true",
+                        help="skip confidences and calibration (ECE, Brier, selective accuracy) of multiple-choice and "
+                             "classifier-head tasks")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.add_argument("--list-tasks", action="store_true", help="list the registered tasks and exit")
 
@@ -102,7 +105,7 @@ def _run(args: argparse.Namespace) -> int:
         adapter = HFAdapter(model, tokenizer, batch_size=batch_size, max_batch_size=args.max_batch_size,
                             max_length=args.max_length, padding_side=args.padding_side, name=args.model)
     runner = Runner(adapter, seed=args.seed, limit=args.limit, bootstrap_iters=args.bootstrap_iters,
-                    cache_dir=cache_dir, progress=not args.no_progress)
+                    cache_dir=cache_dir, progress=not args.no_progress, calibration=not args.no_calibration)
     result = runner.run(tasks)
     if runner.processes.is_main:
         path = save_run(result, output / result.run_id)

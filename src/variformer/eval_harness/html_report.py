@@ -29,7 +29,7 @@ from typing import Any
 
 from .. import _html
 from .errors import SettingError
-from .report import Plots, group_section, render_plots
+from .report import Plots, calibration_lines, group_section, render_plots
 from .results import MetricResult, RunResult, TaskResult, atomic_write_bytes, dumps, read_results
 
 PAGE_NAME = "report.html"
@@ -117,6 +117,7 @@ def render_page(runs: Sequence[RunPage]) -> str:
     title = f"Evaluation report: {models}"
     body = [f"<h1>{_html.escape(title)}</h1>", _header(runs)]
     body += [_group_section(runs, group, tasks) for group, tasks in _groups(runs).items()]
+    body += [_calibration_section(run, len(runs) > 1) for run in runs if calibration_lines(run.result)]
     body += [_samples_section(runs), _environment(runs), _html.json_script("report-data", _sample_data(runs))]
     return _html.page(title, "\n".join(body), _asset("report.css"), _asset("report.js"))
 
@@ -280,6 +281,14 @@ def _run_figures(run: RunPage, group: str, names: list[str], section, open_: boo
     summary = "Plots" if open_ else f"Plots of run {run.label} ({run.result.model.get('name')})"
     return (f'<details class="plots"{" open" if open_ else ""}><summary>{_html.escape(summary)}</summary>{lines}'
             f'<div class="figures">{"".join(figures)}</div>{"".join(extras)}</details>')
+
+
+def _calibration_section(run: RunPage, multi: bool) -> str:
+    """report.md's calibration table and notes (the reliability diagrams are among each task's plots)."""
+    lines = calibration_lines(run.result)
+    if multi:
+        lines[0] += f" (run {run.label})"
+    return f'<section class="group calibration">{_markdown_block(lines)}</section>'
 
 
 def _task_caption(task: TaskResult) -> str:

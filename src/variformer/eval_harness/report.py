@@ -1,6 +1,7 @@
 """The Markdown report of a run, with PNG plots: per-task metric bars with 95 % bootstrap intervals as error
-bars, a confusion matrix for classification tasks, and for each named task group (e.g. "hallucination") its own
-section with an overview plot of all its tasks."""
+bars, a confusion matrix for classification tasks, a reliability diagram and a calibration table for
+multiple-choice and classifier-head tasks, and for each named task group (e.g. "hallucination") its own section
+with an overview plot of all its tasks."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .results import MetricResult, RunResult, TaskResult, atomic_write_bytes
+from .results import CalibrationResult, MetricResult, RunResult, TaskResult, atomic_write_bytes
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ def render_plots(result: RunResult) -> Plots:
         tasks[name] = [_render(f"plots/{name}.png", _metric_figure(task))]
         if task.confusion_matrix:
             tasks[name].append(_render(f"plots/{name}_confusion.png", _confusion_figure(task)))
+        if task.calibration is not None:
+            tasks[name].append(_render(f"plots/{name}_reliability.png", _reliability_figure(task)))
     groups = {}
     for group, members in _groups(result).items():
         section = group_section(group)
@@ -132,9 +135,40 @@ def render_markdown(result: RunResult, plots: dict[str, list[str]] | None = None
             signatures = {n: m.signature for n, m in task.metrics.items() if m.signature}
             lines += [f"- {n} signature: `{s}`" for n, s in signatures.items()]
             lines.append("")
+    lines += calibration_lines(result)
     versions = ", ".join(f"{k} {v}" for k, v in result.versions.items() if v)
     lines += ["## Environment", "", f"- {versions}", f"- {result.environment.get('platform')}", ""]
     return "\n".join(lines)
+
+
+CALIBRATION_COLUMNS = {"ece_10_bin": "ECE (10 equal-mass bins)", "ece_10_bin_equal_width": "ECE (10 equal-width bins)",
+                       "brier": "Brier", "selective_acc_at_10": "accuracy of the 10% most confident",
+                       "selective_cov_acc_area": "area under accuracy-coverage"}
+
+
+def calibration_lines(result: RunResult) -> list[str]:
+    """The "Calibration" section: one row per calibrated task (value ± bootstrap stderr), then the notes."""
+    tasks = [task for task in result.tasks.values() if task.calibration is not None]
+    if not tasks:
+        return []
+    lines = ["## Calibration", "",
+             "Confidence = probability of the predicted choice. ECE and Brier: lower is better; selective accuracy "
+             "and its area: higher is better. Definitions: docs/evaluation.md, \"Calibration\".", "",
+             "| task | n | accuracy | mean confidence | " + " | ".join(CALIBRATION_COLUMNS.values()) + " |",
+             "|---|---:|---:|---:|" + "---:|" * len(CALIBRATION_COLUMNS)]
+    for task in tasks:
+        calibration: CalibrationResult = task.calibration
+        cells = [_with_stderr(calibration.metrics[name]) for name in CALIBRATION_COLUMNS if name in calibration.metrics]
+        lines.append(f"| {task.name} | {calibration.num_samples} | {_fmt(calibration.accuracy)} | "
+                     f"{_fmt(calibration.mean_confidence)} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines += [f"- {task.name}: confidence from the {task.calibration.confidence_source}" for task in tasks]
+    lines += [f"- Note, {task.name}: {task.calibration.warning}" for task in tasks if task.calibration.warning]
+    return lines + [""]
+
+
+def _with_stderr(metric: MetricResult) -> str:
+    return _fmt(metric.value) + ("" if metric.stderr is None else f" ± {_fmt(metric.stderr)}")
 
 
 def _groups(result: RunResult) -> dict[str, list[TaskResult]]:
@@ -198,6 +232,32 @@ def _confusion_figure(task: TaskResult):
     return figure
 
 
+def _reliability_figure(task: TaskResult):
+    """Accuracy against confidence: bars per equal-width bin (the diagonal is perfect calibration), dots per
+    equal-mass bin (each about a tenth of the samples)."""
+    calibration: CalibrationResult = task.calibration
+    figure = _figure(4.4, 3.8)
+    axes = figure.add_subplot()
+    width = [b for b in calibration.reliability["equal_width"] if b["upper"] > b["lower"]]
+    axes.bar([b["lower"] for b in width], [b["accuracy"] for b in width],
+             width=[b["upper"] - b["lower"] for b in width],
+             align="edge", color="#4C72B0", alpha=0.75, edgecolor="white", label="accuracy (equal-width bins)")
+    mass = calibration.reliability["equal_mass"]
+    axes.plot([b["mean_confidence"] for b in mass], [b["accuracy"] for b in mass], "o-", color="#DD8452",
+              markersize=4, label="equal-mass bins")
+    axes.plot([0, 1], [0, 1], "--", color="gray", linewidth=1, label="perfect calibration")
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1.02)
+    axes.set_xlabel("confidence (probability of the predicted choice)")
+    axes.set_ylabel("accuracy")
+    metrics = calibration.metrics
+    axes.set_title(f"{task.name}: reliability (n={calibration.num_samples}); ECE equal-mass "
+                   f"{metrics['ece_10_bin'].value:.3f}, equal-width {metrics['ece_10_bin_equal_width'].value:.3f}",
+                   fontsize=8)
+    axes.legend(fontsize=7, loc="upper left")
+    return figure
+
+
 def _group_figure(group: str, tasks: list[TaskResult]):
     entries = [(f"{t.name}\n{n}", m) for t in tasks for n, m in t.metrics.items()]
     figure = _figure(max(4.0, 1.0 * len(entries) + 1.5), 3.6)
@@ -217,5 +277,5 @@ def _render(path: str, figure) -> Plot:
     return Plot(path, buffer.getvalue())
 
 
-__all__ = ["write_report", "render_markdown", "render_plots", "Plot", "Plots", "GroupSection", "GROUP_SECTIONS",
-           "register_group_section", "group_section"]
+__all__ = ["write_report", "render_markdown", "render_plots", "calibration_lines", "Plot", "Plots", "GroupSection",
+           "GROUP_SECTIONS", "register_group_section", "group_section"]

@@ -2,7 +2,11 @@
 atomic writes (`atomic_write_bytes` for a file, `staged_folder` for a whole folder) and the writable-folder check.
 
 `RunResult.to_dict()` is the content of `results.json`; keys are API (nested, spelled out). Bump
-`SCHEMA_VERSION` on any incompatible change. `SampleRecord` is one line of `samples/<task>.jsonl`.
+`SCHEMA_VERSION` on any change; `read_results` reads every version in `READABLE_SCHEMAS` (fields an older run lacks
+read as None). `SampleRecord` is one line of `samples/<task>.jsonl`.
+
+Schema history: 1.0 first version; 1.1 adds `TaskResult.calibration` and the per-sample `confidence` and
+`probabilities`.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from .. import _files
 from .._files import atomic_write_bytes
 from .errors import SettingError
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
+READABLE_SCHEMAS = ("1.0", "1.1")
 
 
 @dataclass
@@ -34,6 +39,27 @@ class MetricResult:
     higher_is_better: bool
     aggregation: str  # "mean" (of per-sample values) or "corpus"
     signature: str | None = None  # sacrebleu signature for BLEU / chrF
+
+
+@dataclass
+class CalibrationResult:
+    """How well a multiple-choice or classifier-head task's confidences match its accuracy
+    (`metrics.calibration`). metrics: ece_10_bin (equal mass, HELM), ece_10_bin_equal_width (torchmetrics' bins),
+    brier (multi-class), selective_acc_at_10, selective_cov_acc_area; each with bootstrap stderr and interval.
+    reliability: {"equal_width" | "equal_mass": [{"lower", "upper", "count", "mean_confidence", "accuracy"}]}."""
+
+    num_samples: int
+    confidence_source: str  # "classifier softmax" or "softmax over per-choice log-likelihoods (...)"
+    metrics: dict[str, MetricResult]
+    accuracy: float  # share of samples whose predicted choice is the target
+    mean_confidence: float
+    reliability: dict[str, list[dict]]
+    warning: str | None = None  # e.g. too few samples for stable bins
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "CalibrationResult":
+        data = dict(data)
+        return cls(metrics={k: MetricResult(**v) for k, v in data.pop("metrics").items()}, **data)
 
 
 @dataclass
@@ -51,6 +77,7 @@ class TaskResult:
     metrics: dict[str, MetricResult]
     confusion_matrix: dict | None = None  # {"labels": [...], "matrix": [[...]]}, rows = reference
     samples_file: str | None = None  # relative to the run folder
+    calibration: CalibrationResult | None = None  # multiple-choice and classifier-head tasks (schema 1.1)
 
 
 @dataclass
@@ -67,6 +94,8 @@ class SampleRecord:
     scores: dict[str, float]
     prompt: str | None = None  # what the model was shown (the text `prompt_hash` hashes); None in older runs
     choices: list[str] | None = None  # the continuations scored, for log-likelihood samples
+    confidence: float | None = None  # probability of the predicted choice (calibrated tasks, schema 1.1)
+    probabilities: list[float] | None = None  # probability of every choice, in choice order
 
 
 @dataclass
@@ -94,13 +123,18 @@ class RunResult:
 
     @classmethod
     def from_dict(cls, data: dict) -> "RunResult":
-        if data.get("schema_version") != SCHEMA_VERSION:
-            raise ValueError(f"results schema {data.get('schema_version')!r} is not {SCHEMA_VERSION!r}")
+        if data.get("schema_version") not in READABLE_SCHEMAS:
+            readable = " or ".join(repr(version) for version in READABLE_SCHEMAS)
+            raise ValueError(f"results schema {data.get('schema_version')!r} is not {readable}, the versions this "
+                             "variformer reads; upgrade variformer to read it")
         data = dict(data)
         tasks = {}
         for name, task in data.pop("tasks").items():
+            task = dict(task)
             metrics = {k: MetricResult(**v) for k, v in task.pop("metrics").items()}
-            tasks[name] = TaskResult(metrics=metrics, **task)
+            calibration = task.pop("calibration", None)
+            calibration = CalibrationResult.from_dict(calibration) if calibration is not None else None
+            tasks[name] = TaskResult(metrics=metrics, calibration=calibration, **task)
         return cls(tasks=tasks, **data)
 
     def metric(self, task: str, name: str) -> float:
@@ -181,5 +215,6 @@ def read_results(path: str | Path) -> RunResult:
     return RunResult.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
-__all__ = ["SCHEMA_VERSION", "MetricResult", "TaskResult", "SampleRecord", "RunResult", "atomic_write_bytes",
-           "staged_folder", "check_writable_folder", "write_json", "write_jsonl", "read_results", "dumps"]
+__all__ = ["SCHEMA_VERSION", "READABLE_SCHEMAS", "MetricResult", "CalibrationResult", "TaskResult", "SampleRecord",
+           "RunResult", "atomic_write_bytes", "staged_folder", "check_writable_folder", "write_json", "write_jsonl",
+           "read_results", "dumps"]

@@ -9,7 +9,9 @@ records.
    cache. Under `accelerate launch` chunk j goes to process j mod world_size and the responses are gathered,
    so every process sees the same responses as a single process would (same chunks, same batches).
 3. Score: each sample's responses -> `Outcome` (the mode's extraction or the task's `process_results`) ->
-   metrics with bootstrap stderr -> `TaskResult` and per-sample `SampleRecord`s.
+   metrics with bootstrap stderr -> `TaskResult` and per-sample `SampleRecord`s; for multiple-choice and
+   classifier-head tasks also the choice probabilities, each sample's confidence and the task's calibration
+   (`metrics/calibration.py`).
 """
 
 from __future__ import annotations
@@ -25,17 +27,36 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from transformers import set_seed
 
 from . import provenance
 from .adapters.base import ModelAdapter
 from .cache import RequestCache
 from .errors import HarnessError, SettingError, TaskDefinitionError
-from .metrics import MetricDef, bootstrap, compute_module
-from .records import Outcome, Request, Response, response_from_json, response_to_json, stable_hash
-from .results import MetricResult, RunResult, SampleRecord, TaskResult, staged_folder, write_json, write_jsonl
+from .metrics import MetricDef, bootstrap, calibration, compute_module
+from .records import (
+    ClassificationResult,
+    LoglikelihoodResult,
+    Outcome,
+    Request,
+    Response,
+    response_from_json,
+    response_to_json,
+    stable_hash,
+)
+from .results import (
+    CalibrationResult,
+    MetricResult,
+    RunResult,
+    SampleRecord,
+    TaskResult,
+    staged_folder,
+    write_json,
+    write_jsonl,
+)
 from .tasks import Sample, Task
 from .tasks.formatting import FixedChoices
-from .tasks.scoring import ScoringMode, select_mode
+from .tasks.scoring import ClassifierHead, MultipleChoice, ScoringMode, label_order, select_mode
 
 logger = logging.getLogger(__name__)
 
@@ -95,12 +116,14 @@ class Runner:
     bootstrap_iters / confidence: bootstrap resamples (0 disables stderr) and interval level.
     cache_dir: folder of the per-request cache (None: no cache).
     chunk_size: requests sent to the adapter at a time (the unit of caching, progress and sharding).
+    calibration: compute confidences and calibration (ECE, Brier, selective accuracy) for multiple-choice and
+        classifier-head tasks (default True).
     """
 
     def __init__(self, adapter: ModelAdapter, *, seed: int = 0, limit: int | None = None,
                  bootstrap_iters: int = bootstrap.DEFAULT_ITERS, confidence: float = bootstrap.DEFAULT_CONFIDENCE,
                  cache_dir: str | Path | None = None, chunk_size: int = 64, progress: bool = True,
-                 processes: Processes | None = None):
+                 processes: Processes | None = None, calibration: bool = True):
         _check_int("limit", limit, 1, allow_none=True)
         _check_int("bootstrap_iters", bootstrap_iters, 0)
         _check_int("chunk_size", chunk_size, 1)
@@ -108,13 +131,14 @@ class Runner:
         self.bootstrap_iters, self.confidence = bootstrap_iters, confidence
         self.cache_dir, self.chunk_size, self.progress = cache_dir, chunk_size, progress
         self.processes = processes or Processes.detect()
+        self.calibration = calibration
 
     # -- the loop ------------------------------------------------------------------------------------------------
     def run(self, tasks: Sequence[Task]) -> RunResult:
         if not tasks:
             raise TaskDefinitionError("no tasks to evaluate")
         started = time.perf_counter()
-        _seed_everything(self.seed)
+        set_seed(self.seed % 2**32)  # Python, NumPy (which takes 32 bits) and torch
         plans = [self.plan(task) for task in tasks]
         planned = time.perf_counter()
         unique = {request.key: request for plan in plans for requests in plan.requests for request in requests}
@@ -187,21 +211,56 @@ class Runner:
                     for sample, requests in zip(plan.samples, plan.requests)]
         metrics, per_sample = compute_metrics(task, plan.samples, outcomes, self.bootstrap_iters, self.seed,
                                               self.confidence)
+        probabilities = [choice_probabilities(plan.mode, sample, [responses[r.key] for r in requests])
+                         for sample, requests in zip(plan.samples, plan.requests)] if self.calibration else None
+        task_calibration = self._calibration(plan, outcomes, probabilities)
+        if task_calibration is None:
+            probabilities = [None] * len(plan.samples)
         records = [
             SampleRecord(task=task.name, index=sample.index, id=sample.id, prompt_hash=_prompt_hash(requests),
                          output=outcome.output if outcome.output is not None
                          else [response_to_json(responses[r.key]) for r in requests],
                          prediction=outcome.prediction, target=sample.target, scores={**scores, **outcome.scores},
-                         prompt=_prompt_text(requests), choices=_choices(requests))
-            for sample, requests, outcome, scores in zip(plan.samples, plan.requests, outcomes, per_sample)
+                         prompt=_prompt_text(requests), choices=_choices(requests),
+                         confidence=None if probs is None else probs[int(outcome.prediction)],
+                         probabilities=probs)
+            for sample, requests, outcome, scores, probs in zip(plan.samples, plan.requests, outcomes, per_sample,
+                                                                 probabilities)
         ]
         result = TaskResult(
             name=task.name, version=task.version, group=task.group, scoring_mode=plan.mode.to_json(),
             spec=task.to_json(), num_samples=len(plan.samples), num_rows=plan.num_rows, limit=self.limit,
             metrics=metrics, confusion_matrix=confusion_matrix(task, plan.samples, outcomes),
-            samples_file=f"samples/{task.name}.jsonl",
+            samples_file=f"samples/{task.name}.jsonl", calibration=task_calibration,
         )
         return result, records
+
+    def _calibration(self, plan: TaskPlan, outcomes: list[Outcome], probabilities) -> CalibrationResult | None:
+        """The task's calibration, or None (turned off, not a choice task, or a prediction / target that is not
+        a choice index)."""
+        if probabilities is None or any(p is None for p in probabilities):
+            return None
+        predictions = [outcome.prediction for outcome in outcomes]
+        targets = [sample.target for sample in plan.samples]
+        if not all(_is_index(p, len(probs)) and _is_index(t, len(probs))
+                   for p, t, probs in zip(predictions, targets, probabilities)):
+            logger.info("task %r: predictions or targets are not choice indices; no calibration", plan.task.name)
+            return None
+        summary = calibration.calibration_summary(probabilities, predictions, targets, self.bootstrap_iters,
+                                                  self.seed, self.confidence)
+        metrics = {name: MetricResult(item["value"], item["stderr"], item["ci_low"], item["ci_high"], higher,
+                                      "corpus" if name.startswith(("ece", "selective")) else "mean")
+                   for (name, item), higher in zip(summary["metrics"].items(),
+                                                   calibration.CALIBRATION_METRICS.values())}
+        warning = None
+        if len(plan.samples) < calibration.MIN_SAMPLES:
+            warning = (f"only {len(plan.samples)} samples (fewer than {calibration.MIN_SAMPLES}): binned calibration "
+                       "errors are noisy at this size (HELM's caveat); evaluate more rows for stable numbers")
+            logger.warning("task %r: calibration from %s", plan.task.name, warning)
+        return CalibrationResult(num_samples=len(plan.samples), confidence_source=_confidence_source(plan.mode),
+                                 metrics=metrics, accuracy=summary["accuracy"],
+                                 mean_confidence=summary["mean_confidence"], reliability=summary["reliability"],
+                                 warning=warning)
 
     @staticmethod
     def _outcome(task: Task, mode: ScoringMode, sample: Sample, responses: list) -> Outcome:
@@ -225,7 +284,7 @@ class Runner:
                          "world_size": self.processes.world_size, **provenance.platform_info()},
             model=model,
             settings={"seed": self.seed, "limit": self.limit, "bootstrap_iters": self.bootstrap_iters,
-                      "confidence": self.confidence, "chunk_size": self.chunk_size,
+                      "confidence": self.confidence, "chunk_size": self.chunk_size, "calibration": self.calibration,
                       "batch_size": model.get("batch_size"),
                       "cache_dir": str(self.cache_dir) if self.cache_dir else None,
                       "cache_fingerprint": self.cache_fingerprint()},
@@ -305,6 +364,36 @@ def confusion_matrix(task: Task, samples: list[Sample], outcomes: list[Outcome])
     return {"labels": labels, "matrix": matrix.tolist()}
 
 
+# -- calibration ---------------------------------------------------------------------------------------------------
+def choice_probabilities(mode: ScoringMode, sample: Sample, responses: list) -> list[float] | None:
+    """Probability of every choice of a sample: the classifier head's softmax (its labels in the task's choice
+    order), or a softmax over the per-choice log-likelihoods after the mode's normalization; None for
+    generation (and for responses of another shape)."""
+    if isinstance(mode, ClassifierHead) and len(responses) == 1 and isinstance(responses[0], ClassificationResult):
+        result = responses[0]
+        order = label_order(sample.choices, result.labels, sample.task, "the model") if sample.choices \
+            else range(len(result.labels))
+        return calibration.softmax([result.logprobs[i] for i in order]).tolist()
+    if isinstance(mode, MultipleChoice) and responses and all(isinstance(r, LoglikelihoodResult) for r in responses):
+        logprobs = np.array([r.logprob for r in responses])
+        if mode.normalization == "tokens":
+            logprobs = logprobs / np.array([max(r.num_tokens, 1) for r in responses])
+        elif mode.normalization == "chars" and sample.choices and len(sample.choices) == len(responses):
+            logprobs = logprobs / np.array([max(len(choice), 1) for choice in sample.choices])
+        return calibration.softmax(logprobs).tolist()
+    return None
+
+
+def _confidence_source(mode: ScoringMode) -> str:
+    if isinstance(mode, ClassifierHead):
+        return "classifier softmax"
+    return f"softmax over per-choice log-likelihoods (normalization: {mode.normalization})"
+
+
+def _is_index(value, size: int) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and 0 <= value < size
+
+
 # -- helpers -------------------------------------------------------------------------------------------------------
 def _check_int(name: str, value, minimum: int, allow_none: bool = False) -> None:
     if value is None and allow_none:
@@ -318,16 +407,6 @@ def _chunk_order(request: Request) -> tuple:
     if request.kind == "loglikelihood":
         return request.context, request.continuation
     return -request.length_hint, request.key
-
-
-def _seed_everything(seed: int) -> None:
-    import random
-
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 def _prompt_text(requests: list[Request]) -> str:
@@ -351,26 +430,10 @@ def _choices(requests: list[Request]) -> list[str] | None:
     return None
 
 
-class _NoBar:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def update(self, n):
-        pass
-
-    def set_description(self, text):
-        pass
-
-
 def _progress(total: int, enabled: bool):
-    if not enabled or total == 0:
-        return _NoBar()
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="req", dynamic_ncols=True)
+    return tqdm(total=total, unit="req", dynamic_ncols=True, disable=not enabled or total == 0)
 
 
 def save_run(result: RunResult, output_dir: str | Path, report: bool = True) -> Path:
@@ -410,4 +473,4 @@ def with_overrides(tasks: Sequence[Task], *, num_fewshot: int | None = None,
 
 
 __all__ = ["Runner", "Processes", "distributed_state", "TaskPlan", "compute_metrics", "confusion_matrix", "save_run",
-           "with_overrides"]
+           "with_overrides", "choice_probabilities"]

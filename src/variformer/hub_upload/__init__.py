@@ -7,13 +7,12 @@
 """
 
 from .export import ExportedModel, ExportError, export_model, load_checkpoint, served_auto_classes
-from .model_card import CardOptions, EvalResults, ModelCardError, build_model_card, load_eval_results
+from .model_card import CardOptions, ModelCardError, build_model_card, load_eval_results
 from .remote_code import RemoteCodeError, save_remote_code
 from .upload import PushError, PushResult, push_checkpoint, push_folder
 
 __all__ = [
     "CardOptions",
-    "EvalResults",
     "ExportError",
     "ExportedModel",
     "ModelCardError",

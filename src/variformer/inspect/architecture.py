@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from matplotlib.patches import FancyBboxPatch
 
+from .._model_kind import model_kind, stack_variant
 from .plotting import new_figure
 
 # Norm placement of well-known transformers model types (the config does not say).
@@ -28,6 +29,9 @@ GATED_NAMES = {"swiglu": "SwiGLU: silu(x W_gate) * (x W_up), then W_down",
                "reglu": "ReGLU: relu(x W_gate) * (x W_up), then W_down"}
 COLORS = {"embed": "#f6d0e4", "norm": "#fff0a8", "attn": "#ffc98f", "cross": "#ff9f9f", "ffn": "#a9d3ff",
           "head": "#b9ecb9", "add": "#ffffff", "layer": "#f2f2f2"}
+HEAD_WORDS = {"classifier": "sequence classification (pool, then d -> labels)",  # by `model_kind`
+              "token-classifier": "token classification (d -> labels per token)",
+              "question-answering": "extractive QA (d -> start, end)"}
 
 
 @dataclass
@@ -124,7 +128,7 @@ def describe_architecture(model) -> ArchitectureSpec:
     if config.model_type in ("llama", "mistral", "qwen2", "qwen3", "gemma") and activation in ("silu", "gelu"):
         activation, gated = {"silu": "swiglu", "gelu": "geglu"}[activation], True
     return ArchitectureSpec(
-        model_class=type(model).__name__, model_type=config.model_type, variant=_variant(model),
+        model_class=type(model).__name__, model_type=config.model_type, variant=stack_variant(model),
         stacks=_stacks(model), vocab_size=_first(config, "vocab_size"), hidden_size=hidden, num_heads=heads,
         num_kv_heads=kv_heads, head_dim=head_dim, intermediate_size=inner, activation=activation, gated=gated,
         norm_type=_norm_type(model), norm_position=_norm_position(config), position=_position_words(model),
@@ -140,23 +144,10 @@ def _first(config, *names):
     return None
 
 
-def _variant(model) -> str:
-    config = model.config
-    architecture = getattr(config, "architecture", None)
-    if architecture in ("encoder", "decoder", "encoder-decoder"):
-        return architecture
-    if config.is_encoder_decoder:
-        return "encoder-decoder"
-    causal = getattr(config, "is_decoder", False) or type(model).__name__.endswith(("ForCausalLM", "LMHeadModel"))
-    causal = causal or config.model_type in ("gpt2", "gpt_neox", "gptj", "llama", "mistral", "qwen2", "qwen3",
-                                             "gemma", "opt", "phi")
-    return "decoder" if causal else "encoder"
-
-
 def _stacks(model) -> list[StackSpec]:
     config = model.config
     layers = _first(config, "num_hidden_layers", "num_layers", "n_layer")
-    variant = _variant(model)
+    variant = stack_variant(model)
     if variant == "encoder-decoder":
         decoder_layers = _first(config, "decoder_layers", "num_decoder_layers") or layers
         return [StackSpec("encoder", layers, causal=False, cross_attention=False),
@@ -203,16 +194,12 @@ def _embedding_extras(config) -> list[str]:
 
 
 def _head_words(model) -> str:
-    name = type(model).__name__
+    kind = model_kind(model)
     tied = getattr(model.config, "tie_word_embeddings", False)
-    if name.endswith(("ForCausalLM", "LMHeadModel", "ForConditionalGeneration", "ForMaskedLM")):
+    if kind in ("causal", "seq2seq", "masked"):
         return f"language-model head d -> vocab ({'tied to' if tied else 'separate from'} the token embeddings)"
-    if "SequenceClassification" in name:
-        return "sequence classification (pool, then d -> labels)"
-    if "TokenClassification" in name:
-        return "token classification (d -> labels per token)"
-    if "QuestionAnswering" in name:
-        return "extractive QA (d -> start, end)"
+    if kind in HEAD_WORDS:
+        return HEAD_WORDS[kind]
     return "none (bare model)"
 
 

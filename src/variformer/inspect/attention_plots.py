@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from .._model_kind import VARIANTS, stack_variant
 from .plotting import label_font_size, new_figure, readable_token, tick_label
 
 DEFAULT_MAX_TOKENS = 64
@@ -28,7 +29,6 @@ KIND_TITLES = {
     "decoder": "decoder self-attention",
     "cross": "cross-attention (target → source)",
 }
-_CAUSAL_CLASS_MARKERS = ("ForCausalLM", "LMHeadModel")
 
 
 @dataclass
@@ -211,12 +211,11 @@ def _kv_groups(config) -> int:
 
 
 def _is_causal(model, weights: np.ndarray) -> bool:
-    """Causal self-attention? From the config for Variformer and causal-LM classes, else from the weights."""
-    architecture = getattr(model.config, "architecture", None)
-    if architecture in ("encoder", "decoder"):
-        return architecture == "decoder"
-    if getattr(model.config, "is_decoder", False) or type(model).__name__.endswith(_CAUSAL_CLASS_MARKERS):
+    """Causal self-attention? From the config (`stack_variant`) for decoders and Variformer, else from the weights."""
+    if stack_variant(model) == "decoder":
         return True
+    if getattr(model.config, "architecture", None) in VARIANTS:  # Variformer's own field says "encoder"
+        return False
     upper = np.triu(np.ones(weights.shape[-2:], dtype=bool), k=1)  # (query, key)
     return bool(upper.any()) and bool((weights[..., upper] == 0).all())
 

@@ -2,7 +2,7 @@
 
 For the encoder and decoder variants the model *is* a single stack (`embed_tokens`, `layers`, `norm` are its
 direct children, as engines expect); for the encoder-decoder variant it holds `encoder` and `decoder` stacks
-whose token embeddings are always shared.
+that share one token-embedding module.
 
 Legend: batch, src = encoder length, tgt = decoder length, hidden = `config.hidden_size`.
 """
@@ -27,23 +27,20 @@ class VariformerModel(VariformerStack):
 
     def __init__(self, config: VariformerConfig):
         if not config.is_encoder_decoder:
-            super().__init__(config, role=config.architecture)
+            super().__init__(config, is_causal=config.architecture == "decoder")
             return
-        VariformerPreTrainedModel.__init__(self, config)
-        self.encoder = VariformerStack(config, role="encoder")
-        self.decoder = VariformerSeq2SeqDecoderStack(config)
+        VariformerPreTrainedModel.__init__(self, config)  # no stack of its own: it holds two
+        self.encoder = VariformerStack(config, is_causal=False)
+        self.decoder = VariformerSeq2SeqDecoderStack(config, embed_tokens=self.encoder.embed_tokens)
         self.post_init()
 
     @property
-    def _always_tied_weights_keys(self) -> dict[str, str]:
+    def _tied_weights_keys(self) -> dict[str, str]:
+        # The decoder holds the encoder's embedding module (shared whatever `tie_word_embeddings` says); the
+        # declaration lets transformers save one copy and tie the parameter on load.
         if self.config.is_encoder_decoder:
             return {"decoder.embed_tokens.weight": "encoder.embed_tokens.weight"}
         return {}
-
-    @property
-    def _tied_weights_keys(self) -> dict[str, str]:
-        # read by transformers when saving, to drop the duplicate copy of shared tensors
-        return self._always_tied_weights_keys
 
     def get_input_embeddings(self) -> nn.Embedding:
         return self.encoder.embed_tokens if self.config.is_encoder_decoder else self.embed_tokens

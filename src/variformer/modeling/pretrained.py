@@ -40,8 +40,6 @@ class VariformerPreTrainedModel(PreTrainedModel):
         "attentions": OutputRecorder(VariformerAttention, index=1, layer_name="self_attn"),
         "cross_attentions": OutputRecorder(VariformerAttention, index=1, layer_name="cross_attn"),
     }
-    # Weights shared regardless of `tie_word_embeddings` (target -> source), e.g. the decoder's token embeddings.
-    _always_tied_weights_keys: dict[str, str] = {}
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
@@ -61,16 +59,10 @@ class VariformerPreTrainedModel(PreTrainedModel):
         """
         super().init_parallel_plans()
         # plans name layers by "*" instead of their number ("layers.*.mlp"), as transformers matches them
-        names = {re.sub(r"\.\d+(?=\.|$)", ".*", name) for name, _ in [*self.named_modules(), *self.named_parameters()]}
+        named = [*self.named_modules(remove_duplicate=False), *self.named_parameters(remove_duplicate=False)]
+        names = {re.sub(r"\.\d+(?=\.|$)", ".*", name) for name, _ in named}
         self._tp_plan = {rule: style for rule, style in self._tp_plan.items() if rule in names}
         self._pp_plan = {rule: io for rule, io in self._pp_plan.items() if rule in names}
-
-    def get_expanded_tied_weights_keys(self, all_submodels: bool = False) -> dict:
-        if all_submodels:
-            return super().get_expanded_tied_weights_keys(all_submodels=True)
-        tied = super().get_expanded_tied_weights_keys(all_submodels=False)
-        tied.update(self._always_tied_weights_keys)
-        return tied
 
     def _shift_right(self, input_ids: torch.LongTensor) -> torch.LongTensor:
         """Decoder inputs for teacher forcing: labels shifted one step right behind `decoder_start_token_id`."""

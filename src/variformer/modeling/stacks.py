@@ -7,7 +7,6 @@ hidden = `config.hidden_size`, heads = attention heads.
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import torch
 from torch import nn
@@ -34,16 +33,15 @@ class VariformerStack(VariformerPreTrainedModel):
     (batch, seq, hidden).
     """
 
-    def __init__(self, config: VariformerConfig, role: Literal["encoder", "decoder"], cross_attention: bool = False):
+    def __init__(self, config: VariformerConfig, is_causal: bool, cross_attention: bool = False,
+                 embed_tokens: nn.Embedding | None = None):
+        """`embed_tokens`: a token embedding to share (the encoder-decoder's decoder takes the encoder's)."""
         super().__init__(config)
-        self._build(config, role, cross_attention)
-        self.post_init()
-
-    def _build(self, config: VariformerConfig, role: str, cross_attention: bool) -> None:
-        self.role = role
-        self.is_causal = role == "decoder"
+        self.is_causal = is_causal
         num_layers = config.decoder_layers if cross_attention else config.num_hidden_layers
-        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        if embed_tokens is None:
+            embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.embed_tokens = embed_tokens
         self.embed_scale = math.sqrt(config.hidden_size) if config.scale_embeddings else 1.0
         self.embed_positions = _absolute_positions(config)
         self.embed_token_types = (
@@ -62,6 +60,7 @@ class VariformerStack(VariformerPreTrainedModel):
         )
         self.norm = build_norm(config) if config.norm_position == "pre" else nn.Identity()
         self.gradient_checkpointing = False  # set by `gradient_checkpointing_enable()`
+        self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
         return self.embed_tokens
@@ -261,8 +260,8 @@ class VariformerSeq2SeqDecoderStack(VariformerStack):
         "hidden_states": OutputRecorder(VariformerLayer, num_hidden_layers_key="decoder_layers"),
     }
 
-    def __init__(self, config: VariformerConfig):
-        super().__init__(config, role="decoder", cross_attention=True)
+    def __init__(self, config: VariformerConfig, embed_tokens: nn.Embedding | None = None):
+        super().__init__(config, is_causal=True, cross_attention=True, embed_tokens=embed_tokens)
 
 
 def check_token_ids(ids: torch.LongTensor, size: int, name: str, field: str) -> None:

@@ -6,25 +6,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..._files import TOKENIZER_FILES
+from ..._model_kind import config_kind
 from ..errors import CapabilityError, HarnessError
 from .base import ModelAdapter
 from .fake import FakeAdapter, SimulatedCrash
 from .hf import HFAdapter, check_max_length, detect_architecture
 
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "vocab.txt", "tokenizer.model",
-                   "spiece.model", "sentencepiece.bpe.model")
 AUTO_CLASS_NAMES = {"causal": "AutoModelForCausalLM", "seq2seq": "AutoModelForSeq2SeqLM",
                     "classifier": "AutoModelForSequenceClassification"}
 
 
 def architecture_from_config(config) -> str:
-    """"classifier" / "seq2seq" / "causal" from a config's `architectures` and `is_encoder_decoder`."""
-    names = getattr(config, "architectures", None) or []
-    if any(name.endswith("ForSequenceClassification") for name in names):
-        return "classifier"
-    if getattr(config, "is_encoder_decoder", False):
-        return "seq2seq"
-    return "causal"
+    """"classifier" / "seq2seq" / "causal": the Auto class building `config.architectures`, else from
+    `is_encoder_decoder`."""
+    kind = config_kind(config)
+    if kind in AUTO_CLASS_NAMES:
+        return kind
+    return "seq2seq" if getattr(config, "is_encoder_decoder", False) else "causal"
 
 
 def load_pretrained(name_or_path: str, *, architecture: str = "auto", dtype: str = "auto", device: str | None = None,

@@ -10,7 +10,9 @@ reused, requests are sorted by length (longest first) and batched whole; with le
 position ids from the attention mask, so batched scores equal one-at-a-time scores.
 
 Batches: a fixed `batch_size` caps the rows of a forward; "auto" caps rows at `max_batch_size` and padded
-tokens (rows x longest) at `max_batch_tokens`, halving the token budget on out-of-memory.
+tokens (rows x longest) at `max_batch_tokens`, halving the token budget on out-of-memory
+(`accelerate.utils.find_executable_batch_size`). Generation stops at a task's stop strings through
+`generate(stop_strings=...)`; the scorer cuts the text at the first one (`tasks.scoring.cut_at_stop`).
 
 Legend: batch, seq = padded input length, tgt = padded target length, vocab = vocabulary size.
 """
@@ -25,8 +27,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
-from transformers import StoppingCriteria, StoppingCriteriaList
+from accelerate.utils.memory import find_executable_batch_size, should_reduce_batch_size
 
+from ..._model_kind import model_kind
 from ..errors import CapabilityError, SettingError
 from ..records import (
     ClassificationRequest,
@@ -52,17 +55,13 @@ _CONFIG_NOISE = ("_name_or_path", "transformers_version", "_commit_hash", "archi
 
 
 def detect_architecture(model) -> str:
-    """"classifier", "seq2seq" or "causal" from the model class; CapabilityError for anything else."""
-    name = type(model).__name__
-    if name.endswith("ForSequenceClassification"):
-        return "classifier"
-    can_generate = hasattr(model, "can_generate") and model.can_generate()
-    if can_generate and getattr(model.config, "is_encoder_decoder", False):
-        return "seq2seq"
-    if can_generate:
-        return "causal"
+    """"classifier", "seq2seq" or "causal": the Auto mapping holding the model's class; CapabilityError for
+    anything else."""
+    kind = model_kind(model)
+    if kind in ARCHITECTURES:
+        return kind
     raise CapabilityError(
-        f"cannot evaluate {name}: the harness scores causal LMs (AutoModelForCausalLM), seq2seq LMs "
+        f"cannot evaluate {type(model).__name__}: the harness scores causal LMs (AutoModelForCausalLM), seq2seq LMs "
         "(AutoModelForSeq2SeqLM) and sequence classifiers (AutoModelForSequenceClassification); load the model "
         "with one of those Auto classes"
     )
@@ -89,13 +88,6 @@ def check_max_length(max_length: int | None, config) -> int | None:
         raise SettingError(f"max_length (--max-length) {max_length} is more than the model allows: its config has "
                            f"{limit[0]} = {limit[1]}; give at most {limit[1]}, or leave it out")
     return max_length
-
-
-def is_out_of_memory(error: BaseException) -> bool:
-    if isinstance(error, torch.cuda.OutOfMemoryError):
-        return True
-    message = str(error).lower()
-    return isinstance(error, RuntimeError) and ("out of memory" in message or "can't allocate memory" in message)
 
 
 class HFAdapter(ModelAdapter):
@@ -259,24 +251,32 @@ class HFAdapter(ModelAdapter):
     # -- batching ------------------------------------------------------------------------------------------------
     def _batched(self, items: list, shapes: list[Shape], run: Callable[[list], list]) -> list:
         """Run `run` over batches of `items` (largest first, `next_batch`); results in the original order. With
-        "auto" batch size a batch that runs out of memory is retried with half the token budget."""
+        "auto" batch size a batch that runs out of memory is retried with half the token budget
+        (`find_executable_batch_size`, entered only then: it runs `gc.collect()` on every call, 0.3 s here); one row
+        that does not fit ends the back-off ("No executable batch size found")."""
         order = sorted(range(len(items)), key=lambda i: -sum(shapes[i]))
         results: list[Any] = [None] * len(items)
-        start = 0
-        while start < len(order):
-            indices = self.next_batch(shapes, order, start)
-            try:
+        start, indices = 0, []
+
+        def run_from(max_batch_tokens: int | None) -> list:
+            nonlocal start, indices
+            self.max_batch_tokens = max_batch_tokens
+            while start < len(order):
+                indices = self.next_batch(shapes, order, start)
                 with torch.inference_mode():
                     outputs = run([items[i] for i in indices])
-            except Exception as error:
-                if self.batch_size != "auto" or not is_out_of_memory(error) or len(indices) == 1:
-                    raise
-                self._halve_token_budget(shapes, indices)
-                continue
-            for i, output in zip(indices, outputs):
-                results[i] = output
-            start += len(indices)
-        return results
+                for i, output in zip(indices, outputs):
+                    results[i] = output
+                start += len(indices)
+            return results
+
+        try:
+            return run_from(self.max_batch_tokens)
+        except RuntimeError as error:
+            if self.batch_size != "auto" or not should_reduce_batch_size(error):
+                raise
+        lower = lambda: self._halve_token_budget(shapes, indices)  # noqa: E731
+        return find_executable_batch_size(run_from, lower(), lower)()
 
     def next_batch(self, shapes: list[Shape], order: list[int], start: int = 0) -> list[int]:
         """The batch starting at `order[start]`: at least one row, at most the row cap, and (with "auto") at most
@@ -294,12 +294,14 @@ class HFAdapter(ModelAdapter):
             past, new = wider_past, wider_new
         return batch
 
-    def _halve_token_budget(self, shapes: list[Shape], indices: list[int]) -> None:
+    def _halve_token_budget(self, shapes: list[Shape], indices: list[int]) -> int:
+        """The token budget after `indices` ran out of memory: half of what they tried; 0 (give up) for one row."""
+        if len(indices) == 1:
+            return 0
         tried = len(indices) * (max(shapes[i][0] for i in indices) + max(shapes[i][1] for i in indices))
-        self.max_batch_tokens = max(1, min(self.max_batch_tokens, tried) // 2)
-        logger.warning("out of memory; batch token budget lowered to %d", self.max_batch_tokens)
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+        budget = max(1, min(self.max_batch_tokens, tried) // 2)
+        logger.warning("out of memory; batch token budget lowered to %d", budget)
+        return budget
 
     def _pad(self, sequences: list[list[int]], side: str) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
         """(ids (batch, seq), mask (batch, seq), offset of each sequence's first token)."""
@@ -434,11 +436,10 @@ class HFAdapter(ModelAdapter):
         side = "left" if self.architecture == "causal" else self.padding_side
         ids, mask, _ = self._pad(items, side)
         prompt_length = ids.shape[1] if self.architecture == "causal" else 0
-        stopping = StoppingCriteriaList([_StopStrings(self.tokenizer, settings.stop, prompt_length)]) \
-            if settings.stop else None
+        stop = dict(stop_strings=list(settings.stop), tokenizer=self.tokenizer) if settings.stop else {}
         output = self.model.generate(
             input_ids=ids, attention_mask=mask, max_new_tokens=settings.max_new_tokens, num_beams=settings.num_beams,
-            do_sample=False, pad_token_id=self.pad_token_id, stopping_criteria=stopping,
+            do_sample=False, pad_token_id=self.pad_token_id, **stop,
         )  # (batch, prompt + new) for causal LMs, (batch, new) for seq2seq
         return self.tokenizer.batch_decode(output[:, prompt_length:], skip_special_tokens=True)
 
@@ -462,16 +463,4 @@ def _tokenizer_hash(tokenizer) -> str:
     return hashlib.sha256((type(tokenizer).__name__ + text + special).encode("utf-8")).hexdigest()
 
 
-class _StopStrings(StoppingCriteria):
-    """Stopping criterion: a row is done once its new text contains a stop string."""
-
-    def __init__(self, tokenizer, stop: Sequence[str], prompt_length: int):
-        self.tokenizer, self.stop, self.prompt_length = tokenizer, tuple(stop), prompt_length
-
-    def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
-        texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_length:], skip_special_tokens=True)
-        done = [any(s in text for s in self.stop) for text in texts]
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
-
-
-__all__ = ["HFAdapter", "detect_architecture", "is_out_of_memory", "position_limit", "check_max_length"]
+__all__ = ["HFAdapter", "detect_architecture", "position_limit", "check_max_length"]
