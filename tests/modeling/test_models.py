@@ -24,6 +24,7 @@ from .testers import (
     DECODER,
     ENCODER,
     ENCODER_DECODER,
+    IGNORE_DYNAMO_AUTOGRAD_CTX_WARNING,
     OPTION_VALUES,
     SLOW_ON_CPU,
     assert_close,
@@ -308,6 +309,7 @@ class AttentionBackendMixin:
 
     @SLOW_ON_CPU  # flex attention compiles its kernel: 5-100 s per case on a loaded CPU
     @IGNORE_TORCH_FLEX_DEPRECATION
+    @IGNORE_DYNAMO_AUTOGRAD_CTX_WARNING
     @pytest.mark.parametrize("position_embedding_type", ["rotary", "relative_bias"])
     def test_flex_attention_agrees_with_eager(self, position_embedding_type):
         flex_attention = pytest.importorskip("torch.nn.attention.flex_attention")

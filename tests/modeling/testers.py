@@ -46,7 +46,8 @@ IGNORE_DYNAMO_AUTOGRAD_CTX_WARNING = pytest.mark.filterwarnings(
 # Tests that compile with torch.compile/inductor take tens of seconds on a CPU: kept out of the default run.
 SLOW_ON_CPU = pytest.mark.skipif(
     os.environ.get("VARIFORMER_SLOW") != "1",
-    reason="compiles with torch.compile (tens of seconds on CPU); run with VARIFORMER_SLOW=1",
+    reason="compiles with torch.compile (tens of seconds on CPU); set VARIFORMER_SLOW=1 to run it "
+           "(CI does, on the newest releases)",
 )
 
 

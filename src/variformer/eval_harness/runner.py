@@ -375,12 +375,9 @@ def choice_probabilities(mode: ScoringMode, sample: Sample, responses: list) -> 
             else range(len(result.labels))
         return calibration.softmax([result.logprobs[i] for i in order]).tolist()
     if isinstance(mode, MultipleChoice) and responses and all(isinstance(r, LoglikelihoodResult) for r in responses):
-        logprobs = np.array([r.logprob for r in responses])
-        if mode.normalization == "tokens":
-            logprobs = logprobs / np.array([max(r.num_tokens, 1) for r in responses])
-        elif mode.normalization == "chars" and sample.choices and len(sample.choices) == len(responses):
-            logprobs = logprobs / np.array([max(len(choice), 1) for choice in sample.choices])
-        return calibration.softmax(logprobs).tolist()
+        if mode.normalization == "chars" and len(sample.choices or ()) != len(responses):
+            return None  # a task's own requests, not one per choice: no per-character normalization to apply
+        return calibration.softmax(mode.normalized(sample, responses)).tolist()
     return None
 
 

@@ -91,14 +91,12 @@ class ProgressLine(TrainerCallback):
 
 def plot_loss_curve(loss_curve: list, eval_curve: list, path: Path, title: str) -> Path:
     """Training loss per log step and evaluation loss per evaluation, as a PNG (written atomically)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     from .._files import atomic_write_bytes
 
-    figure, axes = plt.subplots(figsize=(7, 4), dpi=110)
+    figure = Figure(figsize=(7, 4), dpi=110, layout="constrained")
+    axes = figure.add_subplot()
     if loss_curve:
         steps, losses = zip(*loss_curve)
         axes.plot(steps, losses, label="training loss (per log step)", linewidth=1)
@@ -110,10 +108,8 @@ def plot_loss_curve(loss_curve: list, eval_curve: list, path: Path, title: str) 
     axes.set_title(title)
     axes.grid(alpha=0.3)
     axes.legend()
-    figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
-    plt.close(figure)
     atomic_write_bytes(Path(path), buffer.getvalue())
     return Path(path)
 

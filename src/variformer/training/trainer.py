@@ -22,6 +22,7 @@ import torch
 
 from .._files import atomic_write_text
 from .._provenance import git_state, versions
+from ..eval_harness.results import write_jsonl
 from .checkpoints import find_resume_checkpoint
 from .data import data_collator, load_raw_splits, tokenize_splits, training_texts
 from .lora import apply_lora, four_bit_quantization_config, trainable_parameter_summary
@@ -275,7 +276,7 @@ def evaluate_splits(recipe: Recipe, trainer, datasets: dict, raw: dict, tokenize
             values = dict(output.metrics)
             if write:
                 rows = classification_rows(raw[split], output.predictions, recipe.model.label_names)
-                write_jsonl_atomic(recipe.output_path / f"{split}_predictions.jsonl", rows)
+                write_jsonl(recipe.output_path / f"{split}_predictions.jsonl", rows)
         else:
             values = dict(trainer.evaluate(datasets[split], metric_key_prefix=split))
         if recipe.objective in ("causal_lm", "masked_lm"):
@@ -291,7 +292,7 @@ def evaluate_splits(recipe: Recipe, trainer, datasets: dict, raw: dict, tokenize
             rows = [{"index": i, "source": source, "reference": reference, "hypothesis": hypothesis}
                     for i, (source, reference, hypothesis) in
                     enumerate(zip(raw[bleu_split]["source"], references, hypotheses))]
-            write_jsonl_atomic(recipe.output_path / f"{bleu_split}_predictions.jsonl", rows)
+            write_jsonl(recipe.output_path / f"{bleu_split}_predictions.jsonl", rows)
     return results
 
 
@@ -396,10 +397,6 @@ def write_json_atomic(path: Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
-def write_jsonl_atomic(path: Path, rows: list[dict]) -> None:
-    atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
-
-
 __all__ = [
     "average_last_checkpoints",
     "build_model",
@@ -413,5 +410,4 @@ __all__ = [
     "save_merged",
     "training_arguments",
     "write_json_atomic",
-    "write_jsonl_atomic",
 ]

@@ -116,13 +116,18 @@ class MultipleChoice(ScoringMode):
     def requests(self, task: "Task", sample: "Sample") -> list[Request]:
         return [LoglikelihoodRequest(sample.context, task.target_delimiter + choice) for choice in sample.choices]
 
-    def score(self, task: "Task", sample: "Sample", responses: list) -> Outcome:
-        results: list[LoglikelihoodResult] = responses
+    def normalized(self, sample: "Sample", results: list[LoglikelihoodResult]) -> np.ndarray:
+        """Each choice's log-likelihood after the normalization: what the prediction is the argmax of."""
         logprobs = np.array([r.logprob for r in results])
         if self.normalization == "tokens":
-            logprobs = logprobs / np.array([max(r.num_tokens, 1) for r in results])
-        elif self.normalization == "chars":
-            logprobs = logprobs / np.array([max(len(choice), 1) for choice in sample.choices])
+            return logprobs / np.array([max(r.num_tokens, 1) for r in results])
+        if self.normalization == "chars":
+            return logprobs / np.array([max(len(choice), 1) for choice in sample.choices])
+        return logprobs
+
+    def score(self, task: "Task", sample: "Sample", responses: list) -> Outcome:
+        results: list[LoglikelihoodResult] = responses
+        logprobs = self.normalized(sample, results)
         output = {"loglikelihoods": [r.logprob for r in results], "is_greedy": [r.is_greedy for r in results],
                   "num_tokens": [r.num_tokens for r in results]}
         return Outcome(prediction=int(np.argmax(logprobs)), output=output)
