@@ -32,26 +32,39 @@ from .shapes import DECODE_OVERHEAD_MODELS
 from .timing import measure, measure_alternating, release_memory
 
 
-def measure_decoding(side: str, config: VariformerConfig, batch_size: int, cache_implementation: str | None,
-                     settings: Settings) -> Side:
+def measure_decoding(
+    side: str, config: VariformerConfig, batch_size: int, cache_implementation: str | None, settings: Settings
+) -> Side:
     """New tokens/s (batch * new_tokens / median seconds per `generate()` call) of one model."""
     device, shapes = settings.device, settings.shapes
     release_memory(device)
-    model = build_model(side, "decoder", config, settings.attn_implementation, device,
-                        dtype=settings.inference_dtype, seed=settings.seed).eval()
+    model = build_model(
+        side,
+        "decoder",
+        config,
+        settings.attn_implementation,
+        device,
+        dtype=settings.inference_dtype,
+        seed=settings.seed,
+    ).eval()
     generator = torch.Generator().manual_seed(settings.seed)
     prompt = torch.randint(3, config.vocab_size, (batch_size, shapes.prompt_len), generator=generator).to(device)
     # prompt: (batch, prompt)
-    options = dict(max_new_tokens=shapes.new_tokens, min_new_tokens=shapes.new_tokens, do_sample=False,
-                   pad_token_id=config.eos_token_id)
+    options = dict(
+        max_new_tokens=shapes.new_tokens,
+        min_new_tokens=shapes.new_tokens,
+        do_sample=False,
+        pad_token_id=config.eos_token_id,
+    )
     if cache_implementation is not None:
         options["cache_implementation"] = cache_implementation
 
     def step() -> None:
         output = model.generate(prompt, attention_mask=torch.ones_like(prompt), **options)
         if output.shape[1] != shapes.prompt_len + shapes.new_tokens:
-            raise RuntimeError(f"generate() returned {output.shape[1] - shapes.prompt_len} new tokens, "
-                               f"expected {shapes.new_tokens}")
+            raise RuntimeError(
+                f"generate() returned {output.shape[1] - shapes.prompt_len} new tokens, expected {shapes.new_tokens}"
+            )
 
     timing = measure(step, device, warmup=settings.call_warmup, repeats=settings.call_repeats)
     result = Side(
@@ -64,8 +77,7 @@ def measure_decoding(side: str, config: VariformerConfig, batch_size: int, cache
     return result
 
 
-def measure_decoding_overhead(model_name: str, cache_implementation: str | None,
-                              settings: Settings) -> dict[str, Side]:
+def measure_decoding_overhead(model_name: str, cache_implementation: str | None, settings: Settings) -> dict[str, Side]:
     """New tokens/s of a stock GPT-2 ("stock") and of its conversion ("variformer"), batch 1, fp32.
 
     Raises RuntimeError if the two do not generate the same tokens (the comparison would be meaningless).
@@ -73,16 +85,22 @@ def measure_decoding_overhead(model_name: str, cache_implementation: str | None,
     device, levers = settings.device, settings.levers
     release_memory(device)
     vocab_size = DECODE_OVERHEAD_MODELS[model_name]["vocab_size"]
-    config = GPT2Config(**DECODE_OVERHEAD_MODELS[model_name], n_positions=1024, bos_token_id=vocab_size - 1,
-                        eos_token_id=vocab_size - 1)
+    config = GPT2Config(
+        **DECODE_OVERHEAD_MODELS[model_name], n_positions=1024, bos_token_id=vocab_size - 1, eos_token_id=vocab_size - 1
+    )
     torch.manual_seed(settings.seed)
     stock = GPT2LMHeadModel._from_config(config, attn_implementation=settings.attn_implementation)
     models = {"stock": stock.to(device).eval()}
     models["variformer"] = from_transformers(models["stock"]).eval()
     generator = torch.Generator().manual_seed(settings.seed)
     prompt = torch.randint(0, vocab_size - 1, (1, levers.decode_prompt), generator=generator).to(device)
-    options = dict(attention_mask=torch.ones_like(prompt), max_new_tokens=levers.decode_new,
-                   min_new_tokens=levers.decode_new, do_sample=False, pad_token_id=vocab_size - 1)
+    options = dict(
+        attention_mask=torch.ones_like(prompt),
+        max_new_tokens=levers.decode_new,
+        min_new_tokens=levers.decode_new,
+        do_sample=False,
+        pad_token_id=vocab_size - 1,
+    )
     if cache_implementation is not None:
         options["cache_implementation"] = cache_implementation
     outputs = {name: model.generate(prompt, **options) for name, model in models.items()}
@@ -96,8 +114,11 @@ def measure_decoding_overhead(model_name: str, cache_implementation: str | None,
             parameters=count_parameters(models[name]),
             value=levers.decode_new / timing.median_s,
             times_s=timing.times_s,
-            extra={"cpu_times_s": timing.cpu_times_s, "same_tokens": True,
-                   "cpu_new_tokens_per_s": levers.decode_new / statistics.median(timing.cpu_times_s)},
+            extra={
+                "cpu_times_s": timing.cpu_times_s,
+                "same_tokens": True,
+                "cpu_new_tokens_per_s": levers.decode_new / statistics.median(timing.cpu_times_s),
+            },
         )
         for name, timing in timings.items()
     }

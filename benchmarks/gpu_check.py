@@ -49,13 +49,26 @@ BENCH_PARTS = {  # part name -> (run.py --only prefixes, budget in seconds)
     "encoder-decoder-eager": (["encoder-decoder/train/eager"], 25),
 }
 TESTS_BUDGET_S, MULTI30K_BUDGET_S = 60, 120
-MULTI30K_GPU = ("recipes/multi30k-de-en-transformer.yaml", 400, [
-    "training.warmup_steps=100", "training.eval_strategy='steps'", "training.eval_steps=200",
-    "training.save_strategy='steps'", "training.save_steps=80", "training.logging_steps=50",
-])
-MULTI30K_SMOKE = ("recipes/tiny/multi30k-de-en-transformer.yaml", 10, [
-    "training.eval_steps=5", "training.save_steps=5",
-])
+MULTI30K_GPU = (
+    "recipes/multi30k-de-en-transformer.yaml",
+    400,
+    [
+        "training.warmup_steps=100",
+        "training.eval_strategy='steps'",
+        "training.eval_steps=200",
+        "training.save_strategy='steps'",
+        "training.save_steps=80",
+        "training.logging_steps=50",
+    ],
+)
+MULTI30K_SMOKE = (
+    "recipes/tiny/multi30k-de-en-transformer.yaml",
+    10,
+    [
+        "training.eval_steps=5",
+        "training.save_steps=5",
+    ],
+)
 
 
 # ---------------------------------------------------------------------------------------------- requirements
@@ -104,14 +117,19 @@ class Stage:
     output_tail: str = ""
     detail: dict = field(default_factory=dict)
 
-    def run(self, log_dir: Path) -> "Stage":
+    def run(self, log_dir: Path) -> Stage:
         print(f"[gpu_check] {self.name}: {' '.join(self.command)} (budget {self.budget_s:.0f} s)", flush=True)
         log_path = log_dir / f"{self.name.replace('/', '_')}.log"
         started = time.perf_counter()
         with log_path.open("w", encoding="utf-8") as log:
-            process = subprocess.Popen(self.command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                       env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"},
-                                       start_new_session=True)
+            process = subprocess.Popen(
+                self.command,
+                cwd=REPO_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"},
+                start_new_session=True,
+            )
             try:
                 self.returncode = process.wait(timeout=self.budget_s)
                 self.status = "ok" if self.returncode == 0 else "failed"
@@ -127,9 +145,23 @@ class Stage:
 
 def tests_stage(work: Path) -> Stage:
     junit = work / "tests.xml"
-    stage = Stage("tests", [sys.executable, "-m", "pytest", "-q", "-m", "gpu", "-p", "no:cacheprovider",
-                            f"--junitxml={junit}", "tests/modeling/test_gpu.py", "tests/training/test_lora.py"],
-                  TESTS_BUDGET_S)
+    stage = Stage(
+        "tests",
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-m",
+            "gpu",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={junit}",
+            "tests/modeling/test_gpu.py",
+            "tests/training/test_lora.py",
+        ],
+        TESTS_BUDGET_S,
+    )
     stage.run(work)
     if junit.is_file():
         stage.detail = _junit_counts(junit)
@@ -143,18 +175,35 @@ def _junit_counts(path: Path) -> dict:
     suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
     counts = {key: int(suite.get(key, 0)) for key in ("tests", "failures", "errors", "skipped")}
     failed = [case.get("name") for case in suite.iter("testcase") if case.find("failure") is not None]
-    return {"tests": counts["tests"], "failed": counts["failures"], "errors": counts["errors"],
-            "skipped": counts["skipped"], "passed": counts["tests"] - counts["failures"] - counts["errors"]
-            - counts["skipped"], "failed_tests": failed}
+    return {
+        "tests": counts["tests"],
+        "failed": counts["failures"],
+        "errors": counts["errors"],
+        "skipped": counts["skipped"],
+        "passed": counts["tests"] - counts["failures"] - counts["errors"] - counts["skipped"],
+        "failed_tests": failed,
+    }
 
 
 def bench_stages(work: Path, smoke: bool) -> list[Stage]:
-    device = ["--device", "cpu", "--quick", "--warmup", "0", "--repeats", "1", "--harness-questions", "1"] \
-        if smoke else ["--device", "cuda", "--warmup", "2", "--repeats", "5"]
+    device = (
+        ["--device", "cpu", "--quick", "--warmup", "0", "--repeats", "1", "--harness-questions", "1"]
+        if smoke
+        else ["--device", "cuda", "--warmup", "2", "--repeats", "5"]
+    )
     stages = []
     for part, (prefixes, budget) in BENCH_PARTS.items():
-        command = [sys.executable, "benchmarks/run.py", *device, "--only", *prefixes, "--output-dir", str(work),
-                   "--name", f"bench-{part}"]
+        command = [
+            sys.executable,
+            "benchmarks/run.py",
+            *device,
+            "--only",
+            *prefixes,
+            "--output-dir",
+            str(work),
+            "--name",
+            f"bench-{part}",
+        ]
         stage = Stage(f"bench/{part}", command, budget).run(work)
         result = work / f"bench-{part}.json"
         if result.is_file():
@@ -168,8 +217,18 @@ def bench_stages(work: Path, smoke: bool) -> list[Stage]:
 def multi30k_stage(work: Path, smoke: bool) -> Stage:
     recipe, steps, overrides = MULTI30K_SMOKE if smoke else MULTI30K_GPU
     output = work / "multi30k"
-    command = [sys.executable, "-m", "variformer.cli", "train", recipe, "--output-dir", str(output),
-               "--max-steps", str(steps), *[argument for text in overrides for argument in ("--set", text)]]
+    command = [
+        sys.executable,
+        "-m",
+        "variformer.cli",
+        "train",
+        recipe,
+        "--output-dir",
+        str(output),
+        "--max-steps",
+        str(steps),
+        *[argument for text in overrides for argument in ("--set", text)],
+    ]
     stage = Stage("multi30k", command, MULTI30K_BUDGET_S).run(work)
     metrics = output / "metrics.json"
     if metrics.is_file():
@@ -189,10 +248,18 @@ def build_report(stages: list[Stage], started: datetime.datetime, smoke: bool, d
         "budget_s": TOTAL_BUDGET_S,
         "wall_s": round((datetime.datetime.now(datetime.timezone.utc) - started).total_seconds(), 1),
         "environment": bench[0]["environment"] if bench else {},
-        "stages": [{"name": stage.name, "status": stage.status, "wall_s": stage.wall_s, "budget_s": stage.budget_s,
-                    "returncode": stage.returncode, "command": stage.command,
-                    "output_tail": stage.output_tail if not stage.status.startswith("ok") else ""}
-                   for stage in stages],
+        "stages": [
+            {
+                "name": stage.name,
+                "status": stage.status,
+                "wall_s": stage.wall_s,
+                "budget_s": stage.budget_s,
+                "returncode": stage.returncode,
+                "command": stage.command,
+                "output_tail": stage.output_tail if not stage.status.startswith("ok") else "",
+            }
+            for stage in stages
+        ],
         "tests": next((stage.detail for stage in stages if stage.name == "tests"), {}),
         "multi30k": _multi30k_summary(next((stage.detail for stage in stages if stage.name == "multi30k"), {})),
         "rows": [row for part in bench for row in part["rows"]],
@@ -208,19 +275,39 @@ def _multi30k_summary(metrics: dict) -> dict:
 def to_markdown(report: dict) -> str:
     from benchmarks.report import row_from_dict, rows_table
 
-    lines = [f"# GPU check ({report['mode']}): {report['device_name']}", "",
-             f"- Created (UTC): {report['created_utc']}; wall {report['wall_s']} s (stage budgets: "
-             f"{report['budget_s']} s, installation excluded)", "",
-             "## Stages", "", "| Stage | Status | Wall s | Budget s |", "|---|---|---|---|"]
-    lines += [f"| {stage['name']} | {stage['status']} | {stage['wall_s']} | {stage['budget_s']:.0f} |"
-              for stage in report["stages"]]
+    lines = [
+        f"# GPU check ({report['mode']}): {report['device_name']}",
+        "",
+        f"- Created (UTC): {report['created_utc']}; wall {report['wall_s']} s (stage budgets: "
+        f"{report['budget_s']} s, installation excluded)",
+        "",
+        "## Stages",
+        "",
+        "| Stage | Status | Wall s | Budget s |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {stage['name']} | {stage['status']} | {stage['wall_s']} | {stage['budget_s']:.0f} |"
+        for stage in report["stages"]
+    ]
     tests = report["tests"]
-    lines += ["", "## GPU tests (`pytest -m gpu`)", "",
-              f"passed {tests.get('passed', '-')}, failed {tests.get('failed', '-')}, errors "
-              f"{tests.get('errors', '-')}, skipped {tests.get('skipped', '-')}"
-              + (f"; failing: {', '.join(tests['failed_tests'])}" if tests.get("failed_tests") else ""), ""]
-    lines += ["## Multi30k short run", "", "```", json.dumps(report["multi30k"], indent=2, default=str)[:3000],
-              "```", ""]
+    lines += [
+        "",
+        "## GPU tests (`pytest -m gpu`)",
+        "",
+        f"passed {tests.get('passed', '-')}, failed {tests.get('failed', '-')}, errors "
+        f"{tests.get('errors', '-')}, skipped {tests.get('skipped', '-')}"
+        + (f"; failing: {', '.join(tests['failed_tests'])}" if tests.get("failed_tests") else ""),
+        "",
+    ]
+    lines += [
+        "## Multi30k short run",
+        "",
+        "```",
+        json.dumps(report["multi30k"], indent=2, default=str)[:3000],
+        "```",
+        "",
+    ]
     if report["rows"]:
         lines += ["## Benchmarks (ratio = Variformer / baseline)", ""]
         lines += rows_table([row_from_dict(row) for row in report["rows"]])
@@ -252,8 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.datetime.now(datetime.timezone.utc)
     with tempfile.TemporaryDirectory(prefix="gpu_check-") as scratch:
         work = Path(scratch)
-        stages = [tests_stage(work), *bench_stages(work, args.cpu_smoke),
-                  multi30k_stage(work, args.cpu_smoke)]
+        stages = [tests_stage(work), *bench_stages(work, args.cpu_smoke), multi30k_stage(work, args.cpu_smoke)]
         report = build_report(stages, started, args.cpu_smoke, device_name)
     stem = f"{started.date().isoformat()}-{'cpu-smoke' if args.cpu_smoke else _slug(device_name)}"
     write_atomic(args.output_dir / f"{stem}.json", json.dumps(report, indent=2, default=str) + "\n")

@@ -64,8 +64,9 @@ def build_tokenizer(requests: list[Request], vocab_size: int) -> PreTrainedToken
     tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
     trainer = trainers.WordLevelTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS)
     tokenizer.train_from_iterator((context + continuation for context, continuation in requests), trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", bos_token="<s>",
-                                   eos_token="</s>", unk_token="<unk>")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, pad_token="<pad>", bos_token="<s>", eos_token="</s>", unk_token="<unk>"
+    )
 
 
 class MinimalScorer:
@@ -80,7 +81,7 @@ class MinimalScorer:
         order = sorted(range(len(encoded)), key=lambda index: -len(encoded[index][0]))
         scores = [0.0] * len(encoded)
         for start in range(0, len(order), self.batch_size):
-            chunk = order[start: start + self.batch_size]
+            chunk = order[start : start + self.batch_size]
             for index, score in zip(chunk, self._score_batch([encoded[index] for index in chunk])):
                 scores[index] = score
         return scores
@@ -89,8 +90,8 @@ class MinimalScorer:
         """(input ids, continuation ids): context + continuation without its last token, cut on the left."""
         context_ids = self.tokenizer(context, add_special_tokens=False)["input_ids"]
         continuation_ids = self.tokenizer(continuation, add_special_tokens=False)["input_ids"]
-        whole = (context_ids + continuation_ids)[-(self.max_length + 1):]
-        return whole[:-1], continuation_ids[-(len(whole) - 1):]
+        whole = (context_ids + continuation_ids)[-(self.max_length + 1) :]
+        return whole[:-1], continuation_ids[-(len(whole) - 1) :]
 
     @torch.inference_mode()
     def _score_batch(self, batch: list[tuple[list[int], list[int]]]) -> list[float]:
@@ -101,35 +102,57 @@ class MinimalScorer:
         logits = self.model(input_ids=input_ids.to(self.device), use_cache=False).logits  # (batch, seq, vocab)
         scores = []
         for row, (inputs, continuation) in enumerate(batch):
-            rows = logits[row, len(inputs) - len(continuation): len(inputs)].float()  # (cont, vocab)
+            rows = logits[row, len(inputs) - len(continuation) : len(inputs)].float()  # (cont, vocab)
             targets = torch.tensor(continuation, device=rows.device)[:, None]  # (cont, 1)
             scores.append(torch.log_softmax(rows, dim=-1).gather(-1, targets).sum().item())
         return scores
 
 
-def make_scorer(model: nn.Module, tokenizer: PreTrainedTokenizerFast, batch_size: int,
-                max_length: int) -> tuple[Scorer, str]:
+def make_scorer(
+    model: nn.Module, tokenizer: PreTrainedTokenizerFast, batch_size: int, max_length: int
+) -> tuple[Scorer, str]:
     """The harness adapter (or the minimal scorer) for `model` at `batch_size`, and its name."""
     if HFAdapter is None:
         return MinimalScorer(model, tokenizer, batch_size, max_length), "benchmarks/harness.py MinimalScorer"
-    adapter = HFAdapter(model, tokenizer, batch_size=batch_size, max_length=max_length, padding_side="right",
-                        architecture="causal", name=type(model).__name__)
+    adapter = HFAdapter(
+        model,
+        tokenizer,
+        batch_size=batch_size,
+        max_length=max_length,
+        padding_side="right",
+        architecture="causal",
+        name=type(model).__name__,
+    )
 
     def score(requests: list[Request]) -> list[float]:
-        results = adapter.loglikelihood([LoglikelihoodRequest(context, continuation)
-                                         for context, continuation in requests])
+        results = adapter.loglikelihood(
+            [LoglikelihoodRequest(context, continuation) for context, continuation in requests]
+        )
         return [result.logprob for result in results]
 
     return score, "variformer.eval_harness HFAdapter"
 
 
-def measure_scoring(side: str, config: VariformerConfig, requests: list[Request], tokenizer: PreTrainedTokenizerFast,
-                    batch_size: int, settings: Settings) -> tuple[Side, list[float]]:
+def measure_scoring(
+    side: str,
+    config: VariformerConfig,
+    requests: list[Request],
+    tokenizer: PreTrainedTokenizerFast,
+    batch_size: int,
+    settings: Settings,
+) -> tuple[Side, list[float]]:
     """Requests/s of one model and batch size over all `requests` (median of timed passes), and its scores."""
     device = settings.device
     release_memory(device)
-    model = build_model(side, "decoder", config, settings.attn_implementation, device,
-                        dtype=settings.inference_dtype, seed=settings.seed).eval()
+    model = build_model(
+        side,
+        "decoder",
+        config,
+        settings.attn_implementation,
+        device,
+        dtype=settings.inference_dtype,
+        seed=settings.seed,
+    ).eval()
     scorer, scorer_name = make_scorer(model, tokenizer, batch_size, config.max_position_embeddings)
     scores: list[float] = []
 
@@ -141,15 +164,23 @@ def measure_scoring(side: str, config: VariformerConfig, requests: list[Request]
     longest = sorted(requests, key=lambda request: -len(request[0] + request[1]))[: settings.shapes.harness_batch]
     warm_up = measure(lambda: scorer(longest), device, warmup=min(settings.warmup, 1), repeats=0)
     timing = measure(one_pass, device, warmup=0, repeats=settings.harness_passes)
-    tokens = sum(len(tokenizer(context + continuation, add_special_tokens=False)["input_ids"])
-                 for context, continuation in requests)
+    tokens = sum(
+        len(tokenizer(context + continuation, add_special_tokens=False)["input_ids"])
+        for context, continuation in requests
+    )
     result = Side(
         label=f"{type(model).__name__} ({f'batch {batch_size}, sorted' if batch_size > 1 else 'one at a time'})",
         parameters=count_parameters(model),
         value=len(requests) / timing.median_s,
         times_s=timing.times_s,
-        extra={"scorer": scorer_name, "batch_size": batch_size, "requests": len(requests), "tokens": tokens,
-               "tokens_per_s": tokens / timing.median_s, "warm_up_s": warm_up.first_call_s},
+        extra={
+            "scorer": scorer_name,
+            "batch_size": batch_size,
+            "requests": len(requests),
+            "tokens": tokens,
+            "tokens_per_s": tokens / timing.median_s,
+            "warm_up_s": warm_up.first_call_s,
+        },
     )
     return result, scores
 

@@ -50,8 +50,12 @@ SETTINGS = ("mc1", "mc2")
 BATCH_SIZE = 8
 TARGET_RATIO = 5.0
 VOCAB_SIZE = 8192
-ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-       "TOKENIZERS_PARALLELISM": "false"}
+ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}
 
 
 # -- the workload ------------------------------------------------------------------------------------------------
@@ -81,15 +85,27 @@ def build_model(folder: Path) -> None:
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=VOCAB_SIZE, special_tokens=["<pad>", "<s>", "</s>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=VOCAB_SIZE,
+        special_tokens=["<pad>", "<s>", "</s>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     bpe.train_from_iterator(_corpus(), trainer=trainer)
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, pad_token="<pad>", bos_token="<s>", eos_token="</s>",
-                                        model_max_length=1024)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe, pad_token="<pad>", bos_token="<s>", eos_token="</s>", model_max_length=1024
+    )
     torch.manual_seed(0)
-    config = GPT2Config(vocab_size=len(tokenizer), n_positions=1024, n_embd=384, n_layer=6, n_head=6,
-                        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                        pad_token_id=tokenizer.pad_token_id)
+    config = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=1024,
+        n_embd=384,
+        n_layer=6,
+        n_head=6,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     GPT2LMHeadModel(config).eval().save_pretrained(folder)
     tokenizer.save_pretrained(folder)
 
@@ -105,20 +121,49 @@ def write_tasks(workdir: Path, questions: int, lm_eval: str) -> tuple[Path, Path
     tasks.mkdir(exist_ok=True)
     for setting in SETTINGS:
         (tasks / f"truthfulqa_{setting}_local.yaml").write_text(
-            TASK_YAML.format(lm_eval_tasks=_lm_eval_tasks_dir(lm_eval), setting=setting, data=data), encoding="utf-8")
+            TASK_YAML.format(lm_eval_tasks=_lm_eval_tasks_dir(lm_eval), setting=setting, data=data), encoding="utf-8"
+        )
     return data, tasks
 
 
 # -- the commands ------------------------------------------------------------------------------------------------
 def commands(args, model: Path, data: Path, tasks: Path, questions: int) -> dict[str, list[str]]:
     out = args.workdir / f"out_{questions}"
-    ours = [str(Path(sys.executable).with_name("variformer")), "eval", "--model", str(model), "--tasks",
-            "truthfulqa_mc1,truthfulqa_mc2", "--task-data", f"truthfulqa_mc1={data}", "--task-data",
-            f"truthfulqa_mc2={data}", "--device", "cpu", "--no-cache", "--no-progress"]
+    ours = [
+        str(Path(sys.executable).with_name("variformer")),
+        "eval",
+        "--model",
+        str(model),
+        "--tasks",
+        "truthfulqa_mc1,truthfulqa_mc2",
+        "--task-data",
+        f"truthfulqa_mc1={data}",
+        "--task-data",
+        f"truthfulqa_mc2={data}",
+        "--device",
+        "cpu",
+        "--no-cache",
+        "--no-progress",
+    ]
     return {
-        "lm-eval": [args.lm_eval, "--model", "hf", "--model_args", f"pretrained={model},dtype=float32", "--tasks",
-                    "truthfulqa_mc1_local,truthfulqa_mc2_local", "--include_path", str(tasks), "--device", "cpu",
-                    "--batch_size", str(BATCH_SIZE), "--log_samples", "--output_path", str(out / "lm-eval")],
+        "lm-eval": [
+            args.lm_eval,
+            "--model",
+            "hf",
+            "--model_args",
+            f"pretrained={model},dtype=float32",
+            "--tasks",
+            "truthfulqa_mc1_local,truthfulqa_mc2_local",
+            "--include_path",
+            str(tasks),
+            "--device",
+            "cpu",
+            "--batch_size",
+            str(BATCH_SIZE),
+            "--log_samples",
+            "--output_path",
+            str(out / "lm-eval"),
+        ],
         f"variformer (batch {BATCH_SIZE})": ours + ["--batch-size", str(BATCH_SIZE), "--output", str(out / "ours8")],
         "variformer (batch auto)": ours + ["--batch-size", "auto", "--output", str(out / "ours-auto")],
     }
@@ -151,11 +196,16 @@ def compare(ours: dict[str, list[float]], theirs: dict[str, list[float]]) -> dic
     out = {}
     for setting in SETTINGS:
         if len(ours[setting]) != len(theirs[setting]):
-            raise SystemExit(f"{setting}: {len(ours[setting])} questions scored by variformer, "
-                             f"{len(theirs[setting])} by lm-eval")
+            raise SystemExit(
+                f"{setting}: {len(ours[setting])} questions scored by variformer, {len(theirs[setting])} by lm-eval"
+            )
         mean_ours, mean_theirs = statistics.fmean(ours[setting]), statistics.fmean(theirs[setting])
-        out[setting] = {"ours": mean_ours, "lm_eval": mean_theirs, "mean_abs_diff": abs(mean_ours - mean_theirs),
-                        "max_question_abs_diff": max(abs(a - b) for a, b in zip(ours[setting], theirs[setting]))}
+        out[setting] = {
+            "ours": mean_ours,
+            "lm_eval": mean_theirs,
+            "mean_abs_diff": abs(mean_ours - mean_theirs),
+            "max_question_abs_diff": max(abs(a - b) for a, b in zip(ours[setting], theirs[setting])),
+        }
     return out
 
 
@@ -166,15 +216,22 @@ def measure(args, model: Path, questions: int, repeats: int) -> dict:
     names = list(runs)
     times: dict[str, list[float]] = {name: [] for name in names}
     for repeat in range(repeats):
-        for name in names[repeat % 3:] + names[:repeat % 3]:
+        for name in names[repeat % 3 :] + names[: repeat % 3]:
             times[name].append(run_timed(runs[name]))
     out = args.workdir / f"out_{questions}"
     theirs = scores_lm_eval(out / "lm-eval")
-    row = {"questions": questions, "repeats": repeats, "commands": {name: " ".join(runs[name]) for name in names},
-           "runs": {}}
+    row = {
+        "questions": questions,
+        "repeats": repeats,
+        "commands": {name: " ".join(runs[name]) for name in names},
+        "runs": {},
+    }
     for name in names:
-        row["runs"][name] = {"wall_s": times[name], "median_s": statistics.median(times[name]),
-                             "fastest_s": min(times[name])}
+        row["runs"][name] = {
+            "wall_s": times[name],
+            "median_s": statistics.median(times[name]),
+            "fastest_s": min(times[name]),
+        }
     for name, folder in ((names[1], "ours8"), (names[2], "ours-auto")):
         scores, results = scores_ours(out / folder)
         run = row["runs"][name]
@@ -190,8 +247,10 @@ def measure(args, model: Path, questions: int, repeats: int) -> dict:
 # -- the report --------------------------------------------------------------------------------------------------
 def versions(lm_eval: str) -> dict:
     python = Path(lm_eval).read_text(encoding="utf-8").splitlines()[0].removeprefix("#!").strip()
-    code = ("import importlib.metadata as m, json; print(json.dumps({p: m.version(p) for p in "
-            "('lm_eval', 'torch', 'transformers', 'tokenizers')}))")
+    code = (
+        "import importlib.metadata as m, json; print(json.dumps({p: m.version(p) for p in "
+        "('lm_eval', 'torch', 'transformers', 'tokenizers')}))"
+    )
     theirs = json.loads(subprocess.run([python, "-c", code], check=True, capture_output=True, text=True).stdout)
     import importlib.metadata as metadata
 
@@ -206,29 +265,38 @@ def git_commit() -> str | None:
 
 
 def to_markdown(report: dict) -> str:
-    lines = [f"# TruthfulQA MC1 + MC2: variformer eval vs lm-evaluation-harness ({report['date']})", "",
-             f"Generated by `benchmarks/lmeval_truthfulqa.py` on {report['machine']['cpu_count']} CPU cores "
-             f"({report['machine']['processor']}); model: {report['model']['description']}. Versions: "
-             f"{json.dumps(report['versions'])}. Commit: {report['git_commit']}.", "",
-             "Wall time of each whole command (start-up to results written), runs alternating; ratio = lm-eval "
-             f"time / variformer time, of the medians and of the fastest runs (target >= {TARGET_RATIO:g}).", "",
-             "| questions | command | wall times (s) | median (s) | ratio (median) | ratio (fastest) | MC1 ours / "
-             "lm-eval | MC2 ours / lm-eval | max per-question diff (MC1, MC2) | tokens run / scored whole |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# TruthfulQA MC1 + MC2: variformer eval vs lm-evaluation-harness ({report['date']})",
+        "",
+        f"Generated by `benchmarks/lmeval_truthfulqa.py` on {report['machine']['cpu_count']} CPU cores "
+        f"({report['machine']['processor']}); model: {report['model']['description']}. Versions: "
+        f"{json.dumps(report['versions'])}. Commit: {report['git_commit']}.",
+        "",
+        "Wall time of each whole command (start-up to results written), runs alternating; ratio = lm-eval "
+        f"time / variformer time, of the medians and of the fastest runs (target >= {TARGET_RATIO:g}).",
+        "",
+        "| questions | command | wall times (s) | median (s) | ratio (median) | ratio (fastest) | MC1 ours / "
+        "lm-eval | MC2 ours / lm-eval | max per-question diff (MC1, MC2) | tokens run / scored whole |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for row in report["rows"]:
         for name, run in row["runs"].items():
             times = ", ".join(f"{t:.1f}" for t in run["wall_s"])
             if "scores" not in run:
-                lines.append(f"| {row['questions']} | {name} | {times} | {run['median_s']:.1f} | 1 | 1 | "
-                             f"{row['lm_eval_scores']['mc1']:.4f} | {row['lm_eval_scores']['mc2']:.4f} | | |")
+                lines.append(
+                    f"| {row['questions']} | {name} | {times} | {run['median_s']:.1f} | 1 | 1 | "
+                    f"{row['lm_eval_scores']['mc1']:.4f} | {row['lm_eval_scores']['mc2']:.4f} | | |"
+                )
                 continue
             s, tokens = run["scores"], run.get("loglikelihood_tokens") or {}
-            lines.append(f"| {row['questions']} | {name} | {times} | {run['median_s']:.1f} | "
-                         f"{run['ratio_vs_lm_eval']:.2f} | {run['ratio_vs_lm_eval_fastest']:.2f} | "
-                         f"{s['mc1']['ours']:.4f} / {s['mc1']['lm_eval']:.4f} | "
-                         f"{s['mc2']['ours']:.4f} / {s['mc2']['lm_eval']:.4f} | "
-                         f"{s['mc1']['max_question_abs_diff']:.1e}, {s['mc2']['max_question_abs_diff']:.1e} | "
-                         f"{tokens.get('run', '?')} / {tokens.get('scored_whole', '?')} |")
+            lines.append(
+                f"| {row['questions']} | {name} | {times} | {run['median_s']:.1f} | "
+                f"{run['ratio_vs_lm_eval']:.2f} | {run['ratio_vs_lm_eval_fastest']:.2f} | "
+                f"{s['mc1']['ours']:.4f} / {s['mc1']['lm_eval']:.4f} | "
+                f"{s['mc2']['ours']:.4f} / {s['mc2']['lm_eval']:.4f} | "
+                f"{s['mc1']['max_question_abs_diff']:.1e}, {s['mc2']['max_question_abs_diff']:.1e} | "
+                f"{tokens.get('run', '?')} / {tokens.get('scored_whole', '?')} |"
+            )
     lines += ["", "Commands:", ""]
     for row in report["rows"]:
         lines += [f"- {row['questions']} questions, {name}: `{command}`" for name, command in row["commands"].items()]
@@ -239,8 +307,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lm-eval", required=True, help="the lm_eval executable of an lm-eval 0.4.13 venv")
     parser.add_argument("--questions", type=int, nargs="+", default=[200, 817])
-    parser.add_argument("--repeats", type=int, nargs="+", default=[3, 2],
-                        help="alternating timed runs of each command, per --questions value (one value: for all)")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        nargs="+",
+        default=[3, 2],
+        help="alternating timed runs of each command, per --questions value (one value: for all)",
+    )
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/truthfulqa-lmeval-bench"))
     parser.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results")
     args = parser.parse_args(argv)
@@ -251,13 +324,26 @@ def main(argv=None) -> int:
     model = args.workdir / "gpt2-6x384-bpe8k"
     build_model(model)
     date = datetime.date.today().isoformat()
-    report = {"schema_version": 1, "date": date, "git_commit": git_commit(), "versions": versions(args.lm_eval),
-              "machine": {"cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                          "platform": platform.platform()},
-              "model": {"folder": str(model), "description": "random GPT2LMHeadModel, 6 layers, hidden 384, 6 heads, "
-                        f"1,024 positions, byte-level BPE of {VOCAB_SIZE} tokens, float32"},
-              "data": str(DATA / "truthfulqa" / "mc_task.jsonl"), "batch_size": BATCH_SIZE,
-              "target_ratio": TARGET_RATIO, "rows": []}
+    report = {
+        "schema_version": 1,
+        "date": date,
+        "git_commit": git_commit(),
+        "versions": versions(args.lm_eval),
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "processor": platform.processor() or platform.machine(),
+            "platform": platform.platform(),
+        },
+        "model": {
+            "folder": str(model),
+            "description": "random GPT2LMHeadModel, 6 layers, hidden 384, 6 heads, "
+            f"1,024 positions, byte-level BPE of {VOCAB_SIZE} tokens, float32",
+        },
+        "data": str(DATA / "truthfulqa" / "mc_task.jsonl"),
+        "batch_size": BATCH_SIZE,
+        "target_ratio": TARGET_RATIO,
+        "rows": [],
+    }
     for questions, count in zip(args.questions, repeats):
         report["rows"].append(measure(args, model, questions, count))
         stem = args.results / f"truthfulqa-lmeval-{date}"

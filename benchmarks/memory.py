@@ -34,19 +34,36 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def measure_peak_rss(side: str, workload: str, preset_shapes: str, batch: int, threads: int,
-                     timeout_s: float = 1800) -> dict:
+def measure_peak_rss(
+    side: str, workload: str, preset_shapes: str, batch: int, threads: int, timeout_s: float = 1800
+) -> dict:
     """Run the child process for one model and return its JSON report (peak RSS in bytes and more), plus the
     child's wall time in seconds (`wall_s`)."""
-    command = [sys.executable, "-m", "benchmarks.memory", "--side", side, "--workload", workload,
-               "--shapes", preset_shapes, "--batch", str(batch), "--threads", str(threads)]
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.memory",
+        "--side",
+        side,
+        "--workload",
+        workload,
+        "--shapes",
+        preset_shapes,
+        "--batch",
+        str(batch),
+        "--threads",
+        str(threads),
+    ]
     environment = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     started = time.perf_counter()
-    completed = subprocess.run(command, cwd=REPO_ROOT, env=environment, capture_output=True, text=True,
-                               timeout=timeout_s, check=False)
+    completed = subprocess.run(
+        command, cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=timeout_s, check=False
+    )
     if completed.returncode != 0:
-        raise RuntimeError(f"memory child for {side} {workload} exited {completed.returncode}: "
-                           f"{completed.stderr.strip().splitlines()[-1:]}")
+        raise RuntimeError(
+            f"memory child for {side} {workload} exited {completed.returncode}: "
+            f"{completed.stderr.strip().splitlines()[-1:]}"
+        )
     return {**json.loads(completed.stdout.strip().splitlines()[-1]), "wall_s": time.perf_counter() - started}
 
 
@@ -69,8 +86,16 @@ def _child(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     shapes = {"target": shape_sets.TARGET, "tiny": shape_sets.TINY}[args.shapes]
     shapes = shape_sets.with_batch(shapes, args.workload, args.batch)
-    settings = Settings(device=torch.device("cpu"), shapes=shapes, quick=True, warmup=0, repeats=0,
-                        attn_implementation="sdpa", harness_questions=None, truthfulqa_path=Path("."))
+    settings = Settings(
+        device=torch.device("cpu"),
+        shapes=shapes,
+        quick=True,
+        warmup=0,
+        repeats=0,
+        attn_implementation="sdpa",
+        harness_questions=None,
+        truthfulqa_path=Path("."),
+    )
     config = shape_sets.CONFIG_BUILDERS[args.workload](shapes)
     config.hidden_dropout_prob = config.attention_dropout = 0.0  # both models: see the module docstring
     model = build_model(args.side, args.workload, config, "sdpa", "cpu").train()
@@ -89,8 +114,15 @@ def _child(args: argparse.Namespace) -> dict:
     batch, tokens = training.make_batch(args.workload, settings, config.vocab_size)
     loss = step(batch)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
-    return {"peak_rss_bytes": peak, "rss_before_step_bytes": before, "step_rss_bytes": max(peak - before, 0),
-            "tokens": tokens, "loss": loss, "label": f"{type(model).__name__}", "batch": args.batch}
+    return {
+        "peak_rss_bytes": peak,
+        "rss_before_step_bytes": before,
+        "step_rss_bytes": max(peak - before, 0),
+        "tokens": tokens,
+        "loss": loss,
+        "label": f"{type(model).__name__}",
+        "batch": args.batch,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,8 +31,15 @@ STOCK_CLASSES = {
 }
 
 
-def build_model(side: str, workload: str, config: VariformerConfig, attn_implementation: str,
-                device: str | torch.device, dtype: torch.dtype | None = None, seed: int = 0) -> nn.Module:
+def build_model(
+    side: str,
+    workload: str,
+    config: VariformerConfig,
+    attn_implementation: str,
+    device: str | torch.device,
+    dtype: torch.dtype | None = None,
+    seed: int = 0,
+) -> nn.Module:
     """The "variformer" or "stock" model of `workload`, shaped by the Variformer `config`."""
     torch.manual_seed(seed)
     if side == "variformer":
@@ -51,10 +58,11 @@ def count_parameters(model: nn.Module) -> int:
 def parameter_counts_on_meta(workload: str, config: VariformerConfig) -> dict[str, int]:
     """Parameter counts of both models, built on the meta device (no memory, no time, any size)."""
     with torch.device("meta"):
-        counts = {side: count_parameters(build_model(side, workload, config, "sdpa", "meta"))
-                  for side in ("variformer", "stock")}
+        counts = {
+            side: count_parameters(build_model(side, workload, config, "sdpa", "meta"))
+            for side in ("variformer", "stock")
+        }
     return counts
 
 
-__all__ = ["VARIFORMER_CLASSES", "STOCK_CLASSES", "build_model", "count_parameters",
-           "parameter_counts_on_meta"]
+__all__ = ["VARIFORMER_CLASSES", "STOCK_CLASSES", "build_model", "count_parameters", "parameter_counts_on_meta"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from variformer._files import atomic_write_text as write_atomic  # readers never see a half-written file
 
@@ -58,15 +57,15 @@ class Row:
     ratio: float | None = None
     target: Target | None = None
 
-    def skip(self, reason: str) -> "Row":
+    def skip(self, reason: str) -> Row:
         self.status, self.reason = "skipped", reason
         return self
 
-    def fail(self, reason: str) -> "Row":
+    def fail(self, reason: str) -> Row:
         self.status, self.reason = "error", reason
         return self
 
-    def finish(self, judge_target: bool = True) -> "Row":
+    def finish(self, judge_target: bool = True) -> Row:
         """Compute the ratio and, when `judge_target` (a run at the target shapes on the GPU), whether the
         target is met."""
         if self.status != "ok":
@@ -124,18 +123,30 @@ def _shape_cell(shape: dict) -> str:
 
 def _row_cells(row: Row) -> list[str]:
     status = row.status if row.status == "ok" else f"{row.status}: {row.reason}"
-    value = (lambda side: format_value(side.value, row.unit) if side is not None else "-")
-    label = (lambda side: side.label)
+
+    def value(side: Side | None) -> str:
+        return format_value(side.value, row.unit) if side is not None else "-"
+
     ratio = f"{row.ratio:.2f}x" if row.ratio is not None else "-"
-    baseline = f"{value(row.baseline)} ({label(row.baseline)})" if row.baseline is not None else "-"
-    return [f"`{row.id}`", row.title, _shape_cell(row.shape), value(row.variformer), baseline, ratio,
-            _target_cell(row), status]
+    baseline = f"{value(row.baseline)} ({row.baseline.label})" if row.baseline is not None else "-"
+    return [
+        f"`{row.id}`",
+        row.title,
+        _shape_cell(row.shape),
+        value(row.variformer),
+        baseline,
+        ratio,
+        _target_cell(row),
+        status,
+    ]
 
 
 def rows_table(rows: list[Row]) -> list[str]:
     """The Markdown table of `rows` (one line per row, after a header)."""
-    lines = ["| Row | What | Shape | Variformer | Baseline | Ratio | Target | Status |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| Row | What | Shape | Variformer | Baseline | Ratio | Target | Status |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     return lines + ["| " + " | ".join(cell.replace("|", "/") for cell in _row_cells(row)) + " |" for row in rows]
 
 
@@ -149,9 +160,12 @@ def to_markdown(report: RunReport) -> str:
     mode, env = report.mode, report.environment
     lines = [f"# Variformer benchmarks: {report.label}", ""]
     if mode["device"] == "cpu":
-        lines += ["> **CPU run, tiny shapes.** These figures only show that the benchmark runs end to end; they are "
-                  "**not** evidence for the GPU targets of the performance issue (those need "
-                  "`python benchmarks/run.py --device cuda`).", ""]
+        lines += [
+            "> **CPU run, tiny shapes.** These figures only show that the benchmark runs end to end; they are "
+            "**not** evidence for the GPU targets of the performance issue (those need "
+            "`python benchmarks/run.py --device cuda`).",
+            "",
+        ]
     lines += [
         f"- Created (UTC): {report.created_utc}",
         f"- Device: {env['device_name']} ({mode['device']}); shapes: {mode['shapes']}; quick: {mode['quick']}",
@@ -170,12 +184,25 @@ def to_markdown(report: RunReport) -> str:
     ]
     for workload, counts in report.parameter_counts.items():
         full = counts["target_shape"]
-        lines.append(f"| {workload} ({counts['stock_class']}) | {counts['variformer']:,} | {counts['stock']:,} | "
-                     f"{counts['variformer'] == counts['stock']} | {full['variformer']:,} | {full['stock']:,} |")
+        lines.append(
+            f"| {workload} ({counts['stock_class']}) | {counts['variformer']:,} | {counts['stock']:,} | "
+            f"{counts['variformer'] == counts['stock']} | {full['variformer']:,} | {full['stock']:,} |"
+        )
     lines += ["", "## Results (ratio = Variformer / baseline)", ""] + rows_table(report.rows)
     lines += ["", "## Formulas", ""] + [f"- {name}: {text}" for name, text in report.formulas.items()]
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["SCHEMA_VERSION", "STATUSES", "Side", "Target", "Row", "RunReport", "write_atomic", "to_markdown",
-           "format_value", "rows_table", "row_from_dict"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "STATUSES",
+    "Side",
+    "Target",
+    "Row",
+    "RunReport",
+    "write_atomic",
+    "to_markdown",
+    "format_value",
+    "rows_table",
+    "row_from_dict",
+]

@@ -46,7 +46,8 @@ import torch  # noqa: E402
 import transformers  # noqa: E402
 
 import variformer  # noqa: E402
-from benchmarks import decoding, harness, memory, shapes as shape_sets, training  # noqa: E402
+from benchmarks import decoding, harness, memory, training  # noqa: E402
+from benchmarks import shapes as shape_sets  # noqa: E402
 from benchmarks.models import STOCK_CLASSES, parameter_counts_on_meta  # noqa: E402
 from benchmarks.report import SCHEMA_VERSION, Row, RunReport, Side, Target, to_markdown, write_atomic  # noqa: E402
 from benchmarks.settings import H100_BF16_DENSE_PEAK_FLOPS, Settings  # noqa: E402
@@ -56,8 +57,10 @@ WORKLOADS = ("decoder", "encoder", "encoder-decoder")
 CONFIG_BUILDERS = shape_sets.CONFIG_BUILDERS
 
 GPU_ONLY = "GPU-only"
-SKIP_COMPILE = (f"{GPU_ONLY}: torch.compile timings are taken on CUDA (CPU inductor compiles take minutes on a "
-                "shared CPU and say nothing about the GPU targets)")
+SKIP_COMPILE = (
+    f"{GPU_ONLY}: torch.compile timings are taken on CUDA (CPU inductor compiles take minutes on a "
+    "shared CPU and say nothing about the GPU targets)"
+)
 SKIP_MFU = f"{GPU_ONLY}: MFU is defined against the H100 bf16 dense peak (989 TFLOP/s)"
 SKIP_MEMORY = f"{GPU_ONLY}: peak memory is torch.cuda.max_memory_allocated"
 SKIP_FLASH_DEVICE = f"{GPU_ONLY}: flash_attention_2 kernels run on CUDA only"
@@ -65,17 +68,17 @@ SKIP_FLASH_PACKAGE = "flash-attn is not installed (pip install flash-attn); the 
 
 FORMULAS = {
     "tokens_per_s": "tokens per training step / median step time; decoder and encoder: batch * seq, "
-                    "encoder-decoder: batch * (source + target)",
+    "encoder-decoder: batch * (source + target)",
     "mfu": "training_flops_per_token * tokens_per_s / 989e12 (H100 bf16 dense peak); training_flops_per_token = "
-           "6 * N + 12 * layers * heads * head_dim * seq, N = parameters without the position table "
-           "(PaLM appendix B, nanoGPT); the same FLOPs are used for both models of the pair",
+    "6 * N + 12 * layers * heads * head_dim * seq, N = parameters without the position table "
+    "(PaLM appendix B, nanoGPT); the same FLOPs are used for both models of the pair",
     "new_tokens_per_s": "batch * new tokens / median seconds per generate() call (prompt processing included)",
     "requests_per_s": "scored requests / median seconds per pass over all requests",
     "peak_rss": "ru_maxrss of a fresh process that builds the model and a fused AdamW, runs a 1 x 8-token warm-up "
-                "step (the optimizer state then exists) and one training step on the row's batch; the JSON adds "
-                "the RSS before that step and the difference (step_rss_bytes)",
+    "step (the optimizer state then exists) and one training step on the row's batch; the JSON adds "
+    "the RSS before that step and the difference (step_rss_bytes)",
     "decoding_overhead": "new tokens / median wall seconds per generate() call, calls of the two models "
-                         "alternating (a, b, b, a, ...); the process CPU seconds are in extra.cpu_times_s",
+    "alternating (a, b, b, a, ...); the process CPU seconds are in extra.cpu_times_s",
     "ratio": "Variformer / baseline (higher is better for throughput and MFU, lower is better for memory)",
 }
 
@@ -117,20 +120,32 @@ def training_case(workload: str, variant: str, settings: Settings) -> Case:
     title = f"{workload} training step ({variant})"
 
     def row(metric: str, unit: str, higher: bool, target: Target | None = None) -> Row:
-        return Row(id=f"{workload}/train/{variant}/{metric}", section="training", title=title, metric=metric,
-                   unit=unit, higher_is_better=higher, shape=shape, target=target)
+        return Row(
+            id=f"{workload}/train/{variant}/{metric}",
+            section="training",
+            title=title,
+            metric=metric,
+            unit=unit,
+            higher_is_better=higher,
+            shape=shape,
+            target=target,
+        )
 
     rows = [row("tokens_per_s", "tokens/s", True, _copy(TRAINING_TARGETS.get((workload, variant))))]
     if workload == "decoder":
         rows.append(row("mfu", "fraction", True))
-    rows.append(row("peak_memory", "bytes", False,
-                    Target(0.7, "<=", "issue 18: peak memory of a training step <= 0.7x stock")))
+    rows.append(
+        row("peak_memory", "bytes", False, Target(0.7, "<=", "issue 18: peak memory of a training step <= 0.7x stock"))
+    )
     skip = _training_skip_reason(variant, settings)
     if skip is not None:
         return Case(f"{workload}/train/{variant}", rows, skip_reason=skip)
     attn = "flash_attention_2" if variant == "flash_attention_2" else settings.attn_implementation
-    return Case(f"{workload}/train/{variant}", rows,
-                measure=lambda rows: _measure_training(workload, variant == "compiled", attn, rows, settings))
+    return Case(
+        f"{workload}/train/{variant}",
+        rows,
+        measure=lambda rows: _measure_training(workload, variant == "compiled", attn, rows, settings),
+    )
 
 
 def _copy(target: Target | None) -> Target | None:
@@ -155,22 +170,31 @@ def _measure_training(workload: str, compiled: bool, attn: str, rows: list[Row],
     for side in ("variformer", "stock"):
         log(f"  {rows[0].id}: {side} ...")
         sides[side] = training.measure_training(side, workload, config, batch, tokens, settings, compiled, attn)
-        log(f"  {rows[0].id}: {side} {sides[side].value:,.0f} tokens/s "
-            f"(first step {sides[side].extra['first_step_s'] or 0:.2f} s)")
+        log(
+            f"  {rows[0].id}: {side} {sides[side].value:,.0f} tokens/s "
+            f"(first step {sides[side].extra['first_step_s'] or 0:.2f} s)"
+        )
     flops = training.training_flops_per_token(config, sides["variformer"].parameters, settings.shapes.decoder_seq)
     for row in rows:
         if row.metric == "tokens_per_s":
             row.variformer, row.baseline = sides["variformer"], sides["stock"]
         elif row.metric == "mfu":
-            _fill_derived(row, sides, lambda side: flops * side.value / H100_BF16_DENSE_PEAK_FLOPS,
-                          None if settings.on_gpu else SKIP_MFU, {"flops_per_token": flops})
+            _fill_derived(
+                row,
+                sides,
+                lambda side: flops * side.value / H100_BF16_DENSE_PEAK_FLOPS,
+                None if settings.on_gpu else SKIP_MFU,
+                {"flops_per_token": flops},
+            )
         elif row.metric == "peak_memory":
-            _fill_derived(row, sides, lambda side: side.extra["peak_memory_bytes"],
-                          None if settings.on_gpu else SKIP_MEMORY, {})
+            _fill_derived(
+                row, sides, lambda side: side.extra["peak_memory_bytes"], None if settings.on_gpu else SKIP_MEMORY, {}
+            )
 
 
-def _fill_derived(row: Row, sides: dict[str, Side], value: Callable[[Side], float], skip: str | None,
-                  extra: dict) -> None:
+def _fill_derived(
+    row: Row, sides: dict[str, Side], value: Callable[[Side], float], skip: str | None, extra: dict
+) -> None:
     if skip is not None:
         row.skip(skip)
         return
@@ -183,15 +207,26 @@ def _fill_derived(row: Row, sides: dict[str, Side], value: Callable[[Side], floa
 # ---------------------------------------------------------------------------------------------- decoding
 def decoding_case(batch_size: int, cache: str, settings: Settings) -> Case:
     s = settings.shapes
-    target = Target(1.0, ">=", "issue: >= 1.0x stock static cache at batch 1") if cache == "static" \
+    target = (
+        Target(1.0, ">=", "issue: >= 1.0x stock static cache at batch 1")
+        if cache == "static"
         else Target(2.0, ">=", "issue: >= 2x stock default (dynamic) cache")
-    row = Row(id=f"decoding/batch{batch_size}/{cache}/new_tokens_per_s", section="decoding",
-              title="greedy generate(), " + ("static cache" if cache == "static" else
-                                             "default cache (transformers' dynamic cache unless the model's "
-                                             "generation config sets another)"),
-              metric="new_tokens_per_s", unit="tokens/s",
-              higher_is_better=True, shape={"batch": batch_size, "prompt": s.prompt_len, "new": s.new_tokens},
-              target=target if (cache == "dynamic" or batch_size == 1) else None)
+    )
+    row = Row(
+        id=f"decoding/batch{batch_size}/{cache}/new_tokens_per_s",
+        section="decoding",
+        title="greedy generate(), "
+        + (
+            "static cache"
+            if cache == "static"
+            else "default cache (transformers' dynamic cache unless the model's generation config sets another)"
+        ),
+        metric="new_tokens_per_s",
+        unit="tokens/s",
+        higher_is_better=True,
+        shape={"batch": batch_size, "prompt": s.prompt_len, "new": s.new_tokens},
+        target=target if (cache == "dynamic" or batch_size == 1) else None,
+    )
 
     def measure(rows: list[Row]) -> None:
         config = shape_sets.decoder_config(settings.shapes)
@@ -209,56 +244,84 @@ def decoding_overhead_case(model_name: str, cache: str, settings: Settings) -> C
     """Batch-1 greedy decoding of a stock GPT-2 against its conversion (same tokens), alternating calls."""
     levers = settings.levers
     wanted = 1.2 if cache == "static" else 1.0
-    target = Target(wanted, ">=", f"issue 18: >= {wanted}x stock GPT-2 tokens/s at batch 1, {cache} cache",
-                    judged_on="any")
-    row = Row(id=f"decoding-overhead/{model_name}/batch1/{cache}/new_tokens_per_s", section="decoding-overhead",
-              title=f"greedy generate(), {cache} cache, GPT-2 vs its conversion (same tokens), fp32",
-              metric="new_tokens_per_s", unit="tokens/s", higher_is_better=True,
-              shape={"model": model_name, "batch": 1, "prompt": levers.decode_prompt, "new": levers.decode_new},
-              target=target)
+    target = Target(
+        wanted, ">=", f"issue 18: >= {wanted}x stock GPT-2 tokens/s at batch 1, {cache} cache", judged_on="any"
+    )
+    row = Row(
+        id=f"decoding-overhead/{model_name}/batch1/{cache}/new_tokens_per_s",
+        section="decoding-overhead",
+        title=f"greedy generate(), {cache} cache, GPT-2 vs its conversion (same tokens), fp32",
+        metric="new_tokens_per_s",
+        unit="tokens/s",
+        higher_is_better=True,
+        shape={"model": model_name, "batch": 1, "prompt": levers.decode_prompt, "new": levers.decode_new},
+        target=target,
+    )
 
     def measure(rows: list[Row]) -> None:
         sides = decoding.measure_decoding_overhead(model_name, "static" if cache == "static" else None, settings)
         rows[0].variformer, rows[0].baseline = sides["variformer"], sides["stock"]
-        log(f"  {rows[0].id}: variformer {sides['variformer'].value:,.1f}, stock {sides['stock'].value:,.1f} "
-            "new tokens/s")
+        log(
+            f"  {rows[0].id}: variformer {sides['variformer'].value:,.1f}, stock {sides['stock'].value:,.1f} "
+            "new tokens/s"
+        )
 
     return Case(row.id, [row], measure=measure)
 
 
 # ---------------------------------------------------------------------------------------------- memory
-SKIP_RSS_ON_GPU = ("CPU-only: peak RSS of a subprocess; on the GPU the */train/*/peak_memory rows report "
-                   "torch.cuda.max_memory_allocated at the target shapes")
+SKIP_RSS_ON_GPU = (
+    "CPU-only: peak RSS of a subprocess; on the GPU the */train/*/peak_memory rows report "
+    "torch.cuda.max_memory_allocated at the target shapes"
+)
 
 
 def memory_case(workload: str, settings: Settings) -> Case:
     """Peak RSS of one training step, each model in a fresh subprocess (benchmarks/memory.py)."""
     levers = settings.levers
     batch = levers.memory_batch.get(workload)
-    shape = dict(training_shape(workload, replace(settings, shapes=levers.memory_shapes)), batch=batch,
-                 dims=levers.memory_shapes.name)
-    row = Row(id=f"memory/{workload}/train_step/peak_rss", section="memory",
-              title=f"{workload} training step (fp32, dropout off), peak RSS of a fresh process", metric="peak_rss",
-              unit="bytes", higher_is_better=False, shape=shape,
-              target=Target(0.7, "<=", "issue 18: peak RSS of a training step <= 0.7x stock", judged_on="any"))
+    shape = dict(
+        training_shape(workload, replace(settings, shapes=levers.memory_shapes)),
+        batch=batch,
+        dims=levers.memory_shapes.name,
+    )
+    row = Row(
+        id=f"memory/{workload}/train_step/peak_rss",
+        section="memory",
+        title=f"{workload} training step (fp32, dropout off), peak RSS of a fresh process",
+        metric="peak_rss",
+        unit="bytes",
+        higher_is_better=False,
+        shape=shape,
+        target=Target(0.7, "<=", "issue 18: peak RSS of a training step <= 0.7x stock", judged_on="any"),
+    )
     if settings.on_gpu:
         return Case(row.id, [row], skip_reason=SKIP_RSS_ON_GPU)
     if batch is None:
-        return Case(row.id, [row], skip_reason=f"{levers.name} sizes measure the memory of "
-                                               f"{', '.join(levers.memory_batch)} only")
+        return Case(
+            row.id,
+            [row],
+            skip_reason=f"{levers.name} sizes measure the memory of {', '.join(levers.memory_batch)} only",
+        )
     return Case(row.id, [row], measure=lambda rows: _measure_memory(workload, batch, rows, settings))
 
 
 def _measure_memory(workload: str, batch: int, rows: list[Row], settings: Settings) -> None:
     sides = {}
     for side in ("variformer", "stock"):
-        child = memory.measure_peak_rss(side, workload, settings.levers.memory_shapes.name, batch,
-                                        threads=torch.get_num_threads())
-        sides[side] = Side(label=child["label"], value=child["peak_rss_bytes"], times_s=[child["wall_s"]],
-                           extra={key: child[key] for key in ("rss_before_step_bytes", "step_rss_bytes", "tokens",
-                                                              "loss")})
-        log(f"  {rows[0].id}: {side} peak RSS {child['peak_rss_bytes'] / 2**30:.2f} GiB "
-            f"(step {child['step_rss_bytes'] / 2**30:.2f} GiB)")
+        child = memory.measure_peak_rss(
+            side, workload, settings.levers.memory_shapes.name, batch, threads=torch.get_num_threads()
+        )
+        sides[side] = Side(
+            label=child["label"],
+            value=child["peak_rss_bytes"],
+            times_s=[child["wall_s"]],
+            extra={key: child[key] for key in ("rss_before_step_bytes", "step_rss_bytes", "tokens", "loss")},
+        )
+        log(
+            f"  {rows[0].id}: {side} peak RSS {child['peak_rss_bytes'] / 2**30:.2f} GiB "
+            f"(step {child['step_rss_bytes'] / 2**30:.2f} GiB)"
+        )
     ours, stock = sides["variformer"].extra["step_rss_bytes"], sides["stock"].extra["step_rss_bytes"]
     sides["variformer"].extra["step_rss_ratio"] = ours / stock if stock else None
     rows[0].variformer, rows[0].baseline = sides["variformer"], sides["stock"]
@@ -270,10 +333,16 @@ def harness_case(settings: Settings) -> Case:
     shape = {"questions": settings.harness_questions or "all", "batch": settings.shapes.harness_batch}
     common = dict(section="harness", metric="requests_per_s", unit="requests/s", higher_is_better=True, shape=shape)
     rows = [
-        Row(id="harness/loglikelihood/batched_vs_single/requests_per_s",
-            title="TruthfulQA MC2 log-likelihood, batched+sorted vs one at a time (Variformer)", **common),
-        Row(id="harness/loglikelihood/variformer_vs_stock/requests_per_s",
-            title="TruthfulQA MC2 log-likelihood, batched scorer, Variformer vs GPT2LMHeadModel", **common),
+        Row(
+            id="harness/loglikelihood/batched_vs_single/requests_per_s",
+            title="TruthfulQA MC2 log-likelihood, batched+sorted vs one at a time (Variformer)",
+            **common,
+        ),
+        Row(
+            id="harness/loglikelihood/variformer_vs_stock/requests_per_s",
+            title="TruthfulQA MC2 log-likelihood, batched scorer, Variformer vs GPT2LMHeadModel",
+            **common,
+        ),
     ]
     if not settings.truthfulqa_path.is_file():
         return Case("harness", rows, skip_reason=f"TruthfulQA file not found: {settings.truthfulqa_path}")
@@ -285,8 +354,10 @@ def _measure_harness(rows: list[Row], settings: Settings) -> None:
     requests = harness.load_requests(settings.truthfulqa_path, settings.harness_questions)
     tokenizer = harness.build_tokenizer(requests, config.vocab_size)
     batch = settings.shapes.harness_batch
-    log(f"  harness: {len(requests)} requests, scorer "
-        f"{'HFAdapter (variformer.eval_harness)' if harness.HFAdapter is not None else 'MinimalScorer (benchmarks)'}")
+    log(
+        f"  harness: {len(requests)} requests, scorer "
+        f"{'HFAdapter (variformer.eval_harness)' if harness.HFAdapter is not None else 'MinimalScorer (benchmarks)'}"
+    )
     batched, batched_scores = harness.measure_scoring("variformer", config, requests, tokenizer, batch, settings)
     log(f"  harness: variformer batched {batched.value:,.1f} requests/s")
     single, single_scores = harness.measure_scoring("variformer", config, requests, tokenizer, 1, settings)
@@ -308,10 +379,16 @@ def build_cases(settings: Settings, only: list[str] | None) -> list[Case]:
     for workload in WORKLOADS:
         variants = ("eager", "compiled") + (("flash_attention_2",) if workload == "decoder" else ())
         cases += [training_case(workload, variant, settings) for variant in variants]
-    cases += [decoding_case(batch, cache, settings)
-              for batch in settings.shapes.decode_batches for cache in ("dynamic", "static")]
-    cases += [decoding_overhead_case(model_name, cache, settings)
-              for model_name in shape_sets.DECODE_OVERHEAD_MODELS for cache in ("dynamic", "static")]
+    cases += [
+        decoding_case(batch, cache, settings)
+        for batch in settings.shapes.decode_batches
+        for cache in ("dynamic", "static")
+    ]
+    cases += [
+        decoding_overhead_case(model_name, cache, settings)
+        for model_name in shape_sets.DECODE_OVERHEAD_MODELS
+        for cache in ("dynamic", "static")
+    ]
     cases += [memory_case(workload, settings) for workload in WORKLOADS]
     cases.append(harness_case(settings))
     if only:
@@ -350,8 +427,10 @@ def parameter_counts(settings: Settings) -> dict:
         run_counts = parameter_counts_on_meta(workload, config)
         full = parameter_counts_on_meta(workload, CONFIG_BUILDERS[workload](shape_sets.TARGET))
         counts[workload] = {**run_counts, "stock_class": STOCK_CLASSES[workload].__name__, "target_shape": full}
-        log(f"parameters {workload}: Variformer {run_counts['variformer']:,} vs {STOCK_CLASSES[workload].__name__} "
-            f"{run_counts['stock']:,} (target shape: {full['variformer']:,} vs {full['stock']:,})")
+        log(
+            f"parameters {workload}: Variformer {run_counts['variformer']:,} vs {STOCK_CLASSES[workload].__name__} "
+            f"{run_counts['stock']:,} (target shape: {full['variformer']:,} vs {full['stock']:,})"
+        )
         if run_counts["variformer"] != run_counts["stock"] or full["variformer"] != full["stock"]:
             log(f"WARNING: parameter counts differ for {workload}; the shapes do not match")
     return counts
@@ -359,8 +438,9 @@ def parameter_counts(settings: Settings) -> dict:
 
 def _git(*args: str) -> str | None:
     try:
-        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True,
-                              timeout=10).stdout.strip()
+        return subprocess.run(
+            ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
 
@@ -400,13 +480,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tiny", action="store_true", help="tiny shapes on CUDA too (always on for CPU)")
     parser.add_argument("--warmup", type=int, help="untimed iterations per measurement (default 3, quick 2)")
     parser.add_argument("--repeats", type=int, help="timed iterations per measurement (default 10, quick 5)")
-    parser.add_argument("--harness-questions", type=int,
-                        help="TruthfulQA questions to score; 0 = all 817 (default all, quick 5)")
-    parser.add_argument("--only", nargs="+", metavar="PREFIX",
-                        help="run only the cases whose name starts with a prefix, e.g. decoder/train decoding "
-                             "harness (to split a GPU run into shorter commands); the file name gets a suffix")
-    parser.add_argument("--threads", type=int,
-                        help="torch CPU threads (default 1 on CPU: steadier timings on a shared machine)")
+    parser.add_argument(
+        "--harness-questions", type=int, help="TruthfulQA questions to score; 0 = all 817 (default all, quick 5)"
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="PREFIX",
+        help="run only the cases whose name starts with a prefix, e.g. decoder/train decoding "
+        "harness (to split a GPU run into shorter commands); the file name gets a suffix",
+    )
+    parser.add_argument(
+        "--threads", type=int, help="torch CPU threads (default 1 on CPU: steadier timings on a shared machine)"
+    )
     parser.add_argument("--attn-implementation", default="sdpa", help="attention backend of both models")
     parser.add_argument("--truthfulqa", type=Path, default=DEFAULT_TRUTHFULQA, help="mc_task.jsonl")
     parser.add_argument("--output-dir", type=Path, default=REPO_ROOT / "benchmarks" / "results")
@@ -439,9 +525,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     settings = resolve_settings(args)
     started = datetime.datetime.now(datetime.timezone.utc)
-    label = (f"{args.device.upper()}, {settings.shapes.name} shapes"
-             + (", quick" if settings.quick else "")
-             + (" (NOT the GPU targets)" if settings.shapes.name == "tiny" else ""))
+    label = (
+        f"{args.device.upper()}, {settings.shapes.name} shapes"
+        + (", quick" if settings.quick else "")
+        + (" (NOT the GPU targets)" if settings.shapes.name == "tiny" else "")
+    )
     log(f"Variformer benchmarks: {label}; output to {args.output_dir}")
     env = environment(settings.device)
     counts = parameter_counts(settings)
@@ -454,14 +542,23 @@ def main(argv: list[str] | None = None) -> int:
         schema_version=SCHEMA_VERSION,
         created_utc=started.isoformat(timespec="seconds"),
         label=label,
-        mode={"device": args.device, "shapes": settings.shapes.name, "quick": settings.quick,
-              "training_dtype": settings.training_dtype, "inference_dtype": str(settings.inference_dtype),
-              "attn_implementation": settings.attn_implementation, "warmup": settings.warmup,
-              "repeats": settings.repeats,
-              "generate_calls": {"warmup": settings.call_warmup, "repeats": settings.call_repeats},
-              "harness_passes": settings.harness_passes, "only": args.only, "seed": settings.seed,
-              "targets_judged": judge_targets, "torch_threads": torch.get_num_threads(),
-              "wall_s": round((datetime.datetime.now(datetime.timezone.utc) - started).total_seconds(), 1)},
+        mode={
+            "device": args.device,
+            "shapes": settings.shapes.name,
+            "quick": settings.quick,
+            "training_dtype": settings.training_dtype,
+            "inference_dtype": str(settings.inference_dtype),
+            "attn_implementation": settings.attn_implementation,
+            "warmup": settings.warmup,
+            "repeats": settings.repeats,
+            "generate_calls": {"warmup": settings.call_warmup, "repeats": settings.call_repeats},
+            "harness_passes": settings.harness_passes,
+            "only": args.only,
+            "seed": settings.seed,
+            "targets_judged": judge_targets,
+            "torch_threads": torch.get_num_threads(),
+            "wall_s": round((datetime.datetime.now(datetime.timezone.utc) - started).total_seconds(), 1),
+        },
         environment=env,
         parameter_counts=counts,
         formulas=FORMULAS,
@@ -471,8 +568,10 @@ def main(argv: list[str] | None = None) -> int:
     stem = args.name or f"{started.date().isoformat()}-{args.device}{suffix}"
     write_atomic(args.output_dir / f"{stem}.json", report.to_json())
     write_atomic(args.output_dir / f"{stem}.md", to_markdown(report))
-    log(f"wrote {args.output_dir / stem}.json and .md ({len(rows)} rows, "
-        f"{sum(row.status == 'skipped' for row in rows)} skipped, {sum(row.status == 'error' for row in rows)} errors)")
+    log(
+        f"wrote {args.output_dir / stem}.json and .md ({len(rows)} rows, "
+        f"{sum(row.status == 'skipped' for row in rows)} skipped, {sum(row.status == 'error' for row in rows)} errors)"
+    )
     return 1 if any(row.status == "error" for row in rows) else 0
 
 

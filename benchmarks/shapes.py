@@ -15,8 +15,14 @@ from transformers import BertConfig, GPT2Config, PreTrainedConfig, T5Config
 from variformer import VariformerConfig
 
 # Overrides turning each preset into a tiny model (hidden 64, 2 layers, 4 heads, vocabulary 1024).
-_TINY_COMMON = dict(vocab_size=1024, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
-                    intermediate_size=256, max_position_embeddings=256)
+_TINY_COMMON = dict(
+    vocab_size=1024,
+    hidden_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=256,
+    max_position_embeddings=256,
+)
 
 
 @dataclass(frozen=True)
@@ -46,10 +52,15 @@ TINY = Shapes(
     decoder_overrides=dict(_TINY_COMMON, bos_token_id=1023, eos_token_id=1023),
     encoder_overrides=dict(_TINY_COMMON),
     seq2seq_overrides=dict(_TINY_COMMON, decoder_layers=2, head_dim=16, lm_head_scale=64**-0.5),
-    decoder_batch=4, decoder_seq=64,
-    encoder_batch=4, encoder_seq=64,
-    seq2seq_batch=4, source_len=64, target_len=16,
-    prompt_len=16, new_tokens=32,
+    decoder_batch=4,
+    decoder_seq=64,
+    encoder_batch=4,
+    encoder_seq=64,
+    seq2seq_batch=4,
+    source_len=64,
+    target_len=16,
+    prompt_len=16,
+    new_tokens=32,
     harness_batch=16,
 )
 
@@ -76,11 +87,15 @@ class LeverSizes:
     memory_batch: dict
 
 
-FULL_LEVERS = LeverSizes(name="full", decode_prompt=64, decode_new=64, memory_shapes=TARGET,
-                         memory_batch={"decoder": 1, "encoder": 2, "encoder-decoder": 1})
+FULL_LEVERS = LeverSizes(
+    name="full",
+    decode_prompt=64,
+    decode_new=64,
+    memory_shapes=TARGET,
+    memory_batch={"decoder": 1, "encoder": 2, "encoder-decoder": 1},
+)
 # `--quick`: a few tokens, and only the decoder's memory at tiny shapes (each measurement starts a process).
-QUICK_LEVERS = LeverSizes(name="quick", decode_prompt=8, decode_new=8, memory_shapes=TINY,
-                          memory_batch={"decoder": 2})
+QUICK_LEVERS = LeverSizes(name="quick", decode_prompt=8, decode_new=8, memory_shapes=TINY, memory_batch={"decoder": 2})
 
 
 def decoder_config(shapes: Shapes) -> VariformerConfig:
@@ -115,31 +130,53 @@ def with_batch(shapes: Shapes, workload: str, batch: int) -> Shapes:
 
 def with_tokens(shapes: Shapes, batch: int, length: int) -> Shapes:
     """`shapes` with every training batch `batch` x `length` tokens (a warm-up step that costs nothing)."""
-    return replace(shapes, decoder_batch=batch, decoder_seq=length, encoder_batch=batch, encoder_seq=length,
-                   seq2seq_batch=batch, source_len=length, target_len=length)
+    return replace(
+        shapes,
+        decoder_batch=batch,
+        decoder_seq=length,
+        encoder_batch=batch,
+        encoder_seq=length,
+        seq2seq_batch=batch,
+        source_len=length,
+        target_len=length,
+    )
 
 
 def gpt2_config(config: VariformerConfig) -> GPT2Config:
     """`GPT2Config` of the same shape as a "gpt2-small"-style Variformer config."""
     return GPT2Config(
-        vocab_size=config.vocab_size, n_positions=config.max_position_embeddings, n_embd=config.hidden_size,
-        n_layer=config.num_hidden_layers, n_head=config.num_attention_heads, n_inner=config.intermediate_size,
-        activation_function=config.hidden_act, resid_pdrop=config.hidden_dropout_prob,
-        embd_pdrop=config.hidden_dropout_prob, attn_pdrop=config.attention_dropout,
-        layer_norm_epsilon=config.layer_norm_eps, bos_token_id=config.bos_token_id,
-        eos_token_id=config.eos_token_id, tie_word_embeddings=config.tie_word_embeddings,
+        vocab_size=config.vocab_size,
+        n_positions=config.max_position_embeddings,
+        n_embd=config.hidden_size,
+        n_layer=config.num_hidden_layers,
+        n_head=config.num_attention_heads,
+        n_inner=config.intermediate_size,
+        activation_function=config.hidden_act,
+        resid_pdrop=config.hidden_dropout_prob,
+        embd_pdrop=config.hidden_dropout_prob,
+        attn_pdrop=config.attention_dropout,
+        layer_norm_epsilon=config.layer_norm_eps,
+        bos_token_id=config.bos_token_id,
+        eos_token_id=config.eos_token_id,
+        tie_word_embeddings=config.tie_word_embeddings,
     )
 
 
 def bert_config(config: VariformerConfig) -> BertConfig:
     """`BertConfig` of the same shape as a "bert-base"-style Variformer config."""
     return BertConfig(
-        vocab_size=config.vocab_size, hidden_size=config.hidden_size, num_hidden_layers=config.num_hidden_layers,
-        num_attention_heads=config.num_attention_heads, intermediate_size=config.intermediate_size,
-        hidden_act=config.hidden_act, hidden_dropout_prob=config.hidden_dropout_prob,
+        vocab_size=config.vocab_size,
+        hidden_size=config.hidden_size,
+        num_hidden_layers=config.num_hidden_layers,
+        num_attention_heads=config.num_attention_heads,
+        intermediate_size=config.intermediate_size,
+        hidden_act=config.hidden_act,
+        hidden_dropout_prob=config.hidden_dropout_prob,
         attention_probs_dropout_prob=config.attention_dropout,
-        max_position_embeddings=config.max_position_embeddings, type_vocab_size=config.type_vocab_size,
-        layer_norm_eps=config.layer_norm_eps, pad_token_id=config.pad_token_id,
+        max_position_embeddings=config.max_position_embeddings,
+        type_vocab_size=config.type_vocab_size,
+        layer_norm_eps=config.layer_norm_eps,
+        pad_token_id=config.pad_token_id,
         tie_word_embeddings=config.tie_word_embeddings,
     )
 
@@ -147,14 +184,21 @@ def bert_config(config: VariformerConfig) -> BertConfig:
 def t5_config(config: VariformerConfig) -> T5Config:
     """`T5Config` of the same shape as a "t5-base"-style Variformer config."""
     return T5Config(
-        vocab_size=config.vocab_size, d_model=config.hidden_size, d_kv=config.head_dim,
-        d_ff=config.intermediate_size, num_layers=config.num_hidden_layers,
-        num_decoder_layers=config.decoder_layers, num_heads=config.num_attention_heads,
+        vocab_size=config.vocab_size,
+        d_model=config.hidden_size,
+        d_kv=config.head_dim,
+        d_ff=config.intermediate_size,
+        num_layers=config.num_hidden_layers,
+        num_decoder_layers=config.decoder_layers,
+        num_heads=config.num_attention_heads,
         relative_attention_num_buckets=config.relative_attention_num_buckets,
         relative_attention_max_distance=config.relative_attention_max_distance,
-        dropout_rate=config.hidden_dropout_prob, layer_norm_epsilon=config.layer_norm_eps,
-        feed_forward_proj=config.hidden_act, tie_word_embeddings=config.tie_word_embeddings,
-        pad_token_id=config.pad_token_id, eos_token_id=config.eos_token_id,
+        dropout_rate=config.hidden_dropout_prob,
+        layer_norm_epsilon=config.layer_norm_eps,
+        feed_forward_proj=config.hidden_act,
+        tie_word_embeddings=config.tie_word_embeddings,
+        pad_token_id=config.pad_token_id,
+        eos_token_id=config.eos_token_id,
         decoder_start_token_id=config.decoder_start_token_id,
     )
 
@@ -165,6 +209,19 @@ def stock_config(config: VariformerConfig, workload: str) -> PreTrainedConfig:
     return builders[workload](config)
 
 
-__all__ = ["CONFIG_BUILDERS", "DECODE_OVERHEAD_MODELS", "FULL_LEVERS", "LeverSizes", "QUICK_LEVERS", "Shapes",
-           "TARGET", "TINY", "decoder_config", "encoder_config", "seq2seq_config", "stock_config", "with_batch",
-           "with_tokens"]
+__all__ = [
+    "CONFIG_BUILDERS",
+    "DECODE_OVERHEAD_MODELS",
+    "FULL_LEVERS",
+    "LeverSizes",
+    "QUICK_LEVERS",
+    "Shapes",
+    "TARGET",
+    "TINY",
+    "decoder_config",
+    "encoder_config",
+    "seq2seq_config",
+    "stock_config",
+    "with_batch",
+    "with_tokens",
+]

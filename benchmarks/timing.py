@@ -51,8 +51,9 @@ def measure(step: Callable[[], object], device: torch.device, warmup: int, repea
     return Timing(times_s=times, first_call_s=first_call_s)
 
 
-def measure_alternating(steps: dict[str, Callable[[], object]], device: torch.device, warmup: int,
-                        repeats: int) -> dict[str, Timing]:
+def measure_alternating(
+    steps: dict[str, Callable[[], object]], device: torch.device, warmup: int, repeats: int
+) -> dict[str, Timing]:
     """Time several `steps` in turns, the order reversed every round (a, b, b, a, ...), so that load on a shared
     machine falls on all of them alike. Wall and process CPU seconds per timed call; `warmup` untimed rounds."""
     for _ in range(warmup):
@@ -98,5 +99,13 @@ def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextM
     return contextlib.nullcontext()
 
 
-__all__ = ["Timing", "measure", "measure_alternating", "synchronize", "reset_peak_memory", "peak_memory_bytes", "release_memory",
-           "autocast"]
+__all__ = [
+    "Timing",
+    "measure",
+    "measure_alternating",
+    "synchronize",
+    "reset_peak_memory",
+    "peak_memory_bytes",
+    "release_memory",
+    "autocast",
+]

@@ -50,8 +50,16 @@ def make_optimizer(model: nn.Module) -> torch.optim.Optimizer:
         return torch.optim.AdamW(model.parameters(), lr=1e-4, foreach=True)
 
 
-def measure_training(side: str, workload: str, config: VariformerConfig, batch: dict[str, torch.Tensor],
-                     tokens_per_step: int, settings: Settings, compiled: bool, attn_implementation: str) -> Side:
+def measure_training(
+    side: str,
+    workload: str,
+    config: VariformerConfig,
+    batch: dict[str, torch.Tensor],
+    tokens_per_step: int,
+    settings: Settings,
+    compiled: bool,
+    attn_implementation: str,
+) -> Side:
     """Tokens/s (median of the timed steps) of one model; peak memory and the first step's time in `extra`."""
     device = settings.device
     release_memory(device)
@@ -75,8 +83,11 @@ def measure_training(side: str, workload: str, config: VariformerConfig, batch: 
         parameters=count_parameters(model),
         value=tokens_per_step / timing.median_s,
         times_s=timing.times_s,
-        extra={"first_step_s": warm.first_call_s, "peak_memory_bytes": peak_memory_bytes(device),
-               "optimizer": "AdamW(fused)" if optimizer.defaults.get("fused") else "AdamW(foreach)"},
+        extra={
+            "first_step_s": warm.first_call_s,
+            "peak_memory_bytes": peak_memory_bytes(device),
+            "optimizer": "AdamW(fused)" if optimizer.defaults.get("fused") else "AdamW(foreach)",
+        },
     )
     return result
 
@@ -88,8 +99,9 @@ def training_flops_per_token(config: VariformerConfig, parameters: int, seq_len:
     embedding is counted once, as the language-model head's matmul. The attention term counts the QK^T and
     AV matmuls forward and backward over the full (non-causally-discounted) seq x seq score matrix.
     """
-    position_table = config.max_position_embeddings * config.hidden_size \
-        if config.position_embedding_type == "learned" else 0
+    position_table = (
+        config.max_position_embeddings * config.hidden_size if config.position_embedding_type == "learned" else 0
+    )
     dense = 6 * (parameters - position_table)
     attention = 12 * config.num_hidden_layers * config.num_attention_heads * config.head_dim * seq_len
     return float(dense + attention)

@@ -35,11 +35,11 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "multi30k" / "train.jsonl"
 TIMED_ACTIONS = {  # name -> JavaScript run in the page; each returns the milliseconds its action took
     "search_ms": "() => { const s = performance.now(), box = document.getElementById('search');"
-                 " box.value = 'hund'; box.dispatchEvent(new Event('input')); return performance.now() - s; }",
+    " box.value = 'hund'; box.dispatchEvent(new Event('input')); return performance.now() - s; }",
     "wrong_filter_ms": "() => { const s = performance.now(), box = document.getElementById('wrong');"
-                       " box.click(); return performance.now() - s; }",
+    " box.click(); return performance.now() - s; }",
     "next_page_ms": "() => { const s = performance.now(); document.getElementById('next').click();"
-                    " return performance.now() - s; }",
+    " return performance.now() - s; }",
 }
 PAGE_TIMES = """() => {
   const navigation = performance.getEntriesByType("navigation")[0];
@@ -49,8 +49,10 @@ PAGE_TIMES = """() => {
 
 
 def chromium_executable(given: str | None) -> str:
-    for candidate in filter(None, (given, os.environ.get("VARIFORMER_CHROMIUM"), "/usr/lib/chromium/chromium",
-                                   "chromium", "chromium-browser")):
+    for candidate in filter(
+        None,
+        (given, os.environ.get("VARIFORMER_CHROMIUM"), "/usr/lib/chromium/chromium", "chromium", "chromium-browser"),
+    ):
         found = candidate if os.path.isfile(candidate) else shutil.which(candidate)
         if found:
             return found
@@ -61,9 +63,16 @@ def build_run(folder: Path, samples: int) -> Path:
     """A harness run of `samples` multi30k_de_en samples with the fake model; returns its report.html."""
     from variformer.eval_harness import FakeAdapter, evaluate
 
-    evaluate(FakeAdapter(capabilities={"generate"}), tasks=["multi30k_de_en"], limit=samples,
-             task_data={"multi30k_de_en": str(DATA)}, output_dir=folder, cache_dir=None, bootstrap_iters=100,
-             progress=False)
+    evaluate(
+        FakeAdapter(capabilities={"generate"}),
+        tasks=["multi30k_de_en"],
+        limit=samples,
+        task_data={"multi30k_de_en": str(DATA)},
+        output_dir=folder,
+        cache_dir=None,
+        bootstrap_iters=100,
+        progress=False,
+    )
     return folder / "report.html"
 
 
@@ -92,7 +101,7 @@ def measure(page_path: Path, executable: str, loads: int) -> tuple[dict, str]:
 def sample_data_bytes(page_path: Path) -> int:
     text = page_path.read_text(encoding="utf-8")
     start = text.index('<script type="application/json" id="report-data">')
-    return len(text[start:text.index("</script>", start)].encode("utf-8"))
+    return len(text[start : text.index("</script>", start)].encode("utf-8"))
 
 
 def main() -> int:
@@ -112,19 +121,29 @@ def main() -> int:
     from variformer.eval_harness.results import write_json
 
     medians = {name: round(statistics.median(values), 1) for name, values in runs.items()}
-    write_json(args.output, {
-        "what": f"report.html of a harness run of {args.samples} samples (multi30k_de_en, fake model) opened in "
-                "headless Chromium; times in ms from navigation start, medians over the loads",
-        "command": " ".join(["python scripts/html_report_load.py", *sys.argv[1:]]),
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "samples": args.samples, "loads": args.loads, **sizes,
-        "median": medians,
-        "per_load": runs,
-        "run_build_s": round(build_s, 1),
-        "machine": {"cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2),
-                    "platform": platform.platform(), "chromium": version,
-                    "playwright": metadata.version("playwright"), "python": platform.python_version()},
-    })
+    write_json(
+        args.output,
+        {
+            "what": f"report.html of a harness run of {args.samples} samples (multi30k_de_en, fake model) opened in "
+            "headless Chromium; times in ms from navigation start, medians over the loads",
+            "command": " ".join(["python scripts/html_report_load.py", *sys.argv[1:]]),
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "samples": args.samples,
+            "loads": args.loads,
+            **sizes,
+            "median": medians,
+            "per_load": runs,
+            "run_build_s": round(build_s, 1),
+            "machine": {
+                "cpus": os.cpu_count(),
+                "load_average_1m": round(os.getloadavg()[0], 2),
+                "platform": platform.platform(),
+                "chromium": version,
+                "playwright": metadata.version("playwright"),
+                "python": platform.python_version(),
+            },
+        },
+    )
     print(json.dumps({"page_bytes": sizes["page_bytes"], "median": medians}, indent=2))
     print(f"wrote {args.output}")
     return 0

@@ -42,8 +42,11 @@ def main() -> int:
         page.check("#wrong")
         page.select_option("#sort", index=1)
         box = page.evaluate(SAMPLES_BOX)  # its top: controls and the first rows
-        page.screenshot(path=args.output / "report-samples.png", full_page=True,
-                        clip={**box, "height": min(box["height"], CLIP_HEIGHT)})
+        page.screenshot(
+            path=args.output / "report-samples.png",
+            full_page=True,
+            clip={**box, "height": min(box["height"], CLIP_HEIGHT)},
+        )
         browser.close()
     print(f"wrote {args.output / 'report-page.png'} and {args.output / 'report-samples.png'}")
     return 0

@@ -51,9 +51,24 @@ def _tiny_model(folder: Path, kind: str) -> None:
 
 def _run_lm_eval(args, model: Path, tasks_dir: Path, out: Path, env: dict) -> dict[str, list[float]]:
     backend = ",backend=seq2seq" if args.tiny == "t5" else ""
-    command = [args.lm_eval, "--model", "hf", "--model_args", f"pretrained={model},dtype=float32{backend}",
-               "--tasks", "truthfulqa_mc1_local,truthfulqa_mc2_local", "--include_path", str(tasks_dir),
-               "--device", "cpu", "--batch_size", str(args.batch_size), "--log_samples", "--output_path", str(out)]
+    command = [
+        args.lm_eval,
+        "--model",
+        "hf",
+        "--model_args",
+        f"pretrained={model},dtype=float32{backend}",
+        "--tasks",
+        "truthfulqa_mc1_local,truthfulqa_mc2_local",
+        "--include_path",
+        str(tasks_dir),
+        "--device",
+        "cpu",
+        "--batch_size",
+        str(args.batch_size),
+        "--log_samples",
+        "--output_path",
+        str(out),
+    ]
     print("$", " ".join(command), flush=True)
     subprocess.run(command, check=True, env=env)
     scores = {}
@@ -73,13 +88,32 @@ def _samples(out: Path, task: str) -> list[dict]:
 def _run_ours(model: Path, data: Path) -> dict[str, list[float]]:
     from variformer.eval_harness import evaluate
 
-    result = evaluate(str(model), tasks=["truthfulqa_mc1", "truthfulqa_mc2"], batch_size=8, cache_dir=None, bootstrap_iters=0,
-                      progress=False, task_data={"truthfulqa_mc1": str(data), "truthfulqa_mc2": str(data)})
+    result = evaluate(
+        str(model),
+        tasks=["truthfulqa_mc1", "truthfulqa_mc2"],
+        batch_size=8,
+        cache_dir=None,
+        bootstrap_iters=0,
+        progress=False,
+        task_data={"truthfulqa_mc1": str(data), "truthfulqa_mc2": str(data)},
+    )
     return {s: [r.scores[s] for r in result.samples[f"truthfulqa_{s}"]] for s in ("mc1", "mc2")}
 
 
-GEN_METRICS = ("bleu_max", "bleu_acc", "bleu_diff", "rouge1_max", "rouge1_acc", "rouge1_diff", "rouge2_max",
-               "rouge2_acc", "rouge2_diff", "rougeL_max", "rougeL_acc", "rougeL_diff")
+GEN_METRICS = (
+    "bleu_max",
+    "bleu_acc",
+    "bleu_diff",
+    "rouge1_max",
+    "rouge1_acc",
+    "rouge1_diff",
+    "rouge2_max",
+    "rouge2_acc",
+    "rouge2_diff",
+    "rougeL_max",
+    "rougeL_acc",
+    "rougeL_diff",
+)
 
 
 def _compare_generation(args, model: Path, lm_eval_tasks: str, env: dict) -> float:
@@ -87,20 +121,47 @@ def _compare_generation(args, model: Path, lm_eval_tasks: str, env: dict) -> flo
     from variformer.eval_harness import evaluate
 
     data = args.workdir / "truthfulqa_gen.jsonl"
-    lines = args.gen_data.read_text(encoding="utf-8").splitlines()[:args.gen_rows]
+    lines = args.gen_data.read_text(encoding="utf-8").splitlines()[: args.gen_rows]
     data.write_text("\n".join(lines) + "\n", encoding="utf-8")
     tasks_dir = args.workdir / "gen_tasks"
     tasks_dir.mkdir(exist_ok=True)
     (tasks_dir / "truthfulqa_gen_local.yaml").write_text(
-        TASK_YAML.format(lm_eval_tasks=lm_eval_tasks, setting="gen", data=data), encoding="utf-8")
+        TASK_YAML.format(lm_eval_tasks=lm_eval_tasks, setting="gen", data=data), encoding="utf-8"
+    )
     out = args.workdir / "lm_eval_gen_out"
     backend = ",backend=seq2seq" if args.tiny == "t5" else ""
-    subprocess.run([args.lm_eval, "--model", "hf", "--model_args", f"pretrained={model},dtype=float32{backend}",
-                    "--tasks", "truthfulqa_gen_local", "--include_path", str(tasks_dir), "--device", "cpu",
-                    "--batch_size", "1", "--log_samples", "--output_path", str(out)], check=True, env=env)
+    subprocess.run(
+        [
+            args.lm_eval,
+            "--model",
+            "hf",
+            "--model_args",
+            f"pretrained={model},dtype=float32{backend}",
+            "--tasks",
+            "truthfulqa_gen_local",
+            "--include_path",
+            str(tasks_dir),
+            "--device",
+            "cpu",
+            "--batch_size",
+            "1",
+            "--log_samples",
+            "--output_path",
+            str(out),
+        ],
+        check=True,
+        env=env,
+    )
     theirs = _samples(out, "truthfulqa_gen_local")
-    result = evaluate(str(model), tasks=["truthfulqa_gen"], batch_size=1, cache_dir=None, bootstrap_iters=0,
-                      progress=False, task_data={"truthfulqa_gen": str(data)})
+    result = evaluate(
+        str(model),
+        tasks=["truthfulqa_gen"],
+        batch_size=1,
+        cache_dir=None,
+        bootstrap_iters=0,
+        progress=False,
+        task_data={"truthfulqa_gen": str(data)},
+    )
     ours = result.samples["truthfulqa_gen"]
     same = sum(o.prediction == t["filtered_resps"][0] for o, t in zip(ours, theirs))
     worst = max(abs(o.scores[k] - float(t[k])) for o, t in zip(ours, theirs) for k in GEN_METRICS)
@@ -112,16 +173,21 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lm-eval", default="lm_eval", help="the lm_eval executable of an lm-eval install")
     parser.add_argument("--model", type=Path, help="a local causal LM folder (default: build a tiny GPT-2)")
-    parser.add_argument("--tiny", choices=("gpt2", "t5"), default="gpt2",
-                        help="without --model: build a tiny GPT-2 (causal) or T5 (seq2seq)")
+    parser.add_argument(
+        "--tiny",
+        choices=("gpt2", "t5"),
+        default="gpt2",
+        help="without --model: build a tiny GPT-2 (causal) or T5 (seq2seq)",
+    )
     parser.add_argument("--data", type=Path, default=REPO / "src/variformer/data/hallucination/truthfulqa_mc.jsonl")
     parser.add_argument("--rows", type=int, default=100)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/truthfulqa-lmeval-parity"))
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--tolerance", type=float, default=1e-4)
     parser.add_argument("--gen-rows", type=int, default=0, help="also compare truthfulqa_gen on this many questions")
-    parser.add_argument("--gen-data", type=Path,
-                        default=REPO / "src/variformer/data/hallucination/truthfulqa_gen.jsonl")
+    parser.add_argument(
+        "--gen-data", type=Path, default=REPO / "src/variformer/data/hallucination/truthfulqa_gen.jsonl"
+    )
     args = parser.parse_args(argv)
 
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -129,16 +195,23 @@ def main(argv=None) -> int:
     if args.model is None:
         _tiny_model(model, args.tiny)
     data = args.workdir / "truthfulqa_mc.jsonl"
-    lines = args.data.read_text(encoding="utf-8").splitlines()[:args.rows]
+    lines = args.data.read_text(encoding="utf-8").splitlines()[: args.rows]
     data.write_text("\n".join(lines) + "\n", encoding="utf-8")
     tasks_dir = args.workdir / "tasks"
     tasks_dir.mkdir(exist_ok=True)
     lm_eval_tasks = _lm_eval_tasks_dir(args.lm_eval)
     for setting in ("mc1", "mc2"):
         (tasks_dir / f"truthfulqa_{setting}_local.yaml").write_text(
-            TASK_YAML.format(lm_eval_tasks=lm_eval_tasks, setting=setting, data=data), encoding="utf-8")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+            TASK_YAML.format(lm_eval_tasks=lm_eval_tasks, setting=setting, data=data), encoding="utf-8"
+        )
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+    }
     theirs = _run_lm_eval(args, model, tasks_dir, args.workdir / "lm_eval_out", env)
     ours = _run_ours(model, data)
     worst = 0.0
@@ -147,8 +220,10 @@ def main(argv=None) -> int:
         assert len(ours[setting]) == len(theirs[setting]) == len(lines), (setting, len(ours[setting]))
         mean_ours, mean_theirs = sum(ours[setting]) / len(lines), sum(theirs[setting]) / len(lines)
         worst = max(worst, max(diffs), abs(mean_ours - mean_theirs))
-        print(f"truthfulqa_{setting}: ours {mean_ours:.6f}  lm-eval {mean_theirs:.6f}  "
-              f"|diff| {abs(mean_ours - mean_theirs):.2e}  max per-question |diff| {max(diffs):.2e}  (n={len(lines)})")
+        print(
+            f"truthfulqa_{setting}: ours {mean_ours:.6f}  lm-eval {mean_theirs:.6f}  "
+            f"|diff| {abs(mean_ours - mean_theirs):.2e}  max per-question |diff| {max(diffs):.2e}  (n={len(lines)})"
+        )
     if args.gen_rows:
         worst = max(worst, _compare_generation(args, model, lm_eval_tasks, env))
     print("PARITY OK" if worst <= args.tolerance else f"PARITY FAILED: {worst:.2e} > {args.tolerance}")

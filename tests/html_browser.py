@@ -42,8 +42,10 @@ def chromium_executable() -> str | None:
 def browser():
     executable = chromium_executable()
     if executable is None:
-        reason = ("no Chromium executable: install Debian's `chromium` package (apt-get install chromium) or set "
-                  "VARIFORMER_CHROMIUM to a Chromium binary")
+        reason = (
+            "no Chromium executable: install Debian's `chromium` package (apt-get install chromium) or set "
+            "VARIFORMER_CHROMIUM to a Chromium binary"
+        )
         if os.environ.get("CI"):
             pytest.fail(f"{reason}; .ci/run installs it, so under CI this is an error")
         pytest.skip(reason)

@@ -29,19 +29,30 @@ TRAINING_ROWS = [
     for variant in variants
     for metric in metrics
 ]
-DECODING_ROWS = [f"decoding/batch{batch}/{cache}/new_tokens_per_s" for batch in (1, 32)
-                 for cache in ("dynamic", "static")]
-OVERHEAD_ROWS = [f"decoding-overhead/{model}/batch1/{cache}/new_tokens_per_s" for model in ("gpt2-2x64", "gpt2-6x384")
-                 for cache in ("dynamic", "static")]
+DECODING_ROWS = [
+    f"decoding/batch{batch}/{cache}/new_tokens_per_s" for batch in (1, 32) for cache in ("dynamic", "static")
+]
+OVERHEAD_ROWS = [
+    f"decoding-overhead/{model}/batch1/{cache}/new_tokens_per_s"
+    for model in ("gpt2-2x64", "gpt2-6x384")
+    for cache in ("dynamic", "static")
+]
 MEMORY_ROWS = [f"memory/{workload}/train_step/peak_rss" for workload in ("decoder", "encoder", "encoder-decoder")]
 QUICK_SKIPPED_MEMORY_ROWS = set(MEMORY_ROWS[1:])  # --quick measures the decoder's memory only
-HARNESS_ROWS = ["harness/loglikelihood/batched_vs_single/requests_per_s",
-                "harness/loglikelihood/variformer_vs_stock/requests_per_s"]
+HARNESS_ROWS = [
+    "harness/loglikelihood/batched_vs_single/requests_per_s",
+    "harness/loglikelihood/variformer_vs_stock/requests_per_s",
+]
 ALL_ROWS = TRAINING_ROWS + DECODING_ROWS + OVERHEAD_ROWS + MEMORY_ROWS + HARNESS_ROWS
 # Measured on CPU; every compiled / flash / MFU / peak-memory row is GPU-only.
 CPU_MEASURED_ROWS = {
-    "decoder/train/eager/tokens_per_s", "encoder/train/eager/tokens_per_s",
-    "encoder-decoder/train/eager/tokens_per_s", *DECODING_ROWS, *OVERHEAD_ROWS, MEMORY_ROWS[0], *HARNESS_ROWS,
+    "decoder/train/eager/tokens_per_s",
+    "encoder/train/eager/tokens_per_s",
+    "encoder-decoder/train/eager/tokens_per_s",
+    *DECODING_ROWS,
+    *OVERHEAD_ROWS,
+    MEMORY_ROWS[0],
+    *HARNESS_ROWS,
 }
 
 
@@ -49,9 +60,23 @@ CPU_MEASURED_ROWS = {
 def cpu_quick_run(tmp_path_factory):
     """Run `benchmarks/run.py` in this process (its imports are already paid for) and read what it wrote."""
     output_dir = tmp_path_factory.mktemp("bench")
-    argv = ["--device", "cpu", "--quick", "--warmup", "0", "--repeats", "1", "--harness-questions", "1",
-            "--output-dir", str(output_dir), "--name", "test-cpu",
-            "--truthfulqa", str(SHARED_DATA / "truthfulqa" / "mc_task.jsonl")]
+    argv = [
+        "--device",
+        "cpu",
+        "--quick",
+        "--warmup",
+        "0",
+        "--repeats",
+        "1",
+        "--harness-questions",
+        "1",
+        "--output-dir",
+        str(output_dir),
+        "--name",
+        "test-cpu",
+        "--truthfulqa",
+        str(SHARED_DATA / "truthfulqa" / "mc_task.jsonl"),
+    ]
     run = _import_benchmarks("run")
     threads = torch.get_num_threads()
     stderr = io.StringIO()

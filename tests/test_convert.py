@@ -48,24 +48,52 @@ def _perturbed(model):
 
 
 def gpt2(cls=GPT2LMHeadModel, **overrides):
-    settings = dict(vocab_size=VOCAB, n_embd=32, n_layer=2, n_head=4, n_inner=37, n_positions=64, bos_token_id=1,
-                    eos_token_id=2, pad_token_id=0)
+    settings = dict(
+        vocab_size=VOCAB,
+        n_embd=32,
+        n_layer=2,
+        n_head=4,
+        n_inner=37,
+        n_positions=64,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=0,
+    )
     config = GPT2Config(**{**settings, **overrides})
     return _perturbed(cls(config))
 
 
 def bert(cls=BertModel, **overrides):
-    config = BertConfig(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                        intermediate_size=37, max_position_embeddings=64, num_labels=3, **overrides)
+    config = BertConfig(
+        vocab_size=VOCAB,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        max_position_embeddings=64,
+        num_labels=3,
+        **overrides,
+    )
     return _perturbed(cls(config))
 
 
 def t5(flavour: str, cls=T5ForConditionalGeneration, decoder_layers: int = 3, **overrides):
     """The original T5 ("relu": tied, scaled lm_head) or T5 v1.1 ("gated-gelu": separate lm_head, no scaling)."""
-    config = T5Config(vocab_size=VOCAB, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_decoder_layers=decoder_layers,
-                      num_heads=4, relative_attention_num_buckets=8, relative_attention_max_distance=20,
-                      feed_forward_proj=flavour, tie_word_embeddings=flavour == "relu", decoder_start_token_id=0,
-                      **overrides)
+    config = T5Config(
+        vocab_size=VOCAB,
+        d_model=32,
+        d_kv=8,
+        d_ff=37,
+        num_layers=2,
+        num_decoder_layers=decoder_layers,
+        num_heads=4,
+        relative_attention_num_buckets=8,
+        relative_attention_max_distance=20,
+        feed_forward_proj=flavour,
+        tie_word_embeddings=flavour == "relu",
+        decoder_start_token_id=0,
+        **overrides,
+    )
     model = cls(config)
     if flavour == "gated-gelu" and cls is T5ForConditionalGeneration:
         # transformers builds every T5 tied; a real v1.1 checkpoint has its own lm_head
@@ -169,8 +197,12 @@ def test_t5_logits_match(inputs, flavour):
     decoder_input_ids = torch.randint(3, VOCAB, (3, 7))  # (batch, tgt)
     decoder_attention_mask = torch.ones_like(decoder_input_ids)
     decoder_attention_mask[0, 5:] = 0
-    kwargs = dict(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
-                  decoder_input_ids=decoder_input_ids, decoder_attention_mask=decoder_attention_mask)
+    kwargs = dict(
+        input_ids=inputs["input_ids"],
+        attention_mask=inputs["attention_mask"],
+        decoder_input_ids=decoder_input_ids,
+        decoder_attention_mask=decoder_attention_mask,
+    )
     expected, actual = source(**kwargs), converted(**kwargs)
     assert _max_diff(expected.encoder_last_hidden_state, actual.encoder_last_hidden_state) < ATOL
     assert _max_diff(expected.logits, actual.logits) < ATOL
@@ -191,8 +223,11 @@ def test_t5_model_hidden_states_match(inputs):
     source = t5("gated-gelu", cls=T5Model)
     converted = from_transformers(source)
     assert type(converted) is variformer.VariformerModel
-    kwargs = dict(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
-                  decoder_input_ids=inputs["input_ids"][:, :7])
+    kwargs = dict(
+        input_ids=inputs["input_ids"],
+        attention_mask=inputs["attention_mask"],
+        decoder_input_ids=inputs["input_ids"][:, :7],
+    )
     assert _max_diff(source(**kwargs).last_hidden_state, converted(**kwargs).last_hidden_state) < ATOL
 
 
@@ -204,8 +239,12 @@ def test_minilm_real_weights_match():
     tokenizer = AutoTokenizer.from_pretrained(path)
     source = BertModel.from_pretrained(path).eval()
     converted = from_transformers(source)
-    sentences = ["A man is playing a guitar on the stage.", "Weights should convert exactly.",
-                 "The quick brown fox jumps over the lazy dog near the riverbank at dawn.", "Hi"]
+    sentences = [
+        "A man is playing a guitar on the stage.",
+        "Weights should convert exactly.",
+        "The quick brown fox jumps over the lazy dog near the riverbank at dawn.",
+        "Hi",
+    ]
     batch = tokenizer(sentences, padding=True, return_tensors="pt")
     assert batch["attention_mask"].eq(0).any(), "the batch should contain padding"
     expected, actual = source(**batch).last_hidden_state, converted(**batch).last_hidden_state
@@ -219,8 +258,9 @@ def _tiny_tokenizer() -> PreTrainedTokenizerFast:
     vocab = {"<pad>": 0, "<s>": 1, "</s>": 2, "<unk>": 3, **{f"w{i}": i for i in range(4, VOCAB)}}
     backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    return PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>", bos_token="<s>", eos_token="</s>",
-                                   unk_token="<unk>")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend, pad_token="<pad>", bos_token="<s>", eos_token="</s>", unk_token="<unk>"
+    )
 
 
 def test_cli_converts_a_saved_gpt2_folder(tmp_path, inputs, capsys):

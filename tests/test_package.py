@@ -9,17 +9,20 @@ import warnings
 
 import pytest
 import torch
+from conftest import tiny_config
 
 import variformer
 from variformer._peft_defaults import DEFAULT_LORA_TARGET_MODULES
-from conftest import tiny_config
 
 
 def test_auto_classes_build_every_variant():
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM, AutoModelForSeq2SeqLM
 
-    for architecture, auto in (("decoder", AutoModelForCausalLM), ("encoder", AutoModelForMaskedLM),
-                               ("encoder-decoder", AutoModelForSeq2SeqLM)):
+    for architecture, auto in (
+        ("decoder", AutoModelForCausalLM),
+        ("encoder", AutoModelForMaskedLM),
+        ("encoder-decoder", AutoModelForSeq2SeqLM),
+    ):
         options = {k: v for k, v in tiny_config(architecture).to_dict().items() if k != "model_type"}
         config = AutoConfig.for_model("variformer", **options)
         assert type(auto.from_config(config)).__name__ == variformer.AUTO_CLASSES[auto].__name__
@@ -33,8 +36,9 @@ def test_get_peft_model_needs_no_target_modules_after_import():
         # PEFT 0.21 reads a property transformers 5.23 deprecates; not ours to fix
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
         peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8))
-    adapted = {name.split(".lora_A")[0].rsplit(".", 1)[-1] for name, _ in peft_model.named_parameters()
-               if "lora_A" in name}
+    adapted = {
+        name.split(".lora_A")[0].rsplit(".", 1)[-1] for name, _ in peft_model.named_parameters() if "lora_A" in name
+    }
     assert adapted == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
     logits = peft_model(input_ids=torch.tensor([[3, 4, 5]])).logits
     assert logits.shape == (1, 3, 99)
@@ -69,8 +73,9 @@ def test_import_is_thin_and_registers_peft_defaults_in_either_order(order):
 
 
 def test_cli_lists_every_command_and_rejects_unknown_ones():
-    listing = subprocess.run([sys.executable, "-m", "variformer.cli", "--help"], capture_output=True, text=True,
-                             check=True).stdout
+    listing = subprocess.run(
+        [sys.executable, "-m", "variformer.cli", "--help"], capture_output=True, text=True, check=True
+    ).stdout
     for command in ("quickstart", "convert", "train", "eval", "inspect", "push"):
         assert f"  {command}" in listing
     unknown = subprocess.run([sys.executable, "-m", "variformer.cli", "frobnicate"], capture_output=True, text=True)

@@ -20,7 +20,8 @@ def test_quickstart_trains_saves_reloads_and_evaluates_every_variant(tmp_path):
     evaluation = summary["evaluation"]
     assert set(evaluation["encoder"]) == {"sst2"}
     assert {"sst2", "multi30k_de_en", "xsum", "truthfulqa_mc2", "summary_faithfulness"} <= set(
-        evaluation["encoder-decoder"])
+        evaluation["encoder-decoder"]
+    )
     assert 0.0 <= evaluation["decoder"]["truthfulqa_mc2"]["mc2"]["value"] <= 1.0
     assert (tmp_path / "eval" / "summary.md").read_text().startswith("# Quickstart evaluation")
 

@@ -17,9 +17,20 @@ from pathlib import Path
 
 # Files a tokenizer's save_pretrained may write (fast and slow tokenizers, Marian's .spm pair, chat templates).
 TOKENIZER_FILES = (
-    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "vocab.json",
-    "vocab.txt", "merges.txt", "tokenizer.model", "spiece.model", "sentencepiece.bpe.model", "source.spm",
-    "target.spm", "chat_template.jinja", "chat_template.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.json",
+    "vocab.txt",
+    "merges.txt",
+    "tokenizer.model",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+    "source.spm",
+    "target.spm",
+    "chat_template.jinja",
+    "chat_template.json",
 )
 
 
@@ -114,5 +125,12 @@ def copy_tokenizer_files(source: Path, target: Path) -> list[str]:
     return copied
 
 
-__all__ = ["TOKENIZER_FILES", "atomic_write_bytes", "atomic_write_text", "check_writable_folder",
-           "copy_tokenizer_files", "replacing_folder", "sibling_folder"]
+__all__ = [
+    "TOKENIZER_FILES",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "check_writable_folder",
+    "copy_tokenizer_files",
+    "replacing_folder",
+    "sibling_folder",
+]

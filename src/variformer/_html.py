@@ -28,19 +28,23 @@ def _source_hash(text: str) -> str:
 def content_security_policy(style: str, script: str = "") -> str:
     """No fetch of any kind; only the given inline style and script run; pictures only from data: URIs."""
     scripts = _source_hash(script) if script else "'none'"
-    return (f"default-src 'none'; style-src {_source_hash(style)}; script-src {scripts}; img-src data:; "
-            "base-uri 'none'; form-action 'none'")
+    return (
+        f"default-src 'none'; style-src {_source_hash(style)}; script-src {scripts}; img-src data:; "
+        "base-uri 'none'; form-action 'none'"
+    )
 
 
 def page(title: str, body: str, style: str, script: str = "") -> str:
     """The whole document: `body` is HTML the caller escaped; `style` and `script` are inlined verbatim."""
     csp = content_security_policy(style, script)
     script_tag = f"<script>{script}</script>" if script else ""
-    return (f"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-            f"<meta http-equiv=\"Content-Security-Policy\" content=\"{_attribute(csp)}\">\n"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-            f"<title>{escape(title)}</title>\n<style>{style}</style></head>\n<body>\n{body}\n{script_tag}\n"
-            "</body></html>\n")
+    return (
+        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{_attribute(csp)}">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{escape(title)}</title>\n<style>{style}</style></head>\n<body>\n{body}\n{script_tag}\n"
+        "</body></html>\n"
+    )
 
 
 def _attribute(text: str) -> str:
@@ -56,8 +60,13 @@ def json_script(element_id: str, value: Any) -> str:
     """`value` as JSON in a non-executed script element; `<`, `>`, `&` and the JavaScript line separators are
     written as \\u escapes, so the text can never end the element or start markup."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    for char, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
-                       ("\u2029", "\\u2029")):
+    for char, code in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
         text = text.replace(char, code)
     return f'<script type="application/json" id="{escape(element_id)}">{text}</script>'
 

@@ -32,15 +32,18 @@ def _classes(mapping, config) -> tuple[type, ...]:
 
 
 def model_kind(model) -> str | None:
-    return next((kind for kind, mapping in MAPPINGS.items() if isinstance(model, _classes(mapping, model.config))),
-                None)
+    return next(
+        (kind for kind, mapping in MAPPINGS.items() if isinstance(model, _classes(mapping, model.config))), None
+    )
 
 
 def config_kind(config) -> str | None:
     """The kind of the first class named in `config.architectures` that an Auto mapping builds, else None."""
     names = set(getattr(config, "architectures", None) or ())
-    return next((kind for kind, mapping in MAPPINGS.items()
-                 if names & {cls.__name__ for cls in _classes(mapping, config)}), None)
+    return next(
+        (kind for kind, mapping in MAPPINGS.items() if names & {cls.__name__ for cls in _classes(mapping, config)}),
+        None,
+    )
 
 
 def stack_variant(model) -> str:
@@ -52,8 +55,10 @@ def stack_variant(model) -> str:
     if getattr(config, "is_encoder_decoder", False):
         return "encoder-decoder"
     model_type = getattr(config, "model_type", None)
-    decoder_only = model_type in auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES \
+    decoder_only = (
+        model_type in auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
         and model_type not in auto.MODEL_FOR_MASKED_LM_MAPPING_NAMES
+    )
     causal = getattr(config, "is_decoder", False) or decoder_only or model_kind(model) == "causal"
     return "decoder" if causal else "encoder"
 

@@ -40,7 +40,7 @@ class _AfterPeftImport(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         if name != "peft":
             return None
-        finders = sys.meta_path[sys.meta_path.index(self) + 1:] if self in sys.meta_path else []
+        finders = sys.meta_path[sys.meta_path.index(self) + 1 :] if self in sys.meta_path else []
         for finder in (finder for finder in finders if hasattr(finder, "find_spec")):
             spec = finder.find_spec(name, path, target)
             if spec is not None:

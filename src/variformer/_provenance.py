@@ -8,8 +8,20 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = ("variformer", "torch", "transformers", "accelerate", "peft", "evaluate", "datasets", "sacrebleu",
-            "rouge-score", "scikit-learn", "numpy", "tokenizers")
+PACKAGES = (
+    "variformer",
+    "torch",
+    "transformers",
+    "accelerate",
+    "peft",
+    "evaluate",
+    "datasets",
+    "sacrebleu",
+    "rouge-score",
+    "scikit-learn",
+    "numpy",
+    "tokenizers",
+)
 
 
 def versions() -> dict[str, str | None]:

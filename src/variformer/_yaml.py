@@ -28,9 +28,10 @@ def read_utf8(path: str | Path) -> str:
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
-        raise YamlFileError(f"{path}: not UTF-8 text: byte 0x{data[error.start]:02x} at line {line}, column "
-                            f"{column} is not valid UTF-8 (a Latin-1 or binary file?); save the file as UTF-8"
-                            ) from None
+        raise YamlFileError(
+            f"{path}: not UTF-8 text: byte 0x{data[error.start]:02x} at line {line}, column "
+            f"{column} is not valid UTF-8 (a Latin-1 or binary file?); save the file as UTF-8"
+        ) from None
 
 
 def load_yaml_file(path: str | Path) -> Any:

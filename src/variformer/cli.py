@@ -17,8 +17,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("variformer.training.cli", "Train or fine-tune from a recipe YAML (Trainer, LoRA, accelerate)."),
     "eval": ("variformer.eval_harness.cli", "Evaluate any transformers model on harness tasks."),
     "report": ("variformer.eval_harness.report_cli", "Write one self-contained HTML page for one or more eval runs."),
-    "compare": ("variformer.eval_harness.compare_cli", "Paired bootstrap comparison of two eval runs, per task and "
-                "metric."),
+    "compare": (
+        "variformer.eval_harness.compare_cli",
+        "Paired bootstrap comparison of two eval runs, per task and metric.",
+    ),
     "inspect": ("variformer.inspect.cli", "Draw attention maps, positional encodings and an architecture sheet."),
     "push": ("variformer.hub_upload.cli", "Export a checkpoint as a self-contained Hub repo and push it."),
 }

@@ -49,10 +49,22 @@ from .modeling import (
 logger = logging.get_logger(__name__)
 
 # source activation name -> Variformer `hidden_act`, for plain and for gated (T5 "gated-*") feed-forward blocks
-PLAIN_ACTIVATIONS = {"relu": "relu", "gelu": "gelu", "gelu_new": "gelu_new", "gelu_pytorch_tanh": "gelu_new",
-                     "silu": "silu", "swish": "silu"}
-GATED_ACTIVATIONS = {"relu": "reglu", "gelu": "geglu", "gelu_new": "geglu_tanh", "gelu_pytorch_tanh": "geglu_tanh",
-                     "silu": "swiglu", "swish": "swiglu"}
+PLAIN_ACTIVATIONS = {
+    "relu": "relu",
+    "gelu": "gelu",
+    "gelu_new": "gelu_new",
+    "gelu_pytorch_tanh": "gelu_new",
+    "silu": "silu",
+    "swish": "silu",
+}
+GATED_ACTIVATIONS = {
+    "relu": "reglu",
+    "gelu": "geglu",
+    "gelu_new": "geglu_tanh",
+    "gelu_pytorch_tanh": "geglu_tanh",
+    "silu": "swiglu",
+    "swish": "swiglu",
+}
 # largest output difference `variformer convert` accepts for an fp32 checkpoint
 FP32_TOLERANCE = 1e-3
 
@@ -139,9 +151,12 @@ def _activation(config: PreTrainedConfig, field: str, gated: bool = False) -> st
 def _common_fields(config: PreTrainedConfig) -> dict:
     """Fields every source shares: special tokens, labels, cache use."""
     fields = dict(
-        pad_token_id=config.pad_token_id, bos_token_id=getattr(config, "bos_token_id", None),
-        eos_token_id=getattr(config, "eos_token_id", None), sep_token_id=getattr(config, "sep_token_id", None),
-        use_cache=getattr(config, "use_cache", True), id2label=dict(config.id2label),
+        pad_token_id=config.pad_token_id,
+        bos_token_id=getattr(config, "bos_token_id", None),
+        eos_token_id=getattr(config, "eos_token_id", None),
+        sep_token_id=getattr(config, "sep_token_id", None),
+        use_cache=getattr(config, "use_cache", True),
+        id2label=dict(config.id2label),
         label2id=dict(config.label2id),
     )
     if config.problem_type is not None:
@@ -154,24 +169,39 @@ def _gpt2_config(model: PreTrainedModel) -> dict:
     config = model.config
     _require(config, scale_attn_by_inverse_layer_idx=False, add_cross_attention=False)
     if config.embd_pdrop != config.resid_pdrop:
-        logger.warning(f"GPT2Config.embd_pdrop={config.embd_pdrop} differs from resid_pdrop={config.resid_pdrop}; "
-                       "Variformer has one hidden_dropout_prob and takes resid_pdrop (training only).")
+        logger.warning(
+            f"GPT2Config.embd_pdrop={config.embd_pdrop} differs from resid_pdrop={config.resid_pdrop}; "
+            "Variformer has one hidden_dropout_prob and takes resid_pdrop (training only)."
+        )
     return dict(
-        architecture="decoder", vocab_size=config.vocab_size, hidden_size=config.n_embd,
-        num_hidden_layers=config.n_layer, num_attention_heads=config.n_head,
+        architecture="decoder",
+        vocab_size=config.vocab_size,
+        hidden_size=config.n_embd,
+        num_hidden_layers=config.n_layer,
+        num_attention_heads=config.n_head,
         intermediate_size=config.n_inner if config.n_inner is not None else 4 * config.n_embd,
-        hidden_act=_activation(config, "activation_function"), max_position_embeddings=config.n_positions,
-        position_embedding_type="learned", norm_type="layernorm", norm_position="pre",
-        layer_norm_eps=config.layer_norm_epsilon, attention_bias=True, mlp_bias=True,
-        attention_scale=None if config.scale_attn_weights else 1.0, hidden_dropout_prob=config.resid_pdrop,
-        attention_dropout=config.attn_pdrop, initializer_range=config.initializer_range,
-        tie_word_embeddings=_is_tied(model), **_common_fields(config),
+        hidden_act=_activation(config, "activation_function"),
+        max_position_embeddings=config.n_positions,
+        position_embedding_type="learned",
+        norm_type="layernorm",
+        norm_position="pre",
+        layer_norm_eps=config.layer_norm_epsilon,
+        attention_bias=True,
+        mlp_bias=True,
+        attention_scale=None if config.scale_attn_weights else 1.0,
+        hidden_dropout_prob=config.resid_pdrop,
+        attention_dropout=config.attn_pdrop,
+        initializer_range=config.initializer_range,
+        tie_word_embeddings=_is_tied(model),
+        **_common_fields(config),
     )
 
 
 def _gpt2_base(read: _WeightReader, prefix: str, config: VariformerConfig) -> Weights:
-    weights = {"embed_tokens.weight": read.take(f"{prefix}wte.weight"),
-               "embed_positions.weight": read.take(f"{prefix}wpe.weight")}
+    weights = {
+        "embed_tokens.weight": read.take(f"{prefix}wte.weight"),
+        "embed_positions.weight": read.take(f"{prefix}wpe.weight"),
+    }
     for i in range(config.num_hidden_layers):
         source, target = f"{prefix}h.{i}", f"layers.{i}"
         weights.update(_gpt2_attention(read, f"{source}.attn", f"{target}.self_attn", config.hidden_size))
@@ -208,22 +238,38 @@ def _bert_config(model: PreTrainedModel) -> dict:
     config = model.config
     _require(config, is_decoder=False, add_cross_attention=False, position_embedding_type="absolute")
     return dict(
-        architecture="encoder", vocab_size=config.vocab_size, hidden_size=config.hidden_size,
-        num_hidden_layers=config.num_hidden_layers, num_attention_heads=config.num_attention_heads,
-        intermediate_size=config.intermediate_size, hidden_act=_activation(config, "hidden_act"),
-        max_position_embeddings=config.max_position_embeddings, position_embedding_type="learned",
-        type_vocab_size=config.type_vocab_size, norm_type="layernorm", norm_position="post", embedding_norm=True,
-        layer_norm_eps=config.layer_norm_eps, attention_bias=True, mlp_bias=True,
-        hidden_dropout_prob=config.hidden_dropout_prob, attention_dropout=config.attention_probs_dropout_prob,
-        classifier_dropout=config.classifier_dropout, classifier_pooling="first",
-        initializer_range=config.initializer_range, tie_word_embeddings=_is_tied(model), **_common_fields(config),
+        architecture="encoder",
+        vocab_size=config.vocab_size,
+        hidden_size=config.hidden_size,
+        num_hidden_layers=config.num_hidden_layers,
+        num_attention_heads=config.num_attention_heads,
+        intermediate_size=config.intermediate_size,
+        hidden_act=_activation(config, "hidden_act"),
+        max_position_embeddings=config.max_position_embeddings,
+        position_embedding_type="learned",
+        type_vocab_size=config.type_vocab_size,
+        norm_type="layernorm",
+        norm_position="post",
+        embedding_norm=True,
+        layer_norm_eps=config.layer_norm_eps,
+        attention_bias=True,
+        mlp_bias=True,
+        hidden_dropout_prob=config.hidden_dropout_prob,
+        attention_dropout=config.attention_probs_dropout_prob,
+        classifier_dropout=config.classifier_dropout,
+        classifier_pooling="first",
+        initializer_range=config.initializer_range,
+        tie_word_embeddings=_is_tied(model),
+        **_common_fields(config),
     )
 
 
 def _bert_base(read: _WeightReader, prefix: str, config: VariformerConfig) -> Weights:
-    weights = {"embed_tokens.weight": read.take(f"{prefix}embeddings.word_embeddings.weight"),
-               "embed_positions.weight": read.take(f"{prefix}embeddings.position_embeddings.weight"),
-               "embed_token_types.weight": read.take(f"{prefix}embeddings.token_type_embeddings.weight")}
+    weights = {
+        "embed_tokens.weight": read.take(f"{prefix}embeddings.word_embeddings.weight"),
+        "embed_positions.weight": read.take(f"{prefix}embeddings.position_embeddings.weight"),
+        "embed_token_types.weight": read.take(f"{prefix}embeddings.token_type_embeddings.weight"),
+    }
     weights.update(read.norm(f"{prefix}embeddings.LayerNorm", "embed_norm"))
     for i in range(config.num_hidden_layers):
         source, target = f"{prefix}encoder.layer.{i}", f"layers.{i}"
@@ -259,17 +305,31 @@ def _t5_config(model: PreTrainedModel) -> dict:
     scaled = getattr(config, "scale_decoder_outputs", config.tie_word_embeddings)
     fields = _common_fields(config)
     return dict(
-        fields, architecture="encoder-decoder", vocab_size=config.vocab_size, hidden_size=config.d_model,
-        num_hidden_layers=config.num_layers, decoder_layers=config.num_decoder_layers,
-        num_attention_heads=config.num_heads, head_dim=config.d_kv, intermediate_size=config.d_ff,
+        fields,
+        architecture="encoder-decoder",
+        vocab_size=config.vocab_size,
+        hidden_size=config.d_model,
+        num_hidden_layers=config.num_layers,
+        decoder_layers=config.num_decoder_layers,
+        num_attention_heads=config.num_heads,
+        head_dim=config.d_kv,
+        intermediate_size=config.d_ff,
         hidden_act=_activation(config, "dense_act_fn", gated=config.is_gated_act),
-        max_position_embeddings=getattr(config, "n_positions", 512), position_embedding_type="relative_bias",
+        max_position_embeddings=getattr(config, "n_positions", 512),
+        position_embedding_type="relative_bias",
         relative_attention_num_buckets=config.relative_attention_num_buckets,
-        relative_attention_max_distance=config.relative_attention_max_distance, norm_type="rmsnorm",
-        norm_position="pre", layer_norm_eps=config.layer_norm_epsilon, attention_bias=False, mlp_bias=False,
-        attention_scale=1.0, lm_head_scale=config.d_model**-0.5 if scaled else 1.0,
-        hidden_dropout_prob=config.dropout_rate, attention_dropout=config.dropout_rate,
-        classifier_dropout=config.classifier_dropout, tie_word_embeddings=_is_tied(model),
+        relative_attention_max_distance=config.relative_attention_max_distance,
+        norm_type="rmsnorm",
+        norm_position="pre",
+        layer_norm_eps=config.layer_norm_epsilon,
+        attention_bias=False,
+        mlp_bias=False,
+        attention_scale=1.0,
+        lm_head_scale=config.d_model**-0.5 if scaled else 1.0,
+        hidden_dropout_prob=config.dropout_rate,
+        attention_dropout=config.dropout_rate,
+        classifier_dropout=config.classifier_dropout,
+        tie_word_embeddings=_is_tied(model),
         decoder_start_token_id=_first_set(getattr(config, "decoder_start_token_id", None), config.pad_token_id),
     )
 
@@ -281,15 +341,21 @@ def _first_set(*values):
 def _t5_stack(read: _WeightReader, role: str, num_layers: int, gated: bool) -> Weights:
     """One T5 stack (`encoder` or `decoder`) onto a VariformerStack; token embeddings are mapped by the caller."""
     read.take(f"{role}.embed_tokens.weight")  # a tied copy of `shared`
-    weights = {"relative_bias.relative_attention_bias.weight":
-               read.take(f"{role}.block.0.layer.0.SelfAttention.relative_attention_bias.weight")}
+    weights = {
+        "relative_bias.relative_attention_bias.weight": read.take(
+            f"{role}.block.0.layer.0.SelfAttention.relative_attention_bias.weight"
+        )
+    }
     sublayers = [("SelfAttention", "self_attn")] + ([("EncDecAttention", "cross_attn")] if role == "decoder" else [])
     for i in range(num_layers):
         source, target = f"{role}.block.{i}.layer", f"layers.{i}"
         for index, (attention, name) in enumerate(sublayers):
             for projection in "qkvo":
-                weights.update(read.linear(f"{source}.{index}.{attention}.{projection}",
-                                           f"{target}.{name}.{projection}_proj", bias=False))
+                weights.update(
+                    read.linear(
+                        f"{source}.{index}.{attention}.{projection}", f"{target}.{name}.{projection}_proj", bias=False
+                    )
+                )
             weights.update(read.norm(f"{source}.{index}.layer_norm", f"{target}.{name}_norm", bias=False))
         feed_forward = f"{source}.{len(sublayers)}"
         weights.update(_t5_feed_forward(read, f"{feed_forward}.DenseReluDense", f"{target}.mlp", gated))
@@ -335,10 +401,12 @@ CONVERSIONS: dict[str, _Conversion] = {
     "GPT2Model": _Conversion(VariformerModel, _gpt2_config, _gpt2_weights, "AutoModel"),
     "BertModel": _Conversion(VariformerModel, _bert_config, _bert_weights, "AutoModel", dropped=("pooler.",)),
     "BertForMaskedLM": _Conversion(VariformerForMaskedLM, _bert_config, _bert_weights, "AutoModelForMaskedLM"),
-    "BertForSequenceClassification": _Conversion(VariformerForSequenceClassification, _bert_config, _bert_weights,
-                                                 "AutoModelForSequenceClassification"),
-    "T5ForConditionalGeneration": _Conversion(VariformerForConditionalGeneration, _t5_config, _t5_weights,
-                                              "AutoModelForSeq2SeqLM"),
+    "BertForSequenceClassification": _Conversion(
+        VariformerForSequenceClassification, _bert_config, _bert_weights, "AutoModelForSequenceClassification"
+    ),
+    "T5ForConditionalGeneration": _Conversion(
+        VariformerForConditionalGeneration, _t5_config, _t5_weights, "AutoModelForSeq2SeqLM"
+    ),
     "T5Model": _Conversion(VariformerModel, _t5_config, _t5_weights, "AutoModel"),
 }
 
@@ -360,8 +428,10 @@ def from_transformers(model: PreTrainedModel) -> VariformerPreTrainedModel:
     weights = conversion.weights(read, conversion.head, config)
     read.check_all_used(conversion.dropped)
     if conversion.dropped and any(name.startswith(conversion.dropped) for name in read.unused):
-        logger.warning(f"{type(model).__name__}: weights under {list(conversion.dropped)} are not converted "
-                       f"({conversion.head.__name__} has no such module).")
+        logger.warning(
+            f"{type(model).__name__}: weights under {list(conversion.dropped)} are not converted "
+            f"({conversion.head.__name__} has no such module)."
+        )
     target = conversion.head(config)
     target.load_state_dict(weights, strict=True)
     target.to(device=model.device, dtype=model.dtype)
@@ -405,8 +475,9 @@ def output_difference(source: PreTrainedModel, converted: PreTrainedModel, lengt
     return (expected[key].float() - actual[key].float()).abs().max().item()
 
 
-def convert_checkpoint(src_dir: str | os.PathLike, out_dir: str | os.PathLike, source_class: str | None = None,
-                       overwrite: bool = False) -> float:
+def convert_checkpoint(
+    src_dir: str | os.PathLike, out_dir: str | os.PathLike, source_class: str | None = None, overwrite: bool = False
+) -> float:
     """Convert checkpoint folder `src_dir` into a Variformer checkpoint folder `out_dir`, written atomically
     (staged beside `out_dir`, then renamed), with the source's tokenizer files. Returns `output_difference`;
     an fp32 conversion whose outputs differ by more than `FP32_TOLERANCE` raises and writes nothing."""
@@ -443,9 +514,12 @@ def _copy_tokenizer_files(src: Path, dst: Path, model_type: str) -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("src_dir", help="transformers checkpoint folder (config.json, weights, tokenizer files).")
     parser.add_argument("out_dir", help="folder to write the Variformer checkpoint to (created atomically).")
-    parser.add_argument("--source-class", choices=sorted(CONVERSIONS), default=None,
-                        help="transformers class to load SRC_DIR as; default: the first of config.json's "
-                             "`architectures`.")
+    parser.add_argument(
+        "--source-class",
+        choices=sorted(CONVERSIONS),
+        default=None,
+        help="transformers class to load SRC_DIR as; default: the first of config.json's `architectures`.",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace OUT_DIR if it exists.")
 
 
@@ -455,8 +529,9 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as error:
         print(f"variformer convert: {error}", file=sys.stderr)
         return 1
-    print(f"Wrote the Variformer checkpoint to {args.out_dir} (max |output difference| vs. the source: "
-          f"{difference:.2g}).")
+    print(
+        f"Wrote the Variformer checkpoint to {args.out_dir} (max |output difference| vs. the source: {difference:.2g})."
+    )
     return 0
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -34,8 +33,14 @@ from transformers import (
 from .configuration import VariformerConfig
 from .training.tokenizer import train_tokenizer
 
-MODEL_SHAPE = dict(hidden_size=128, num_hidden_layers=2, num_attention_heads=4, intermediate_size=384,
-                   max_position_embeddings=128, hidden_dropout_prob=0.1)
+MODEL_SHAPE = dict(
+    hidden_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=384,
+    max_position_embeddings=128,
+    hidden_dropout_prob=0.1,
+)
 
 
 @dataclass(frozen=True)
@@ -48,23 +53,45 @@ class Variant:
 
 
 VARIANTS = (
-    Variant("decoder", AutoModelForCausalLM,
-            dict(position_embedding_type="rotary", norm_type="rmsnorm", hidden_act="swiglu", num_key_value_heads=2),
-            "causal LM on English Multi30k captions (rotary, RMSNorm, SwiGLU, grouped-query attention)", 600),
-    Variant("encoder", AutoModelForSequenceClassification,
-            dict(position_embedding_type="learned", norm_position="post", embedding_norm=True, num_labels=2,
-                 id2label={0: "negative", 1: "positive"}, label2id={"negative": 0, "positive": 1}),
-            "SST-2 sentiment classifier (BERT-style: learned positions, post-LN)", 400),
-    Variant("encoder-decoder", AutoModelForSeq2SeqLM,
-            dict(position_embedding_type="sinusoidal", scale_embeddings=True, hidden_act="relu"),
-            "German -> English translator (2017-style: sinusoidal positions, ReLU)", 1200),
+    Variant(
+        "decoder",
+        AutoModelForCausalLM,
+        dict(position_embedding_type="rotary", norm_type="rmsnorm", hidden_act="swiglu", num_key_value_heads=2),
+        "causal LM on English Multi30k captions (rotary, RMSNorm, SwiGLU, grouped-query attention)",
+        600,
+    ),
+    Variant(
+        "encoder",
+        AutoModelForSequenceClassification,
+        dict(
+            position_embedding_type="learned",
+            norm_position="post",
+            embedding_norm=True,
+            num_labels=2,
+            id2label={0: "negative", 1: "positive"},
+            label2id={"negative": 0, "positive": 1},
+        ),
+        "SST-2 sentiment classifier (BERT-style: learned positions, post-LN)",
+        400,
+    ),
+    Variant(
+        "encoder-decoder",
+        AutoModelForSeq2SeqLM,
+        dict(position_embedding_type="sinusoidal", scale_embeddings=True, hidden_act="relu"),
+        "German -> English translator (2017-style: sinusoidal positions, ReLU)",
+        1200,
+    ),
 )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", default="runs/quickstart", help="folder for models, tokenizer and report")
-    parser.add_argument("--steps", type=int, default=None,
-                        help="training steps per variant (default: 600 decoder, 400 encoder, 1200 encoder-decoder)")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="training steps per variant (default: 600 decoder, 400 encoder, 1200 encoder-decoder)",
+    )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--eval-limit", type=int, default=100, help="samples per harness task")
     parser.add_argument("--seed", type=int, default=0)
@@ -93,11 +120,16 @@ def run(args: argparse.Namespace) -> int:
         reloaded = variant.auto_class.from_pretrained(model_dir).eval()
         _check_reload(model.eval(), reloaded, tokenizer, variant)
         demo = _demo(reloaded, tokenizer, variant)
-        summary[variant.architecture] = {"train_loss": train_loss, "demo": demo,
-                                         "parameters": reloaded.num_parameters(),
-                                         "seconds": round(time.perf_counter() - started, 1)}
-        print(f"   trained {steps} steps, final loss {train_loss:.3f}; reloaded through "
-              f"{variant.auto_class.__name__}: outputs identical")
+        summary[variant.architecture] = {
+            "train_loss": train_loss,
+            "demo": demo,
+            "parameters": reloaded.num_parameters(),
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+        print(
+            f"   trained {steps} steps, final loss {train_loss:.3f}; reloaded through "
+            f"{variant.auto_class.__name__}: outputs identical"
+        )
         for line in demo:
             print(f"   {line}")
     if not args.skip_eval:
@@ -109,16 +141,23 @@ def run(args: argparse.Namespace) -> int:
 
 def _load_slices() -> tuple[list[dict], list[dict]]:
     folder = resources.files("variformer") / "data" / "quickstart"
-    read = lambda name: [json.loads(line) for line in (folder / name).read_text().splitlines() if line.strip()]
+
+    def read(name: str) -> list[dict]:
+        return [json.loads(line) for line in (folder / name).read_text().splitlines() if line.strip()]
+
     return read("multi30k_train.jsonl"), read("sst2_train.jsonl")
 
 
 def _build_model(variant: Variant, tokenizer):
     config = VariformerConfig(
-        architecture=variant.architecture, vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        architecture=variant.architecture,
+        vocab_size=len(tokenizer),
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
         decoder_start_token_id=tokenizer.bos_token_id if variant.architecture == "encoder-decoder" else None,
-        **MODEL_SHAPE, **variant.options,
+        **MODEL_SHAPE,
+        **variant.options,
     )
     return variant.auto_class.from_config(config)
 
@@ -131,14 +170,26 @@ def _train(model, variant, tokenizer, captions, sentiment, model_dir: Path, step
         features = [dict(tokenizer(row["sentence"], truncation=True), labels=row["label"]) for row in sentiment]
         collator = DataCollatorWithPadding(tokenizer)
     else:
-        features = [dict(tokenizer(row["de"], truncation=True),
-                         labels=tokenizer(row["en"], truncation=True)["input_ids"]) for row in captions]
+        features = [
+            dict(tokenizer(row["de"], truncation=True), labels=tokenizer(row["en"], truncation=True)["input_ids"])
+            for row in captions
+        ]
         collator = DataCollatorForSeq2Seq(tokenizer, model=model)
     arguments = TrainingArguments(
-        output_dir=str(model_dir / "trainer"), max_steps=steps, per_device_train_batch_size=args.batch_size,
-        learning_rate=1e-3, warmup_steps=max(1, steps // 10), lr_scheduler_type="cosine", weight_decay=0.01,
-        logging_steps=max(1, steps // 10), save_strategy="no", report_to=[], seed=args.seed, use_cpu=True,
-        dataloader_num_workers=0, disable_tqdm=False,
+        output_dir=str(model_dir / "trainer"),
+        max_steps=steps,
+        per_device_train_batch_size=args.batch_size,
+        learning_rate=1e-3,
+        warmup_steps=max(1, steps // 10),
+        lr_scheduler_type="cosine",
+        weight_decay=0.01,
+        logging_steps=max(1, steps // 10),
+        save_strategy="no",
+        report_to=[],
+        seed=args.seed,
+        use_cpu=True,
+        dataloader_num_workers=0,
+        disable_tqdm=False,
     )
     trainer = Trainer(model=model, args=arguments, train_dataset=features, data_collator=collator)
     result = trainer.train()
@@ -168,8 +219,9 @@ def _demo(model, tokenizer, variant: Variant) -> list[str]:
     sources = ["Ein Mann fährt Fahrrad.", "Zwei Hunde spielen im Schnee."]
     batch = tokenizer(sources, return_tensors="pt", padding=True)
     output = model.generate(**batch, max_new_tokens=24, num_beams=4)
-    return [f"{src!r} -> {tokenizer.decode(out, skip_special_tokens=True).strip()!r}"
-            for src, out in zip(sources, output)]
+    return [
+        f"{src!r} -> {tokenizer.decode(out, skip_special_tokens=True).strip()!r}" for src, out in zip(sources, output)
+    ]
 
 
 def _evaluate(output: Path, args) -> dict:

@@ -19,10 +19,14 @@ from variformer.eval_harness.records import (
 from . import tiny_models
 
 REQUESTS = [
-    LoglikelihoodRequest("it 's a charming and often affecting journey .\nQuestion: Is this sentence positive or "
-                         "negative?\nAnswer:", " positive"),
-    LoglikelihoodRequest("it 's a charming and often affecting journey .\nQuestion: Is this sentence positive or "
-                         "negative?\nAnswer:", " negative"),
+    LoglikelihoodRequest(
+        "it 's a charming and often affecting journey .\nQuestion: Is this sentence positive or negative?\nAnswer:",
+        " positive",
+    ),
+    LoglikelihoodRequest(
+        "it 's a charming and often affecting journey .\nQuestion: Is this sentence positive or negative?\nAnswer:",
+        " negative",
+    ),
     LoglikelihoodRequest("Ein Mann mit einem orangefarbenen Hut, der etwas anstarrt.", " A man in an orange hat."),
     LoglikelihoodRequest("A dog ", "runs on the grass ."),  # trailing space moves into the continuation
     LoglikelihoodRequest("", "Two dogs play in the snow."),  # empty context: BOS stands in
@@ -53,7 +57,7 @@ def language_models(tokenizer):
 def reference_loglikelihood(model, tokenizer, context: str, continuation: str) -> float:
     """One request, one unpadded forward, written from lm-eval's documented conventions (not the adapter's code)."""
     stripped = context.rstrip()
-    continuation, context = context[len(stripped):] + continuation, stripped
+    continuation, context = context[len(stripped) :] + continuation, stripped
     encode = lambda text, special=False: tokenizer(text, add_special_tokens=special)["input_ids"]  # noqa: E731
     if model.config.is_encoder_decoder:
         source = encode(context, True) if context else [tokenizer.bos_token_id]
@@ -63,11 +67,11 @@ def reference_loglikelihood(model, tokenizer, context: str, continuation: str) -
     else:
         if context:
             context_ids = encode(context)
-            target = encode(context + continuation)[len(context_ids):]
+            target = encode(context + continuation)[len(context_ids) :]
         else:
             context_ids, target = [tokenizer.bos_token_id], encode(continuation)
         inputs = (context_ids + target)[-129:][:-1]
-        logits = model(input_ids=torch.tensor([inputs])).logits[0, -len(target):]
+        logits = model(input_ids=torch.tensor([inputs])).logits[0, -len(target) :]
     logprobs = torch.log_softmax(logits.double(), dim=-1)
     return float(logprobs[torch.arange(len(target)), torch.tensor(target)].sum())
 
@@ -82,8 +86,9 @@ def test_batched_loglikelihoods_equal_one_at_a_time(language_models, tokenizer, 
         (alone,) = single.loglikelihood([request])
         assert result.logprob == pytest.approx(alone.logprob, abs=1e-4)
         assert result.num_tokens == alone.num_tokens and result.is_greedy == alone.is_greedy
-        assert result.logprob == pytest.approx(reference_loglikelihood(model, tokenizer, request.context,
-                                                                       request.continuation), abs=1e-4)
+        assert result.logprob == pytest.approx(
+            reference_loglikelihood(model, tokenizer, request.context, request.continuation), abs=1e-4
+        )
 
 
 def test_architecture_detection_and_capabilities(language_models, tokenizer):
@@ -96,19 +101,30 @@ def test_architecture_detection_and_capabilities(language_models, tokenizer):
         classifier.serve([LoglikelihoodRequest("a", " b")])
     from transformers import BertConfig, BertForMaskedLM
 
-    masked = BertForMaskedLM(BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1,
-                                        num_attention_heads=4, intermediate_size=37))
+    masked = BertForMaskedLM(
+        BertConfig(
+            vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=37
+        )
+    )
     with pytest.raises(CapabilityError, match="BertForMaskedLM"):
         detect_architecture(masked)
 
 
-@pytest.mark.parametrize("build", [tiny_models.bert_classifier,
-                                   lambda tok: tiny_models.variformer("encoder", tok, classifier=True),
-                                   lambda tok: tiny_models.variformer("decoder", tok, classifier=True)])
+@pytest.mark.parametrize(
+    "build",
+    [
+        tiny_models.bert_classifier,
+        lambda tok: tiny_models.variformer("encoder", tok, classifier=True),
+        lambda tok: tiny_models.variformer("decoder", tok, classifier=True),
+    ],
+)
 def test_classifier_batched_equals_one_at_a_time(tokenizer, build):
     model = build(tokenizer)
-    requests = [ClassificationRequest("a gorgeous , witty , seductive movie ."),
-                ClassificationRequest("dull"), ClassificationRequest("the premise", "the hypothesis follows")]
+    requests = [
+        ClassificationRequest("a gorgeous , witty , seductive movie ."),
+        ClassificationRequest("dull"),
+        ClassificationRequest("the premise", "the hypothesis follows"),
+    ]
     adapter = HFAdapter(model, tokenizer, batch_size=4)
     batched = adapter.classify(requests)
     assert adapter.labels == ("negative", "positive")
@@ -123,8 +139,11 @@ def test_classifier_batched_equals_one_at_a_time(tokenizer, build):
 def test_generation_is_greedy_deterministic_and_batch_invariant(language_models, tokenizer, name):
     model = language_models[name]
     settings = GenerationSettings(max_new_tokens=6)
-    requests = [GenerationRequest("Two dogs play in the", settings), GenerationRequest("A man", settings),
-                GenerationRequest("Ein Mann mit einem orangefarbenen Hut", settings)]
+    requests = [
+        GenerationRequest("Two dogs play in the", settings),
+        GenerationRequest("A man", settings),
+        GenerationRequest("Ein Mann mit einem orangefarbenen Hut", settings),
+    ]
     batched = HFAdapter(model, tokenizer, batch_size=4).generate(requests)
     single = [HFAdapter(model, tokenizer, batch_size=1).generate([r])[0] for r in requests]
     assert batched == single
@@ -137,7 +156,7 @@ def test_generation_stops_at_stop_strings(language_models, tokenizer):
     stop = next((ch for ch in free[1:] if not ch.isspace()), None)
     assert stop is not None, f"the seeded model should generate a non-space character, got {free!r}"
     cut = adapter.generate([GenerationRequest("A man", GenerationSettings(max_new_tokens=12, stop=(stop,)))])[0]
-    assert stop in cut and len(cut) <= len(free) and free.startswith(cut[:cut.index(stop)])
+    assert stop in cut and len(cut) <= len(free) and free.startswith(cut[: cut.index(stop)])
 
 
 def test_batch_size_auto_halves_its_token_budget_on_out_of_memory(language_models, tokenizer):
@@ -209,8 +228,9 @@ def test_generation_longer_than_the_model_is_capped(language_models, tokenizer):
 
     model.generate = generate
     try:
-        HFAdapter(model, tokenizer, batch_size=2).generate([GenerationRequest("a " * 300,
-                                                                              GenerationSettings(max_new_tokens=300))])
+        HFAdapter(model, tokenizer, batch_size=2).generate(
+            [GenerationRequest("a " * 300, GenerationSettings(max_new_tokens=300))]
+        )
     finally:
         del model.generate
     positions = model.config.n_positions

@@ -78,8 +78,9 @@ def test_summary_reuses_the_statistics_and_its_bootstrap_is_seeded():
     assert summary["accuracy"] == pytest.approx(0.6) and summary["mean_confidence"] == pytest.approx(3.41 / 5)
     assert summary["metrics"]["brier"]["stderr"] > 0
     assert summary == cal.calibration_summary(PROBABILITIES, PREDICTIONS, TARGETS, iters=200, seed=3)
-    assert summary["metrics"] != cal.calibration_summary(PROBABILITIES, PREDICTIONS, TARGETS, iters=200,
-                                                         seed=4)["metrics"]
+    assert (
+        summary["metrics"] != cal.calibration_summary(PROBABILITIES, PREDICTIONS, TARGETS, iters=200, seed=4)["metrics"]
+    )
     width = summary["reliability"]["equal_width"]
     assert [b["lower"] for b in width] == pytest.approx([0.3, 0.6, 0.7, 0.9])
     assert [b["count"] for b in width] == [1, 1, 2, 1]
@@ -96,8 +97,9 @@ def _random_logits(n: int = 600, classes: int = 4, seed: int = 0):
 
 def test_equal_width_ece_equals_torchmetrics():
     torch = pytest.importorskip("torch")
-    classification = pytest.importorskip("torchmetrics.classification",
-                                         reason="torchmetrics is not installed (pip install torchmetrics)")
+    classification = pytest.importorskip(
+        "torchmetrics.classification", reason="torchmetrics is not installed (pip install torchmetrics)"
+    )
     logits, targets = _random_logits()
     probabilities = np.stack([cal.softmax(row) for row in logits])
     confidences = probabilities.max(axis=1)
@@ -117,7 +119,8 @@ def test_equal_mass_ece_and_selective_stats_equal_helms_calibration_package():
     confidences = probabilities.max(axis=1)
     correct = (probabilities.argmax(axis=1) == targets).astype(int)
     assert cal.ece_equal_mass(confidences, correct) == pytest.approx(
-        helm.get_ece_em(confidences, correct, num_bins=10), abs=1e-12)
+        helm.get_ece_em(confidences, correct, num_bins=10), abs=1e-12
+    )
     order = np.argsort(-confidences, kind="stable")  # HELM sorts with numpy's default; fix the tie order for both
     area, at_10 = helm.get_selective_stats(confidences[order], correct[order])
     assert cal.selective_stats(confidences[order], correct[order]) == pytest.approx((at_10, area), abs=1e-12)
@@ -125,14 +128,17 @@ def test_equal_mass_ece_and_selective_stats_equal_helms_calibration_package():
 
 # -- the runner, results and report -------------------------------------------------------------------------------
 def _run(tasks, adapter=None, **options):
-    return Runner(adapter or FakeAdapter(), seed=0, limit=options.pop("limit", 40), bootstrap_iters=50,
-                  progress=False, **options).run(tasks)
+    return Runner(
+        adapter or FakeAdapter(), seed=0, limit=options.pop("limit", 40), bootstrap_iters=50, progress=False, **options
+    ).run(tasks)
 
 
 def test_choice_tasks_get_calibration_and_per_sample_confidence(caplog):
     with caplog.at_level(logging.WARNING, logger="variformer.eval_harness.runner"):
-        result = _run([get_task("sst2"), get_task("truthfulqa_mc1"), get_task("multi30k_de_en")],
-                      FakeAdapter(capabilities={"loglikelihood", "generate"}))
+        result = _run(
+            [get_task("sst2"), get_task("truthfulqa_mc1"), get_task("multi30k_de_en")],
+            FakeAdapter(capabilities={"loglikelihood", "generate"}),
+        )
     sst2 = result.tasks["sst2"].calibration
     assert sst2.num_samples == 40 and set(sst2.metrics) == set(cal.CALIBRATION_METRICS)
     assert sst2.confidence_source.startswith("softmax over per-choice log-likelihoods")

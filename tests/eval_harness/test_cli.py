@@ -22,9 +22,11 @@ from . import tiny_models
 def model_dirs(tmp_path_factory):
     tokenizer = tiny_models.tiny_tokenizer()
     folders = {}
-    for name, model in (("decoder", tiny_models.variformer("decoder", tokenizer)),
-                        ("encoder-decoder", tiny_models.variformer("encoder-decoder", tokenizer)),
-                        ("bert-classifier", tiny_models.bert_classifier(tokenizer))):
+    for name, model in (
+        ("decoder", tiny_models.variformer("decoder", tokenizer)),
+        ("encoder-decoder", tiny_models.variformer("encoder-decoder", tokenizer)),
+        ("bert-classifier", tiny_models.bert_classifier(tokenizer)),
+    ):
         folder = tmp_path_factory.mktemp(name)
         model.save_pretrained(folder)
         tokenizer.save_pretrained(folder)
@@ -43,9 +45,22 @@ def _run_folder(output: Path) -> Path:
 
 def test_cli_end_to_end_on_a_saved_decoder(model_dirs, shared_data, tmp_path, capsys):
     output = tmp_path / "runs"
-    code = _eval(["--model", str(model_dirs["decoder"]), "--tasks", "sst2,multi30k_de_en,xsum", "--limit", "3",
-                  "--batch-size", "auto", "--output", str(output),
-                  "--task-data", f"sst2={shared_data / 'sst2' / 'validation.jsonl'}"])
+    code = _eval(
+        [
+            "--model",
+            str(model_dirs["decoder"]),
+            "--tasks",
+            "sst2,multi30k_de_en,xsum",
+            "--limit",
+            "3",
+            "--batch-size",
+            "auto",
+            "--output",
+            str(output),
+            "--task-data",
+            f"sst2={shared_data / 'sst2' / 'validation.jsonl'}",
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "sst2" in printed and "results:" in printed
@@ -61,8 +76,23 @@ def test_cli_end_to_end_on_a_saved_decoder(model_dirs, shared_data, tmp_path, ca
         assert (run / "plots" / f"{task}.png").is_file()
     assert "| xsum | rougeL |" in (run / "report.md").read_text()
     # the same command again: every request comes from the cache, the numbers are the same
-    assert _eval(["--model", str(model_dirs["decoder"]), "--tasks", "sst2,multi30k_de_en,xsum", "--limit", "3",
-                  "--output", str(output), "--task-data", f"sst2={shared_data / 'sst2' / 'validation.jsonl'}"]) == 0
+    assert (
+        _eval(
+            [
+                "--model",
+                str(model_dirs["decoder"]),
+                "--tasks",
+                "sst2,multi30k_de_en,xsum",
+                "--limit",
+                "3",
+                "--output",
+                str(output),
+                "--task-data",
+                f"sst2={shared_data / 'sst2' / 'validation.jsonl'}",
+            ]
+        )
+        == 0
+    )
     (second_run,) = [p for p in output.iterdir() if p.is_dir() and p.name not in ("cache", run.name)]
     second = json.loads((second_run / "results.json").read_text())
     assert second["counts"]["computed"] == 0 and second["counts"]["from_cache"] == results["counts"]["requests"]
@@ -72,12 +102,39 @@ def test_cli_end_to_end_on_a_saved_decoder(model_dirs, shared_data, tmp_path, ca
 
 def test_cli_seq2seq_and_classifier_folders(model_dirs, tmp_path):
     output = tmp_path / "runs"
-    assert _eval(["--model", str(model_dirs["encoder-decoder"]), "--tasks", "multi30k_de_en", "--limit", "2",
-                  "--output", str(output / "s2s"), "--no-cache"]) == 0
+    assert (
+        _eval(
+            [
+                "--model",
+                str(model_dirs["encoder-decoder"]),
+                "--tasks",
+                "multi30k_de_en",
+                "--limit",
+                "2",
+                "--output",
+                str(output / "s2s"),
+                "--no-cache",
+            ]
+        )
+        == 0
+    )
     results = json.loads((_run_folder(output / "s2s") / "results.json").read_text())
     assert results["model"]["architecture"] == "seq2seq" and "bleu" in results["tasks"]["multi30k_de_en"]["metrics"]
-    assert _eval(["--model", str(model_dirs["bert-classifier"]), "--tasks", "sst2", "--limit", "4",
-                  "--output", str(output / "cls")]) == 0
+    assert (
+        _eval(
+            [
+                "--model",
+                str(model_dirs["bert-classifier"]),
+                "--tasks",
+                "sst2",
+                "--limit",
+                "4",
+                "--output",
+                str(output / "cls"),
+            ]
+        )
+        == 0
+    )
     results = json.loads((_run_folder(output / "cls") / "results.json").read_text())
     assert results["tasks"]["sst2"]["scoring_mode"]["mode"] == "classifier_head"
     assert results["tasks"]["sst2"]["confusion_matrix"]["labels"] == ["negative", "positive"]
@@ -105,17 +162,50 @@ def test_list_tasks(capsys):
 def test_two_processes_with_accelerate_equal_one_process(model_dirs, tmp_path):
     """Two CPU processes (`accelerate launch --multi_gpu`, gloo without CUDA) give the same samples and metrics."""
     launcher = shutil.which("accelerate") or str(Path(sys.executable).parent / "accelerate")
-    common = ["--model", str(model_dirs["decoder"]), "--tasks", "sst2,multi30k_de_en", "--limit", "6",
-              "--bootstrap-iters", "50", "--no-progress"]
+    common = [
+        "--model",
+        str(model_dirs["decoder"]),
+        "--tasks",
+        "sst2,multi30k_de_en",
+        "--limit",
+        "6",
+        "--bootstrap-iters",
+        "50",
+        "--no-progress",
+    ]
     environment = {**os.environ, "OMP_NUM_THREADS": "1"}
-    subprocess.run([launcher, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-                    "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "variformer.cli", "eval", *common,
-                    "--output", str(tmp_path / "two")], check=True, env=environment, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            launcher,
+            "launch",
+            "--multi_gpu",
+            "--num_processes",
+            "2",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "-m",
+            "variformer.cli",
+            "eval",
+            *common,
+            "--output",
+            str(tmp_path / "two"),
+        ],
+        check=True,
+        env=environment,
+        capture_output=True,
+        timeout=300,
+    )
     assert _eval([*common, "--output", str(tmp_path / "one")]) == 0
     two, one = _run_folder(tmp_path / "two"), _run_folder(tmp_path / "one")
     assert json.loads((two / "results.json").read_text())["environment"]["world_size"] == 2
-    assert sorted(p.name for p in (tmp_path / "two" / "cache").glob("*/rank-*.jsonl")) == ["rank-0.jsonl",
-                                                                                            "rank-1.jsonl"]
+    assert sorted(p.name for p in (tmp_path / "two" / "cache").glob("*/rank-*.jsonl")) == [
+        "rank-0.jsonl",
+        "rank-1.jsonl",
+    ]
     for task in ("sst2", "multi30k_de_en"):
         assert (two / "samples" / f"{task}.jsonl").read_text() == (one / "samples" / f"{task}.jsonl").read_text()
         metrics = [json.loads((folder / "results.json").read_text())["tasks"][task]["metrics"] for folder in (two, one)]
@@ -142,9 +232,13 @@ def test_quickstart_evaluation_of_saved_models(model_dirs, tmp_path):
 
 # -- nothing runs, is deleted or is lost that the user did not ask for (the real entry point, in a subprocess) ------
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "variformer.cli", "eval", "--no-progress", *args],
-                          capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    return subprocess.run(
+        [sys.executable, "-m", "variformer.cli", "eval", "--no-progress", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
+    )
 
 
 def _refused(done: subprocess.CompletedProcess, *fragments: str) -> str:
@@ -166,22 +260,26 @@ def special_dirs(tmp_path_factory):
     return {"short": short, "bare": bare}
 
 
-@pytest.mark.parametrize("options, fragments", [
-    (["--limit", "0"], ["--limit must be an integer >= 1, got 0"]),
-    (["--limit", "-1"], ["--limit must be an integer >= 1, got -1"]),
-    (["--max-batch-size", "0"], ["--max-batch-size must be an integer >= 1, got 0"]),
-    (["--batch-size", "0"], ["--batch-size must be a positive integer or 'auto', got '0'"]),
-    (["--dtype", "float33"], ["--dtype: invalid choice: 'float33'", "'float32'", "'bfloat16'"]),
-    (["--max-length", "-5"], ["--max-length must be an integer >= 1, got -5"]),
-    (["--bootstrap-iters", "-3"], ["--bootstrap-iters must be an integer >= 0, got -3"]),
-    (["--num-fewshot", "-1"], ["--num-fewshot must be an integer >= 0, got -1"]),
-    (["--device", "gpu7"], ["--device 'gpu7' is not a device", "use cpu, cuda or cuda:N"]),
-    (["--task-data", "sst2=missing.jsonl"], ["--task-data sst2=missing.jsonl: there is no file missing.jsonl"]),
-])
+@pytest.mark.parametrize(
+    "options, fragments",
+    [
+        (["--limit", "0"], ["--limit must be an integer >= 1, got 0"]),
+        (["--limit", "-1"], ["--limit must be an integer >= 1, got -1"]),
+        (["--max-batch-size", "0"], ["--max-batch-size must be an integer >= 1, got 0"]),
+        (["--batch-size", "0"], ["--batch-size must be a positive integer or 'auto', got '0'"]),
+        (["--dtype", "float33"], ["--dtype: invalid choice: 'float33'", "'float32'", "'bfloat16'"]),
+        (["--max-length", "-5"], ["--max-length must be an integer >= 1, got -5"]),
+        (["--bootstrap-iters", "-3"], ["--bootstrap-iters must be an integer >= 0, got -3"]),
+        (["--num-fewshot", "-1"], ["--num-fewshot must be an integer >= 0, got -1"]),
+        (["--device", "gpu7"], ["--device 'gpu7' is not a device", "use cpu, cuda or cuda:N"]),
+        (["--task-data", "sst2=missing.jsonl"], ["--task-data sst2=missing.jsonl: there is no file missing.jsonl"]),
+    ],
+)
 def test_cli_values_are_checked_before_any_work(model_dirs, tmp_path, options, fragments):
     output = tmp_path / "runs"
-    _refused(_cli("--model", str(model_dirs["decoder"]), "--tasks", "sst2", "--output", str(output), *options),
-             *fragments)
+    _refused(
+        _cli("--model", str(model_dirs["decoder"]), "--tasks", "sst2", "--output", str(output), *options), *fragments
+    )
     assert not output.exists()
 
 
@@ -190,12 +288,17 @@ def test_cli_device_without_cuda_and_max_length_beyond_the_model(special_dirs, t
 
     output = tmp_path / "runs"
     if not torch.cuda.is_available():
-        _refused(_cli("--model", str(special_dirs["short"]), "--tasks", "sst2", "--device", "cuda",
-                      "--output", str(output)),
-                 "--device cuda: CUDA is not available on this machine", "use --device cpu")
-    _refused(_cli("--model", str(special_dirs["short"]), "--tasks", "sst2", "--max-length", "64",
-                  "--output", str(output)),
-             "--max-length) 64 is more than the model allows", "= 16", "give at most 16")
+        _refused(
+            _cli("--model", str(special_dirs["short"]), "--tasks", "sst2", "--device", "cuda", "--output", str(output)),
+            "--device cuda: CUDA is not available on this machine",
+            "use --device cpu",
+        )
+    _refused(
+        _cli("--model", str(special_dirs["short"]), "--tasks", "sst2", "--max-length", "64", "--output", str(output)),
+        "--max-length) 64 is more than the model allows",
+        "= 16",
+        "give at most 16",
+    )
     assert not output.exists()
 
 
@@ -205,8 +308,9 @@ def test_cli_output_that_is_a_file_or_not_writable_fails_at_once(model_dirs, tmp
     common = ["--model", str(tmp_path / "no-model-here"), "--tasks", "sst2"]  # the model is never looked at
     _refused(_cli(*common, "--output", str(taken)), f"--output {taken} is a file, not a folder")
     _refused(_cli(*common, "--output", str(taken / "runs")), f"--output {taken / 'runs'} is inside {taken}")
-    _refused(_cli(*common, "--output", str(tmp_path / "runs"), "--cache-dir", str(taken)),
-             f"--cache-dir {taken} is a file")
+    _refused(
+        _cli(*common, "--output", str(tmp_path / "runs"), "--cache-dir", str(taken)), f"--cache-dir {taken} is a file"
+    )
     assert taken.read_text() == "keep me" and not (tmp_path / "runs").exists()
     if os.geteuid() == 0:  # modes do not stop root: use a folder of a read-only file system
         locked = Path("/sys/variformer-test-runs")
@@ -223,28 +327,57 @@ def test_cli_output_that_is_a_file_or_not_writable_fails_at_once(model_dirs, tmp
 
 def test_cli_model_folder_without_tokenizer_says_how_to_pass_one(model_dirs, special_dirs, tmp_path):
     bare = special_dirs["bare"]
-    _refused(_cli("--model", str(bare), "--tasks", "sst2", "--output", str(tmp_path / "runs")),
-             f"no tokenizer in model folder {bare}", "pass --tokenizer FOLDER_OR_HUB_ID")
+    _refused(
+        _cli("--model", str(bare), "--tasks", "sst2", "--output", str(tmp_path / "runs")),
+        f"no tokenizer in model folder {bare}",
+        "pass --tokenizer FOLDER_OR_HUB_ID",
+    )
     assert not (tmp_path / "runs").exists()
-    assert _eval(["--model", str(bare), "--tokenizer", str(model_dirs["decoder"]), "--tasks", "sst2", "--limit", "2",
-                  "--output", str(tmp_path / "runs"), "--no-cache"]) == 0
+    assert (
+        _eval(
+            [
+                "--model",
+                str(bare),
+                "--tokenizer",
+                str(model_dirs["decoder"]),
+                "--tasks",
+                "sst2",
+                "--limit",
+                "2",
+                "--output",
+                str(tmp_path / "runs"),
+                "--no-cache",
+            ]
+        )
+        == 0
+    )
 
 
 def test_cli_task_code_runs_only_with_allow_task_code(tmp_path):
     rows = [{"text": f"review {i}", "label": i % 2} for i in range(4)]
     (tmp_path / "rows.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
-    (tmp_path / "utils.py").write_text("from pathlib import Path\nPath(__file__).with_name('ran.txt').touch()\n\n"
-                                       "def prompt(row):\n    return row['text'] + '\\nSentiment:'\n")
-    task = ("name: coded\nversion: 1\ndata: {path: rows.jsonl}\nprompt: PROMPT\ntarget: {field: label}\n"
-            "choices: [negative, positive]\nscoring: [multiple_choice]\nmetrics: [accuracy]\n")
+    (tmp_path / "utils.py").write_text(
+        "from pathlib import Path\nPath(__file__).with_name('ran.txt').touch()\n\n"
+        "def prompt(row):\n    return row['text'] + '\\nSentiment:'\n"
+    )
+    task = (
+        "name: coded\nversion: 1\ndata: {path: rows.jsonl}\nprompt: PROMPT\ntarget: {field: label}\n"
+        "choices: [negative, positive]\nscoring: [multiple_choice]\nmetrics: [accuracy]\n"
+    )
     (tmp_path / "task.yaml").write_text(task.replace("PROMPT", "'utils:prompt'"))
     (tmp_path / "evil.yaml").write_text(task.replace("PROMPT", "'subprocess:run'"))
     output = tmp_path / "runs"
     common = ["--model", "fake", "--architecture", "fake", "--output", str(output), "--bootstrap-iters", "0"]
-    _refused(_cli(*common, "--tasks", str(tmp_path / "task.yaml")),
-             "prompt: 'utils:prompt' would run the code in", "pass --allow-task-code")
-    _refused(_cli(*common, "--tasks", str(tmp_path / "evil.yaml"), "--allow-task-code"),
-             "prompt: 'subprocess:run': there is no subprocess.py beside the task file", "Rule:")
+    _refused(
+        _cli(*common, "--tasks", str(tmp_path / "task.yaml")),
+        "prompt: 'utils:prompt' would run the code in",
+        "pass --allow-task-code",
+    )
+    _refused(
+        _cli(*common, "--tasks", str(tmp_path / "evil.yaml"), "--allow-task-code"),
+        "prompt: 'subprocess:run': there is no subprocess.py beside the task file",
+        "Rule:",
+    )
     assert not (tmp_path / "ran.txt").exists() and not output.exists()
     done = _cli(*common, "--tasks", str(tmp_path / "task.yaml"), "--allow-task-code")
     assert done.returncode == 0, done.stderr
@@ -253,10 +386,20 @@ def test_cli_task_code_runs_only_with_allow_task_code(tmp_path):
 
 def test_cli_task_file_that_is_not_utf8(tmp_path):
     (tmp_path / "task.yaml").write_bytes(b"name: caf\xe9\nversion: 1\n")
-    _refused(_cli("--model", "fake", "--architecture", "fake", "--tasks", str(tmp_path / "task.yaml"),
-                  "--output", str(tmp_path / "runs")),
-             f"task file {tmp_path / 'task.yaml'}: not UTF-8 text: byte 0xe9 at line 1, column 10",
-             "save the file as UTF-8")
+    _refused(
+        _cli(
+            "--model",
+            "fake",
+            "--architecture",
+            "fake",
+            "--tasks",
+            str(tmp_path / "task.yaml"),
+            "--output",
+            str(tmp_path / "runs"),
+        ),
+        f"task file {tmp_path / 'task.yaml'}: not UTF-8 text: byte 0xe9 at line 1, column 10",
+        "save the file as UTF-8",
+    )
     assert not (tmp_path / "runs").exists()
 
 

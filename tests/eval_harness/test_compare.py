@@ -69,11 +69,16 @@ def test_corpus_metrics_resample_sufficient_statistics(runs):
         assert row.value_b == pytest.approx(b.metric("multi30k_de_en", metric), abs=1e-9)
     records_a, records_b = _samples(root / "a", "multi30k_de_en"), _samples(root / "b", "multi30k_de_en")
     scorer = corpus_stats.sacrebleu_metric("bleu", {})
-    stats = [corpus_stats.sufficient_statistics(scorer, [r["prediction"] for r in rs], [r["target"] for r in rs])
-             for rs in (records_a, records_b)]
+    stats = [
+        corpus_stats.sufficient_statistics(scorer, [r["prediction"] for r in rs], [r["target"] for r in rs])
+        for rs in (records_a, records_b)
+    ]
     idx = bootstrap.resample_indices(40, 50, 0)
-    replicates = [corpus_stats.score_from_statistics(scorer, stats[1][i])
-                  - corpus_stats.score_from_statistics(scorer, stats[0][i]) for i in idx]
+    replicates = [
+        corpus_stats.score_from_statistics(scorer, stats[1][i])
+        - corpus_stats.score_from_statistics(scorer, stats[0][i])
+        for i in idx
+    ]
     row = _row(comparison, "multi30k_de_en", "bleu")
     assert (row.ci_low, row.ci_high) == pytest.approx(tuple(np.percentile(replicates, [2.5, 97.5])))
     for metric in ("macro_f1", "mcc"):  # confusion-matrix metrics
@@ -141,8 +146,11 @@ def test_written_files_are_deterministic(runs, tmp_path):
     second = compare_runs(root / "a", root / "b", output_dir=tmp_path / "two", bootstrap_iters=100, seed=2)
     assert first.to_dict() == second.to_dict()
     assert compare_runs(root / "a", root / "b", bootstrap_iters=100, seed=3).to_dict() != first.to_dict()
-    assert sorted(p.name for p in (tmp_path / "one").iterdir()) == ["comparison.json", "comparison.md",
-                                                                     "comparison.png"]
+    assert sorted(p.name for p in (tmp_path / "one").iterdir()) == [
+        "comparison.json",
+        "comparison.md",
+        "comparison.png",
+    ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "two"]  # no staging folder left
     markdown = (tmp_path / "one" / "comparison.md").read_text()
     assert "| sst2 | accuracy | 40 |" in markdown and "![differences](comparison.png)" in markdown
@@ -154,12 +162,25 @@ def test_written_files_are_deterministic(runs, tmp_path):
 
 def test_the_compare_command(runs, tmp_path, capsys, shared_data):
     root, _, _ = runs
-    assert main(["compare", str(root / "a"), str(root / "b" / "results.json"), "--output", str(tmp_path / "c"),
-                 "--bootstrap-iters", "30"]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                str(root / "a"),
+                str(root / "b" / "results.json"),
+                "--output",
+                str(tmp_path / "c"),
+                "--bootstrap-iters",
+                "30",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "| truthfulqa_mc1 | mc1 | 40 |" in out and (tmp_path / "c" / "comparison.md").is_file()
-    _save(tmp_path / "data", FakeAdapter(), tasks=(get_task("sst2").with_data(shared_data / "sst2" /
-                                                                               "validation.jsonl"),))
+    _save(
+        tmp_path / "data", FakeAdapter(), tasks=(get_task("sst2").with_data(shared_data / "sst2" / "validation.jsonl"),)
+    )
     assert main(["compare", str(root / "a"), str(tmp_path / "data"), "--output", str(tmp_path / "d")]) == 2
     captured = capsys.readouterr()
     assert captured.err.startswith("variformer compare: error: task 'sst2' differs") and "Traceback" not in captured.err

@@ -14,8 +14,10 @@ from html_browser import browser, open_page  # noqa: F401 (fixture)
 from variformer.eval_harness import FakeAdapter, evaluate
 from variformer.eval_harness.html_report import FOLD_AT, write_runs_page
 
-HOSTILE = ('<script>window.__pwned = 1</script></script><script>window.__pwned = 2</script>'
-           '<img src=x onerror="window.__pwned = 3">')
+HOSTILE = (
+    "<script>window.__pwned = 1</script></script><script>window.__pwned = 2</script>"
+    '<img src=x onerror="window.__pwned = 3">'
+)
 HOSTILE_ID = "3"  # the sst2 row (idx 3) whose sentence carries HOSTILE, long enough to fold
 LIMIT = 40
 
@@ -41,8 +43,15 @@ def runs(tmp_path_factory):
     folders = []
     for seed in (0, 1):
         folders.append(root / f"run-{seed}")
-        evaluate(FakeAdapter(seed=seed, capabilities={"loglikelihood", "generate"}), tasks=list(data),
-                 task_data=data, output_dir=folders[-1], cache_dir=None, bootstrap_iters=20, progress=False)
+        evaluate(
+            FakeAdapter(seed=seed, capabilities={"loglikelihood", "generate"}),
+            tasks=list(data),
+            task_data=data,
+            output_dir=folders[-1],
+            cache_dir=None,
+            bootstrap_iters=20,
+            progress=False,
+        )
     return {"folders": folders, "compare": write_runs_page(folders, root / "compare.html")}
 
 
@@ -121,7 +130,7 @@ def test_markup_in_a_sample_is_shown_as_text_and_never_runs(browser, runs):
     assert prompt.locator("details").count() == 1  # a long prompt folds ...
     text = _samples(folder, "sst2")[int(HOSTILE_ID)]["prompt"]
     head = FOLD_AT // 3  # the folded prompt shows its start and its end
-    assert prompt.locator("summary .preview").inner_text() == f"{text[:head]} … {text[-(FOLD_AT - head):]}"
+    assert prompt.locator("summary .preview").inner_text() == f"{text[:head]} … {text[-(FOLD_AT - head) :]}"
     prompt.locator("summary").click()  # ... and unfolds to the whole text, markup as characters
     assert HOSTILE in prompt.locator(".full").inner_text()
     _choose_task(page, "multi30k_de_en")
@@ -149,8 +158,10 @@ def test_the_comparison_page_aligns_runs_and_lists_their_disagreements(browser, 
     page = opened.page
     header = page.locator("table.metrics").first.locator("th").all_inner_texts()
     row = page.locator('table.metrics tr[data-task="sst2"][data-metric="accuracy"] td').all_inner_texts()
-    values = [json.loads((f / "results.json").read_text())["tasks"]["sst2"]["metrics"]["accuracy"]["value"]
-              for f in (first, second)]
+    values = [
+        json.loads((f / "results.json").read_text())["tasks"]["sst2"]["metrics"]["accuracy"]["value"]
+        for f in (first, second)
+    ]
     assert float(row[header.index("Δ B−A")]) == pytest.approx(values[1] - values[0], abs=0.00005)
     _choose_task(page, "sst2")
     page.check("#disagree")
@@ -164,8 +175,10 @@ def test_the_comparison_page_aligns_runs_and_lists_their_disagreements(browser, 
 def test_the_network_check_catches_a_page_that_fetches(browser, tmp_path):
     """The detector the tests above rely on: a page that loads a remote picture and calls fetch is caught."""
     page = tmp_path / "fetches.html"
-    page.write_text('<!doctype html><img src="http://127.0.0.1:9/x.png"><script>fetch("http://127.0.0.1:9/y")'
-                    '.catch(function () {})</script>')
+    page.write_text(
+        '<!doctype html><img src="http://127.0.0.1:9/x.png"><script>fetch("http://127.0.0.1:9/y")'
+        ".catch(function () {})</script>"
+    )
     opened = open_page(browser, page, ready=None)
     opened.page.wait_for_timeout(200)
     assert sorted(opened.foreign_requests()) == ["http://127.0.0.1:9/x.png", "http://127.0.0.1:9/y"]

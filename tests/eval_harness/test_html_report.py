@@ -50,7 +50,7 @@ def _parse(text: str) -> _Elements:
 
 
 def _data(page: str) -> dict:
-    (attrs, text), = [script for script in _parse(page).scripts if script[0].get("type") == "application/json"]
+    ((attrs, text),) = [script for script in _parse(page).scripts if script[0].get("type") == "application/json"]
     assert "<" not in text and ">" not in text  # no value can close the element
     return json.loads(text)
 
@@ -58,8 +58,15 @@ def _data(page: str) -> dict:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("run")
-    evaluate(FakeAdapter(capabilities={"loglikelihood", "generate"}), tasks=TASKS, limit=12, output_dir=folder,
-             cache_dir=None, bootstrap_iters=20, progress=False)
+    evaluate(
+        FakeAdapter(capabilities={"loglikelihood", "generate"}),
+        tasks=TASKS,
+        limit=12,
+        output_dir=folder,
+        cache_dir=None,
+        bootstrap_iters=20,
+        progress=False,
+    )
     return folder
 
 
@@ -69,11 +76,13 @@ def test_every_run_writes_one_self_contained_page(run):
     sources = [attrs["src"] for tag, attrs in elements.tags if "src" in attrs]
     pngs = sorted((run / "plots").glob("*.png"))
     assert len(sources) == len(pngs) and all(s.startswith("data:image/png;base64,") for s in sources)
-    assert sorted(sources) == sorted(f"data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}"
-                                     for p in pngs)  # the same pictures as report.md's
+    assert sorted(sources) == sorted(
+        f"data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}" for p in pngs
+    )  # the same pictures as report.md's
     assert not [tag for tag, attrs in elements.tags if "href" in attrs or tag in ("link", "iframe", "object")]
-    (policy,) = [attrs["content"] for tag, attrs in elements.tags if attrs.get("http-equiv") ==
-                 "Content-Security-Policy"]
+    (policy,) = [
+        attrs["content"] for tag, attrs in elements.tags if attrs.get("http-equiv") == "Content-Security-Policy"
+    ]
     assert "default-src 'none'" in policy and "img-src data:" in policy
     (code,) = [text for attrs, text in elements.scripts if "type" not in attrs]
     digest = base64.b64encode(hashlib.sha256(code.encode()).digest()).decode()
@@ -132,14 +141,17 @@ def test_fields_beyond_the_schema_are_shown_not_invented(run):
     assert "<th>also</th>" in headers(page)[0] and "<td>ece_10_bin 0.0312</td>" in page
 
 
-@pytest.mark.parametrize("record, expected", [
-    ({"prediction": 1, "target": 1, "scores": {"accuracy": 0.0}}, False),  # the task's own accuracy decides
-    ({"prediction": 1, "target": 0, "scores": {}}, False),
-    ({"prediction": 2, "target": 2, "scores": {"mc2": 0.3}}, True),
-    ({"prediction": " A man. ", "target": ["a man.", "A man."], "scores": {"bleu": 3.0}}, True),
-    ({"prediction": "A dog.", "target": ["A man."], "scores": {}}, False),
-    ({"prediction": "A dog.", "target": {"true": ["x"]}, "scores": {}}, None),  # cannot tell: never "wrong"
-])
+@pytest.mark.parametrize(
+    "record, expected",
+    [
+        ({"prediction": 1, "target": 1, "scores": {"accuracy": 0.0}}, False),  # the task's own accuracy decides
+        ({"prediction": 1, "target": 0, "scores": {}}, False),
+        ({"prediction": 2, "target": 2, "scores": {"mc2": 0.3}}, True),
+        ({"prediction": " A man. ", "target": ["a man.", "A man."], "scores": {"bleu": 3.0}}, True),
+        ({"prediction": "A dog.", "target": ["A man."], "scores": {}}, False),
+        ({"prediction": "A dog.", "target": {"true": ["x"]}, "scores": {}}, None),  # cannot tell: never "wrong"
+    ],
+)
 def test_what_counts_as_a_wrong_answer(record, expected):
     assert is_correct(record) is expected
 

@@ -43,8 +43,9 @@ def translation_files(shared_data, tmp_path_factory):
 
 def _sacrebleu_cli(*args: str) -> dict:
     executable = shutil.which("sacrebleu") or str(Path(sys.executable).parent / "sacrebleu")
-    done = subprocess.run([executable, *args, "-m", "bleu", "chrf", "-w", "6"], capture_output=True, text=True,
-                          check=True)
+    done = subprocess.run(
+        [executable, *args, "-m", "bleu", "chrf", "-w", "6"], capture_output=True, text=True, check=True
+    )
     return {entry["name"]: entry for entry in json.loads(done.stdout)}
 
 
@@ -74,8 +75,7 @@ def test_rouge_equals_rouge_score(shared_data):
     rows = [json.loads(line) for line in (shared_data / "xsum" / "test.jsonl").read_text().splitlines()[:60]]
     references = [row["summary"] for row in rows]
     predictions = [" ".join(row["document"].split()[:30]) for row in rows]
-    output = compute_module("rouge", predictions, [[r] for r in references], bootstrap_iters=0,
-                            return_per_sample=True)
+    output = compute_module("rouge", predictions, [[r] for r in references], bootstrap_iters=0, return_per_sample=True)
     scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL", "rougeLsum"], use_stemmer=True)
     direct = [scorer.score(ref, pred) for ref, pred in zip(references, predictions)]
     for name in ("rouge1", "rouge2", "rougeL", "rougeLsum"):
@@ -89,12 +89,15 @@ def test_label_metrics_equal_scikit_learn(num_labels):
     rng = np.random.default_rng(num_labels)
     references = rng.integers(0, num_labels, 300).tolist()
     predictions = [r if rng.random() < 0.6 else int(rng.integers(0, num_labels)) for r in references]
-    assert compute_module("accuracy", predictions, references, bootstrap_iters=0)["accuracy"] == \
-        pytest.approx(accuracy_score(references, predictions), abs=1e-12)
-    assert compute_module("macro_f1", predictions, references, bootstrap_iters=0)["macro_f1"] == \
-        pytest.approx(f1_score(references, predictions, average="macro"), abs=1e-12)
-    assert compute_module("mcc", predictions, references, bootstrap_iters=0)["mcc"] == \
-        pytest.approx(matthews_corrcoef(references, predictions), abs=1e-12)
+    assert compute_module("accuracy", predictions, references, bootstrap_iters=0)["accuracy"] == pytest.approx(
+        accuracy_score(references, predictions), abs=1e-12
+    )
+    assert compute_module("macro_f1", predictions, references, bootstrap_iters=0)["macro_f1"] == pytest.approx(
+        f1_score(references, predictions, average="macro"), abs=1e-12
+    )
+    assert compute_module("mcc", predictions, references, bootstrap_iters=0)["mcc"] == pytest.approx(
+        matthews_corrcoef(references, predictions), abs=1e-12
+    )
 
 
 def test_confusion_matrix_bootstrap_statistics_equal_scikit_learn():

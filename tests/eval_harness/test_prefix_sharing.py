@@ -22,8 +22,11 @@ QUESTIONS = {
     "Ein Mann mit einem orangefarbenen Hut": [" A man in an orange hat .", " A man", " Ein"],
     "it 's a charming and often affecting jour": ["ney .", "ney", " positive"],  # context ends inside a word
 }
-REQUESTS = [LoglikelihoodRequest(PRIMER + "Question: " + question + "\nAnswer:", choice)
-            for question, choices in QUESTIONS.items() for choice in choices] + [
+REQUESTS = [
+    LoglikelihoodRequest(PRIMER + "Question: " + question + "\nAnswer:", choice)
+    for question, choices in QUESTIONS.items()
+    for choice in choices
+] + [
     LoglikelihoodRequest("", "Two dogs play in the snow ."),  # empty context: BOS stands in
     LoglikelihoodRequest("a " * 150, " very long context, truncated on the left"),
     LoglikelihoodRequest("a " * 150, " very"),
@@ -39,9 +42,18 @@ def _llama(tokenizer):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=37, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, pad_token_id=0, bos_token_id=1, eos_token_id=2,
-                         max_position_embeddings=tiny_models.MAX_POSITIONS)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+        max_position_embeddings=tiny_models.MAX_POSITIONS,
+    )
     return LlamaForCausalLM(config).eval()
 
 
@@ -66,8 +78,13 @@ class ForwardLog:
         def forward(*args, **kwargs):
             cache = next((kwargs[name] for name in ("cache", "past_key_values") if kwargs.get(name) is not None), None)
             ids = kwargs.get("input_ids")
-            self.calls.append((ids.shape[0] if ids is not None else None, ids.shape[1] if ids is not None else 0,
-                               cache.get_seq_length() if cache is not None else 0))
+            self.calls.append(
+                (
+                    ids.shape[0] if ids is not None else None,
+                    ids.shape[1] if ids is not None else 0,
+                    cache.get_seq_length() if cache is not None else 0,
+                )
+            )
             return original(*args, **kwargs)
 
         self.model.forward = forward
@@ -104,9 +121,15 @@ def test_shared_equals_unshared_one_at_a_time_and_reference(tokenizer, name, pad
 def test_variformer_positions_shared_equals_unshared(tokenizer, position):
     from variformer import VariformerConfig, VariformerForCausalLM
 
-    config = VariformerConfig.from_preset("tiny-decoder", max_position_embeddings=tiny_models.MAX_POSITIONS,
-                                          position_embedding_type=position, vocab_size=len(tokenizer),
-                                          pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    config = VariformerConfig.from_preset(
+        "tiny-decoder",
+        max_position_embeddings=tiny_models.MAX_POSITIONS,
+        position_embedding_type=position,
+        vocab_size=len(tokenizer),
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
     torch.manual_seed(0)
     model = VariformerForCausalLM(config).eval()
     shared = HFAdapter(model, tokenizer, batch_size=3).loglikelihood(REQUESTS)
@@ -165,18 +188,29 @@ def test_a_cache_that_cannot_be_reused_falls_back(tokenizer, caplog):
     from transformers import MistralConfig, MistralForCausalLM
 
     torch.manual_seed(0)
-    config = MistralConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=37, num_hidden_layers=2,
-                           num_attention_heads=4, num_key_value_heads=2, sliding_window=16,
-                           max_position_embeddings=tiny_models.MAX_POSITIONS, pad_token_id=0, bos_token_id=1,
-                           eos_token_id=2)
+    config = MistralConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        sliding_window=16,
+        max_position_embeddings=tiny_models.MAX_POSITIONS,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
     model = MistralForCausalLM(config).eval()
     adapter = HFAdapter(model, tokenizer, batch_size=4)
     results = adapter.loglikelihood(REQUESTS)
     assert "scoring every request whole" in caplog.text and "DynamicSlidingWindowLayer" in caplog.text
     before = dict(adapter.loglikelihood_tokens)
     _assert_same(adapter.loglikelihood(REQUESTS), results, tolerance=0)  # later calls go straight to whole scoring
-    assert {key: count - before[key] for key, count in adapter.loglikelihood_tokens.items()} == \
-        {"run": before["scored_whole"], "scored_whole": before["scored_whole"]}
+    assert {key: count - before[key] for key, count in adapter.loglikelihood_tokens.items()} == {
+        "run": before["scored_whole"],
+        "scored_whole": before["scored_whole"],
+    }
     _assert_same(results, HFAdapter(model, tokenizer, batch_size=1, share_prefixes=False).loglikelihood(REQUESTS))
 
 

@@ -17,21 +17,28 @@ TASKS = ("sst2", "multi30k_de_en", "xsum")
 
 
 def _tasks(shared_data):
-    return [get_task("sst2").with_data(shared_data / "sst2" / "validation.jsonl"),
-            get_task("multi30k_de_en").with_data(shared_data / "multi30k" / "test2016.jsonl"),
-            get_task("xsum").with_data(shared_data / "xsum" / "test.jsonl")]
+    return [
+        get_task("sst2").with_data(shared_data / "sst2" / "validation.jsonl"),
+        get_task("multi30k_de_en").with_data(shared_data / "multi30k" / "test2016.jsonl"),
+        get_task("xsum").with_data(shared_data / "xsum" / "test.jsonl"),
+    ]
 
 
 def _comparable(result) -> dict:
     """The parts of a run that must not depend on timing, caching or process count."""
-    return {"tasks": {name: {**vars(task), "metrics": {k: vars(v) for k, v in task.metrics.items()}}
-                      for name, task in result.tasks.items()},
-            "samples": {name: [vars(record) for record in records] for name, records in result.samples.items()}}
+    return {
+        "tasks": {
+            name: {**vars(task), "metrics": {k: vars(v) for k, v in task.metrics.items()}}
+            for name, task in result.tasks.items()
+        },
+        "samples": {name: [vars(record) for record in records] for name, records in result.samples.items()},
+    }
 
 
 def _run(tasks, adapter, **options):
-    return Runner(adapter, seed=0, limit=options.pop("limit", 30), bootstrap_iters=50, progress=False,
-                  **options).run(tasks)
+    return Runner(adapter, seed=0, limit=options.pop("limit", 30), bootstrap_iters=50, progress=False, **options).run(
+        tasks
+    )
 
 
 def test_runs_are_deterministic_and_use_the_preferred_mode(shared_data):
@@ -72,8 +79,11 @@ def test_kill_half_way_then_resume_from_cache(shared_data, tmp_path):
     with pytest.raises(SimulatedCrash):
         _run(tasks, crashing, cache_dir=tmp_path / "cache", chunk_size=8)
     assert not list(tmp_path.glob("*.json"))  # nothing but the cache was written
-    first_half = {json.loads(line)["key"] for file in (tmp_path / "cache").glob("*/rank-*.jsonl")
-                  for line in file.read_text().splitlines()}  # the chunks finished before the crash
+    first_half = {
+        json.loads(line)["key"]
+        for file in (tmp_path / "cache").glob("*/rank-*.jsonl")
+        for line in file.read_text().splitlines()
+    }  # the chunks finished before the crash
     assert 0 < len(first_half) <= total // 2 and first_half <= set(crashing.served)
     resumed_adapter = FakeAdapter()
     resumed = _run(tasks, resumed_adapter, cache_dir=tmp_path / "cache", chunk_size=8)
@@ -130,11 +140,14 @@ def test_a_corrupt_cache_line_is_dropped_once_and_later_runs_are_silent(shared_d
     assert [r.getMessage() for r in caplog.records if r.name == "variformer.eval_harness.cache"] == []
 
 
-@pytest.mark.parametrize("option, value, message", [
-    ("limit", 0, "limit must be an int >= 1 or None, got 0"),
-    ("bootstrap_iters", -3, "bootstrap_iters must be an int >= 0, got -3"),
-    ("chunk_size", 0, "chunk_size must be an int >= 1, got 0"),
-])
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("limit", 0, "limit must be an int >= 1 or None, got 0"),
+        ("bootstrap_iters", -3, "bootstrap_iters must be an int >= 0, got -3"),
+        ("chunk_size", 0, "chunk_size must be an int >= 1, got 0"),
+    ],
+)
 def test_runner_settings_are_checked(option, value, message):
     with pytest.raises(SettingError, match=message):
         Runner(FakeAdapter(), **{option: value})
@@ -176,8 +189,15 @@ def test_sharded_processes_compute_disjoint_chunks_and_match_one_process(shared_
 
 
 def test_evaluate_writes_results_samples_report_and_plots(shared_data, tmp_path):
-    result = evaluate(FakeAdapter(), tasks=list(TASKS), limit=12, output_dir=tmp_path, bootstrap_iters=50,
-                      progress=False, task_data={"sst2": shared_data / "sst2" / "validation.jsonl"})
+    result = evaluate(
+        FakeAdapter(),
+        tasks=list(TASKS),
+        limit=12,
+        output_dir=tmp_path,
+        bootstrap_iters=50,
+        progress=False,
+        task_data={"sst2": shared_data / "sst2" / "validation.jsonl"},
+    )
     data = json.loads((tmp_path / "results.json").read_text())
     assert data["schema_version"] == "1.1"
     for key in ("run_id", "created_at", "git", "versions", "environment", "model", "settings", "tasks", "counts"):
@@ -190,8 +210,20 @@ def test_evaluate_writes_results_samples_report_and_plots(shared_data, tmp_path)
     lines = (tmp_path / "samples" / "sst2.jsonl").read_text().splitlines()
     assert len(lines) == 12
     first = json.loads(lines[0])
-    assert set(first) == {"task", "index", "id", "prompt_hash", "output", "prediction", "target", "scores", "prompt",
-                          "choices", "confidence", "probabilities"}
+    assert set(first) == {
+        "task",
+        "index",
+        "id",
+        "prompt_hash",
+        "output",
+        "prediction",
+        "target",
+        "scores",
+        "prompt",
+        "choices",
+        "confidence",
+        "probabilities",
+    }
     assert first["confidence"] == max(first["probabilities"]) and sum(first["probabilities"]) == pytest.approx(1)
     assert hashlib.sha256(first["prompt"].encode()).hexdigest() == first["prompt_hash"]  # what the model saw
     assert first["choices"] is None  # the classifier head scores no continuations

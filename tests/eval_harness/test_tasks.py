@@ -28,9 +28,8 @@ from variformer.eval_harness import (
     load_task_yaml,
     mean_of,
 )
-from variformer.eval_harness.tasks import list_functions, register_function
 from variformer.eval_harness.report import GROUP_SECTIONS, register_group_section
-from variformer.eval_harness.tasks import FieldText, FieldValue
+from variformer.eval_harness.tasks import FieldText, FieldValue, list_functions, register_function
 
 
 def _write_jsonl(path, rows):
@@ -83,15 +82,18 @@ def test_yaml_task_loads_into_the_task_dataclass_and_runs(tmp_path):
     assert evaluate(FakeAdapter(), tasks=[tmp_path / "task.yaml"], bootstrap_iters=0, progress=False).tasks
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda y: y + "temperature: 0.7\n", r"unknown key\(s\) \['temperature'\]"),
-    (lambda y: y.replace("{num: 1, seed: 7}", "{num: 1, seeds: 7}"), r"few_shot: unknown key\(s\) \['seeds'\]"),
-    (lambda y: y.replace("{field: text, suffix", "{field: text, template: x, suffix"), r"prompt: unknown key"),
-    (lambda y: y.replace("metrics: [accuracy, macro_f1]", ""), r"missing required key\(s\) \['metrics'\]"),
-    (lambda y: y.replace("macro_f1", "bleu"), r"metric 'bleu' needs texts"),
-    (lambda y: y.replace("accuracy", "accuracyy"), r"unknown metric 'accuracyy'"),
-    (lambda y: y.replace("{mode: multiple_choice, normalization: chars}", "ranking"), r"unknown scoring mode"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda y: y + "temperature: 0.7\n", r"unknown key\(s\) \['temperature'\]"),
+        (lambda y: y.replace("{num: 1, seed: 7}", "{num: 1, seeds: 7}"), r"few_shot: unknown key\(s\) \['seeds'\]"),
+        (lambda y: y.replace("{field: text, suffix", "{field: text, template: x, suffix"), r"prompt: unknown key"),
+        (lambda y: y.replace("metrics: [accuracy, macro_f1]", ""), r"missing required key\(s\) \['metrics'\]"),
+        (lambda y: y.replace("macro_f1", "bleu"), r"metric 'bleu' needs texts"),
+        (lambda y: y.replace("accuracy", "accuracyy"), r"unknown metric 'accuracyy'"),
+        (lambda y: y.replace("{mode: multiple_choice, normalization: chars}", "ranking"), r"unknown scoring mode"),
+    ],
+)
 def test_yaml_errors_name_the_problem(tmp_path, edit, message):
     (tmp_path / "task.yaml").write_text(edit(YAML_TASK))
     with pytest.raises(TaskDefinitionError, match=message):
@@ -117,9 +119,11 @@ def _code_task(folder, prompt):
 
 def test_yaml_may_name_registered_functions(tmp_path):
     _write_jsonl(tmp_path / "rows.jsonl", [{"sentence": f"review {i}", "label": i % 2} for i in range(6)])
-    (tmp_path / "task.yaml").write_text(YAML_TASK.replace('{field: text, suffix: "\\nSentiment:"}', "sst2.prompt")
-                                        .replace("{field: text}", "sst2.classifier_input")
-                                        .replace("{field: label}", "sst2.target"))
+    (tmp_path / "task.yaml").write_text(
+        YAML_TASK.replace('{field: text, suffix: "\\nSentiment:"}', "sst2.prompt")
+        .replace("{field: text}", "sst2.classifier_input")
+        .replace("{field: label}", "sst2.target")
+    )
     task = load_task_yaml(tmp_path / "task.yaml")
     assert task.prompt is get_task("sst2").prompt and "sst2.prompt" in list_functions()
     assert "truthfulqa_mc2.process_results" in list_functions()
@@ -132,31 +136,41 @@ def test_yaml_may_name_registered_functions(tmp_path):
 def test_yaml_functions_from_a_file_beside_it_need_allow_code(tmp_path):
     path = _code_task(tmp_path, "utils:review_prompt")
     (tmp_path / "utils.py").write_text(TASK_CODE)
-    with pytest.raises(TaskDefinitionError, match=r"prompt: 'utils:review_prompt' would run the code in .*utils\.py; "
-                                                  r"pass --allow-task-code .*allow_code=True"):
+    with pytest.raises(
+        TaskDefinitionError,
+        match=r"prompt: 'utils:review_prompt' would run the code in .*utils\.py; "
+        r"pass --allow-task-code .*allow_code=True",
+    ):
         load_task_yaml(path)
     with pytest.raises(TaskDefinitionError, match="--allow-task-code"):
         evaluate(FakeAdapter(), tasks=[path], progress=False)
     assert not (tmp_path / "ran.txt").exists()  # refused before anything ran
     task = load_task_yaml(path, allow_code=True)
     assert task.prompt({"text": "fine"}) == "Review: fine\nSentiment:"
-    assert evaluate(FakeAdapter(), tasks=[path], allow_code=True, bootstrap_iters=0,
-                    progress=False).tasks["tiny_sentiment"].num_samples == 6
+    assert (
+        evaluate(FakeAdapter(), tasks=[path], allow_code=True, bootstrap_iters=0, progress=False)
+        .tasks["tiny_sentiment"]
+        .num_samples
+        == 6
+    )
 
 
-@pytest.mark.parametrize("prompt, message", [
-    ("subprocess:run", "there is no subprocess.py beside the task file"),
-    ("os:system", "there is no os.py beside the task file"),
-    ("json:loads", "cannot import installed or standard-library modules"),
-    ("yaml:safe_load", "there is no yaml.py beside the task file"),  # site-packages
-    ("numpy:sum", "there is no numpy.py beside the task file"),
-    ("os.path:join", "is a dotted module path"),
-    ("variformer.eval_harness.tasks.functions:list_functions", "is a dotted module path"),
-    ("../outside:review_prompt", "names a file outside the task file's folder"),
-    ("sub/inside:review_prompt", "names a file outside the task file's folder"),
-    ("utils.py:review_prompt", "write 'utils':FUNCTION"),
-    ("review_prompt", "'review_prompt' is not a registered function"),
-])
+@pytest.mark.parametrize(
+    "prompt, message",
+    [
+        ("subprocess:run", "there is no subprocess.py beside the task file"),
+        ("os:system", "there is no os.py beside the task file"),
+        ("json:loads", "cannot import installed or standard-library modules"),
+        ("yaml:safe_load", "there is no yaml.py beside the task file"),  # site-packages
+        ("numpy:sum", "there is no numpy.py beside the task file"),
+        ("os.path:join", "is a dotted module path"),
+        ("variformer.eval_harness.tasks.functions:list_functions", "is a dotted module path"),
+        ("../outside:review_prompt", "names a file outside the task file's folder"),
+        ("sub/inside:review_prompt", "names a file outside the task file's folder"),
+        ("utils.py:review_prompt", "write 'utils':FUNCTION"),
+        ("review_prompt", "'review_prompt' is not a registered function"),
+    ],
+)
 def test_yaml_cannot_name_any_other_code_even_with_allow_code(tmp_path, prompt, message):
     folder = tmp_path / "tasks"
     (folder / "sub").mkdir(parents=True)
@@ -171,20 +185,27 @@ def test_yaml_cannot_name_any_other_code_even_with_allow_code(tmp_path, prompt, 
     assert not list(tmp_path.rglob("ran.txt"))
 
 
-@pytest.mark.parametrize("data, line", [
-    (YAML_TASK.replace("version: 2", "version: 2\ndescription: caf\u00e9").encode("latin-1"), 4),
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", 1),
-])
+@pytest.mark.parametrize(
+    "data, line",
+    [
+        (YAML_TASK.replace("version: 2", "version: 2\ndescription: caf\u00e9").encode("latin-1"), 4),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", 1),
+    ],
+)
 def test_a_task_file_that_is_not_utf8_names_the_file_and_line(tmp_path, data, line):
     (tmp_path / "task.yaml").write_bytes(data)
-    with pytest.raises(TaskDefinitionError, match=rf"task file .*task\.yaml: not UTF-8 text: byte 0x.. at line "
-                                                  rf"{line}, column \d+ .*save the file as UTF-8"):
+    with pytest.raises(
+        TaskDefinitionError,
+        match=rf"task file .*task\.yaml: not UTF-8 text: byte 0x.. at line "
+        rf"{line}, column \d+ .*save the file as UTF-8",
+    ):
         load_task_yaml(tmp_path / "task.yaml")
 
 
 def test_task_validation_at_construction():
-    common = dict(name="t", version="1", data=DataSource(path="x.jsonl"), fields=(), prompt=FieldText("a"),
-                  target=FieldValue("b"))
+    common = dict(
+        name="t", version="1", data=DataSource(path="x.jsonl"), fields=(), prompt=FieldText("a"), target=FieldValue("b")
+    )
     with pytest.raises(TaskDefinitionError, match="'multiple_choice' needs choices"):
         Task(**common, scoring="multiple_choice", metrics="accuracy")
     with pytest.raises(TaskDefinitionError, match="needs labels but scoring"):
@@ -195,15 +216,21 @@ def test_task_validation_at_construction():
         DataSource(path="a", hub_id="b")
 
 
-@pytest.mark.parametrize("rows, message", [
-    ([{"sentence": "ok", "label": 1}, '{"sentence": "broken", '], r"line 2 of .*bad.jsonl: invalid JSON"),
-    ([{"sentence": "ok", "label": 1}, [1, 2]], r"line 2 of .*: expected a JSON object per row, got list"),
-    ([{"sentence": "ok", "label": 1}, {"sentence": "no label"}], r"task 'sst2': line 2 of .* \(row 1\) is missing "
-                                                                 r"field 'label'"),
-    ([{"sentence": None, "label": 1}], r"task 'sst2': line 1 of .* \(row 0\) has field 'sentence' = null"),
-    ([{"sentence": "ok", "label": 1}, {"sentence": "x", "label": 5}], r"row 1\) target 5 is not a choice index"),
-    ([{"sentence": ["a"], "label": 0}], r"row 0\) field 'sentence' must be a string"),
-])
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        ([{"sentence": "ok", "label": 1}, '{"sentence": "broken", '], r"line 2 of .*bad.jsonl: invalid JSON"),
+        ([{"sentence": "ok", "label": 1}, [1, 2]], r"line 2 of .*: expected a JSON object per row, got list"),
+        (
+            [{"sentence": "ok", "label": 1}, {"sentence": "no label"}],
+            r"task 'sst2': line 2 of .* \(row 1\) is missing "
+            r"field 'label'",
+        ),
+        ([{"sentence": None, "label": 1}], r"task 'sst2': line 1 of .* \(row 0\) has field 'sentence' = null"),
+        ([{"sentence": "ok", "label": 1}, {"sentence": "x", "label": 5}], r"row 1\) target 5 is not a choice index"),
+        ([{"sentence": ["a"], "label": 0}], r"row 0\) field 'sentence' must be a string"),
+    ],
+)
 def test_malformed_rows_raise_clear_errors_and_write_nothing(tmp_path, rows, message):
     path = _write_jsonl(tmp_path / "bad.jsonl", rows)
     output = tmp_path / "out"
@@ -222,8 +249,11 @@ def test_missing_data_file_and_generation_target(tmp_path):
 
 def test_model_that_cannot_serve_any_mode_names_task_and_modes(tmp_path):
     adapter = FakeAdapter(capabilities={"generate"}, architecture="causal", name="gen-only")
-    with pytest.raises(CapabilityError, match=r"'gen-only'.*cannot serve task 'sst2'.*classifier_head.*"
-                                              r"multiple_choice"):
+    with pytest.raises(
+        CapabilityError,
+        match=r"'gen-only'.*cannot serve task 'sst2'.*classifier_head.*"
+        r"multiple_choice",
+    ):
         evaluate(adapter, tasks=["multi30k_de_en", "sst2"], output_dir=tmp_path / "out", progress=False)
     assert not (tmp_path / "out").exists() and adapter.served == []  # checked before any model call
 
@@ -232,8 +262,9 @@ def test_classifier_labels_must_match_the_task():
     adapter = FakeAdapter(capabilities={"classify"}, labels=("a", "b", "c"))
     with pytest.raises(CapabilityError, match=r"task 'sst2' has 2 labels .* 3"):
         _run([get_task("sst2")], adapter, limit=2)
-    swapped = FakeAdapter(capabilities={"classify"}, labels=("POSITIVE", "NEGATIVE"),
-                          classify_fn=lambda request: [0.0, -9.0])  # always the model's label 0 = positive
+    swapped = FakeAdapter(
+        capabilities={"classify"}, labels=("POSITIVE", "NEGATIVE"), classify_fn=lambda request: [0.0, -9.0]
+    )  # always the model's label 0 = positive
     result = _run([get_task("sst2")], swapped, limit=4)
     assert {record.prediction for record in result.samples["sst2"]} == {1}
 
@@ -274,23 +305,35 @@ def test_seq2seq_models_get_the_seq2seq_prompt():
 
 def test_task_defined_scores_from_several_loglikelihoods_per_sample(tmp_path):
     """The shape of TruthfulQA MC2: per-choice log-likelihoods -> a task-computed per-sample score."""
-    rows = [{"q": f"question {i}", "choices": ["true a", "false b", "false c"], "labels": [1, 0, 0]}
-            for i in range(8)]
+    rows = [{"q": f"question {i}", "choices": ["true a", "false b", "false c"], "labels": [1, 0, 0]} for i in range(8)]
     path = _write_jsonl(tmp_path / "mc.jsonl", rows)
 
     def mass_on_true(row, responses):
         logprobs = np.array([r.logprob for r in responses])
         probs = np.exp(logprobs - logprobs.max())
         probs /= probs.sum()
-        return Outcome(prediction=int(logprobs.argmax()),
-                       scores={"mass": float(probs[np.array(row["labels"]) == 1].sum())}, output=logprobs.tolist())
+        return Outcome(
+            prediction=int(logprobs.argmax()),
+            scores={"mass": float(probs[np.array(row["labels"]) == 1].sum())},
+            output=logprobs.tolist(),
+        )
 
-    task = Task(name="mc_mass", version="1", data=DataSource(path=str(path)), fields=("labels",),
-                prompt=FieldText("q", prefix="Q: ", suffix="\nA:"), target=FieldValue("labels"),
-                choices=lambda row: row["choices"], scoring=("multiple_choice",), process_results=mass_on_true,
-                metrics=(mean_of("mass"),), group="probes")
-    rigged = FakeAdapter(loglikelihood_fn=lambda r: LoglikelihoodResult(-1.0 if "true" in r.continuation else -2.0,
-                                                                         False, 2))
+    task = Task(
+        name="mc_mass",
+        version="1",
+        data=DataSource(path=str(path)),
+        fields=("labels",),
+        prompt=FieldText("q", prefix="Q: ", suffix="\nA:"),
+        target=FieldValue("labels"),
+        choices=lambda row: row["choices"],
+        scoring=("multiple_choice",),
+        process_results=mass_on_true,
+        metrics=(mean_of("mass"),),
+        group="probes",
+    )
+    rigged = FakeAdapter(
+        loglikelihood_fn=lambda r: LoglikelihoodResult(-1.0 if "true" in r.continuation else -2.0, False, 2)
+    )
     result = _run([task], rigged)
     expected = np.exp(-1.0) / (np.exp(-1.0) + 2 * np.exp(-2.0))
     assert result.tasks["mc_mass"].metrics["mass"].value == pytest.approx(expected)

@@ -4,7 +4,7 @@ models from tiny configs (GPT-2, BERT classifier, T5) and Variformer models from
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 import torch
@@ -16,15 +16,18 @@ MAX_POSITIONS = 128
 def _texts() -> list[str]:
     folder = resources.files("variformer") / "data" / "eval"
     texts = []
-    for name, fields in (("sst2/validation.jsonl", ("sentence",)), ("multi30k/test2016.jsonl", ("de", "en")),
-                         ("xsum/test.jsonl", ("summary",))):
+    for name, fields in (
+        ("sst2/validation.jsonl", ("sentence",)),
+        ("multi30k/test2016.jsonl", ("de", "en")),
+        ("xsum/test.jsonl", ("summary",)),
+    ):
         for line in (folder / name).read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
             texts += [row[field] for field in fields]
     return texts + ["Question: Is this sentence positive or negative?\nAnswer: positive negative"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def tiny_tokenizer():
     """Byte-level BPE, 400 tokens; <pad>=0, <s>=1, </s>=2, <unk>=3; special tokens append </s> (like T5)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
@@ -33,13 +36,24 @@ def tiny_tokenizer():
     bpe = Tokenizer(models.BPE(unk_token="<unk>"))
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<pad>", "<s>", "</s>", "<unk>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=400,
+        special_tokens=["<pad>", "<s>", "</s>", "<unk>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     bpe.train_from_iterator(_texts(), trainer=trainer)
-    bpe.post_processor = processors.TemplateProcessing(single="$A </s>", pair="$A </s> $B </s>",
-                                                       special_tokens=[("</s>", 2)])
-    return PreTrainedTokenizerFast(tokenizer_object=bpe, pad_token="<pad>", bos_token="<s>", eos_token="</s>",
-                                   unk_token="<unk>", model_max_length=MAX_POSITIONS)
+    bpe.post_processor = processors.TemplateProcessing(
+        single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", 2)]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=bpe,
+        pad_token="<pad>",
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        model_max_length=MAX_POSITIONS,
+    )
 
 
 def _ids(tokenizer) -> dict:
@@ -58,9 +72,17 @@ def bert_classifier(tokenizer, seed: int = 0):
     from transformers import BertConfig, BertForSequenceClassification
 
     torch.manual_seed(seed)
-    config = BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
-                        max_position_embeddings=MAX_POSITIONS, num_labels=2, id2label=LABELS,
-                        label2id={v: k for k, v in LABELS.items()}, **_ids(tokenizer))
+    config = BertConfig(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        max_position_embeddings=MAX_POSITIONS,
+        num_labels=2,
+        id2label=LABELS,
+        label2id={v: k for k, v in LABELS.items()},
+        **_ids(tokenizer),
+    )
     return BertForSequenceClassification(config).eval()
 
 
@@ -68,8 +90,9 @@ def t5(tokenizer, seed: int = 0):
     from transformers import T5Config, T5ForConditionalGeneration
 
     torch.manual_seed(seed)
-    config = T5Config(d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4, decoder_start_token_id=0,
-                      **_ids(tokenizer))
+    config = T5Config(
+        d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4, decoder_start_token_id=0, **_ids(tokenizer)
+    )
     return T5ForConditionalGeneration(config).eval()
 
 
@@ -85,8 +108,9 @@ def variformer(architecture: str, tokenizer, seed: int = 0, classifier: bool = F
     extra = dict(num_labels=2, id2label=LABELS, label2id={v: k for k, v in LABELS.items()}) if classifier else {}
     if architecture == "encoder-decoder":
         extra["decoder_start_token_id"] = 1
-    config = VariformerConfig.from_preset(preset[architecture], max_position_embeddings=MAX_POSITIONS,
-                                          **_ids(tokenizer), **extra)
+    config = VariformerConfig.from_preset(
+        preset[architecture], max_position_embeddings=MAX_POSITIONS, **_ids(tokenizer), **extra
+    )
     torch.manual_seed(seed)
     if classifier:
         return VariformerForSequenceClassification(config).eval()

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import tiny_config
 
 # variant -> (model class, Auto class that loads it)
@@ -29,20 +28,39 @@ def harness_task(name: str, metrics: dict, data: dict | None = None, group: str 
     from variformer.eval_harness.results import MetricResult, TaskResult
 
     data = data or {"path": f"../shared/data/{name}.jsonl", "sha256": "00"}
-    return TaskResult(name=name, version="1", group=group, scoring_mode={"name": "generation"},
-                      spec={"name": name, "version": "1", "data": data, "group": group}, num_samples=num_samples,
-                      num_rows=1000, limit=None, samples_file=f"samples/{name}.jsonl",
-                      metrics={metric: MetricResult(value, stderr, None, None, up, "mean")
-                               for metric, (value, stderr, up) in metrics.items()})
+    return TaskResult(
+        name=name,
+        version="1",
+        group=group,
+        scoring_mode={"name": "generation"},
+        spec={"name": name, "version": "1", "data": data, "group": group},
+        num_samples=num_samples,
+        num_rows=1000,
+        limit=None,
+        samples_file=f"samples/{name}.jsonl",
+        metrics={
+            metric: MetricResult(value, stderr, None, None, up, "mean")
+            for metric, (value, stderr, up) in metrics.items()
+        },
+    )
 
 
 def harness_run(*tasks) -> dict:
     """The results.json content (schema 1.0) of a run of `tasks` (`harness_task`)."""
     from variformer.eval_harness.results import RunResult
 
-    return RunResult(run_id="run-7", created_at="2026-11-22T20:00:00+00:00", git={"commit": "abc123", "dirty": False},
-                     versions={}, environment={}, model={}, settings={}, tasks={task.name: task for task in tasks},
-                     counts={}, timing={}).to_dict()
+    return RunResult(
+        run_id="run-7",
+        created_at="2026-11-22T20:00:00+00:00",
+        git={"commit": "abc123", "dirty": False},
+        versions={},
+        environment={},
+        model={},
+        settings={},
+        tasks={task.name: task for task in tasks},
+        counts={},
+        timing={},
+    ).to_dict()
 
 
 def _save_tokenizer(folder: Path, vocab_size: int) -> None:
@@ -54,8 +72,9 @@ def _save_tokenizer(folder: Path, vocab_size: int) -> None:
     vocab.update({f"w{index}": index for index in range(len(SPECIAL_TOKENS), vocab_size)})
     backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>", bos_token="<s>",
-                                        eos_token="</s>", unk_token="<unk>")
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, pad_token="<pad>", bos_token="<s>", eos_token="</s>", unk_token="<unk>"
+    )
     tokenizer.save_pretrained(folder)
 
 
@@ -153,8 +172,9 @@ class FakeHub:
                 return 404, {"error": "Repository not found"}
             if parts[4] == "preupload":
                 files = json.loads(body)["files"]
-                return 200, {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False}
-                                       for f in files]}
+                return 200, {
+                    "files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files]
+                }
             if parts[4] == "commit":
                 return self.commit(repo_id, body)
         self.unexpected.append(f"{method} {path}")
@@ -164,8 +184,10 @@ class FakeHub:
         repo_id = f"{payload['organization']}/{payload['name']}"
         if repo_id in self.repos:
             return 409, {"error": "You already created this model repo", "url": f"{self.url}/{repo_id}"}
-        self.repos[repo_id] = {"private": payload.get("visibility") == "private" or payload.get("private") is True,
-                               "commits": []}
+        self.repos[repo_id] = {
+            "private": payload.get("visibility") == "private" or payload.get("private") is True,
+            "commits": [],
+        }
         return 200, {"url": f"{self.url}/{repo_id}", "name": repo_id}
 
     def commit(self, repo_id: str, body: bytes) -> tuple[int, dict | None]:
@@ -175,8 +197,9 @@ class FakeHub:
             return 500, {"error": "Internal Error: storage backend unavailable"}
         lines = [json.loads(line) for line in body.decode().splitlines() if line.strip()]
         header = next(line["value"] for line in lines if line["key"] == "header")
-        files = {line["value"]["path"]: base64.b64decode(line["value"]["content"])
-                 for line in lines if line["key"] == "file"}
+        files = {
+            line["value"]["path"]: base64.b64decode(line["value"]["content"]) for line in lines if line["key"] == "file"
+        }
         if any(line["key"] not in ("header", "file") for line in lines):
             return 400, {"error": "the fake hub only takes regular files"}
         oid = secrets.token_hex(20)

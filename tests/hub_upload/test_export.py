@@ -25,8 +25,14 @@ ATTENTION_MASK = [[1, 1, 1, 1, 1, 1, 1], [0, 1, 1, 1, 1, 1, 1]]
 TEXT = "w10 w11 w97 w4"
 SERVED = {
     "decoder": {"AutoConfig", "AutoModel", "AutoModelForCausalLM", "AutoModelForSequenceClassification"},
-    "encoder": {"AutoConfig", "AutoModel", "AutoModelForMaskedLM", "AutoModelForSequenceClassification",
-                "AutoModelForTokenClassification", "AutoModelForQuestionAnswering"},
+    "encoder": {
+        "AutoConfig",
+        "AutoModel",
+        "AutoModelForMaskedLM",
+        "AutoModelForSequenceClassification",
+        "AutoModelForTokenClassification",
+        "AutoModelForQuestionAnswering",
+    },
     "encoder-decoder": {"AutoConfig", "AutoModel", "AutoModelForSeq2SeqLM", "AutoModelForSequenceClassification"},
 }
 
@@ -96,30 +102,46 @@ def _reference(model, variant: str) -> dict:
             logits = model(input_ids=inputs, attention_mask=mask).logits
         out = {"logits": logits}
         if variant != "encoder":
-            out["generated"] = model.generate(input_ids=inputs, attention_mask=mask, max_new_tokens=6,
-                                              do_sample=False, num_beams=1)
+            out["generated"] = model.generate(
+                input_ids=inputs, attention_mask=mask, max_new_tokens=6, do_sample=False, num_beams=1
+            )
     return out
 
 
 @pytest.fixture(scope="module")
 def references(checkpoints) -> dict[str, dict]:
     """Outputs of the original checkpoints, loaded with the installed classes."""
-    return {variant: _reference(getattr(variformer, VARIANTS[variant][0]).from_pretrained(checkpoints[variant])
-                                .eval(), variant) for variant in VARIANTS}
+    return {
+        variant: _reference(
+            getattr(variformer, VARIANTS[variant][0]).from_pretrained(checkpoints[variant]).eval(), variant
+        )
+        for variant in VARIANTS
+    }
 
 
 def _package_sources() -> dict[str, Path]:
     """Flat file name -> package source file, for the model code packages (`__init__.py` as `<package>.py`)."""
-    return {(f"{package}.py" if path.name == "__init__.py" else path.name): path
-            for package in REMOTE_PACKAGES for path in (PACKAGE_DIR / package).glob("*.py")}
+    return {
+        (f"{package}.py" if path.name == "__init__.py" else path.name): path
+        for package in REMOTE_PACKAGES
+        for path in (PACKAGE_DIR / package).glob("*.py")
+    }
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_folder_layout_and_auto_map(exported, variant):
     result = exported[variant]
     files = set(result.files)
-    assert {"README.md", "config.json", "model.safetensors", "config.py", "heads.py", "models.py",
-            "tokenizer.json", "tokenizer_config.json"} <= files
+    assert {
+        "README.md",
+        "config.json",
+        "model.safetensors",
+        "config.py",
+        "heads.py",
+        "models.py",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    } <= files
     assert ("generation_config.json" in files) == (variant != "encoder")
     if variant != "encoder":
         assert json.loads((result.folder / "generation_config.json").read_text())["max_new_tokens"] == 11
@@ -149,8 +171,7 @@ def test_code_files_are_the_current_package_sources_and_nothing_else(exported):
 def test_loads_back_with_variformer_installed(exported, references):
     from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoModelForSeq2SeqLM
 
-    autos = {"decoder": AutoModelForCausalLM, "encoder": AutoModelForMaskedLM,
-             "encoder-decoder": AutoModelForSeq2SeqLM}
+    autos = {"decoder": AutoModelForCausalLM, "encoder": AutoModelForMaskedLM, "encoder-decoder": AutoModelForSeq2SeqLM}
     for variant, auto_class in autos.items():
         loaded = auto_class.from_pretrained(exported[variant].folder).eval()
         assert type(loaded).__module__.startswith("variformer.")  # the installed classes, no remote code
@@ -165,12 +186,21 @@ def test_loads_without_variformer_through_remote_code(exported, references, chec
     output = tmp_path / "remote_outputs.pt"
     job = {
         "folders": {variant: [str(exported[variant].folder), VARIANTS[variant][1]] for variant in VARIANTS},
-        "input_ids": INPUT_IDS, "attention_mask": ATTENTION_MASK, "text": TEXT, "output": str(output),
+        "input_ids": INPUT_IDS,
+        "attention_mask": ATTENTION_MASK,
+        "text": TEXT,
+        "output": str(output),
     }
     env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
     env.update(HF_MODULES_CACHE=str(tmp_path / "modules"), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    result = subprocess.run([sys.executable, "-I", "-c", LOAD_WITHOUT_VARIFORMER, json.dumps(job)],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", LOAD_WITHOUT_VARIFORMER, json.dumps(job)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert result.returncode == 0, result.stderr[-4000:]
     remote = torch.load(output, weights_only=False)
     assert remote["variformer_imported"] is False

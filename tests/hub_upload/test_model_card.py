@@ -16,23 +16,41 @@ from .conftest import harness_run, harness_task, tiny_config
 
 SECRET = "hf_recipe_secret_value"
 RESULTS = harness_run(
-    harness_task("multi30k_de_en", {"bleu": (31.25, 0.8, True), "chrf": (55.1, 0.9, True)}, num_samples=1000,
-                 data={"hub_id": "bentrevett/multi30k", "hub_config": "de-en", "split": "test", "revision": None}),
+    harness_task(
+        "multi30k_de_en",
+        {"bleu": (31.25, 0.8, True), "chrf": (55.1, 0.9, True)},
+        num_samples=1000,
+        data={"hub_id": "bentrevett/multi30k", "hub_config": "de-en", "split": "test", "revision": None},
+    ),
     harness_task("xsum", {"rougeL": (0.2134, 0.01, True)}, {"hub_id": "EdinburghNLP/xsum"}),
-    harness_task("halueval_qa", {"hallucination_rate": (0.37, 0.02, False)}, group="hallucination",
-                 data={"path": "../shared/data/halueval/qa.jsonl", "sha256": "00"}, num_samples=480),
+    harness_task(
+        "halueval_qa",
+        {"hallucination_rate": (0.37, 0.02, False)},
+        group="hallucination",
+        data={"path": "../shared/data/halueval/qa.jsonl", "sha256": "00"},
+        num_samples=480,
+    ),
 )
 RECIPE = {
-    "name": "mt-de-en", "description": "A tiny German-English translator.", "objective": "seq2seq",
+    "name": "mt-de-en",
+    "description": "A tiny German-English translator.",
+    "objective": "seq2seq",
     "model": {"preset": "tiny-encoder-decoder"},
     "data": {"train": [{"path": "../shared/data/multi30k/train.jsonl"}, {"hub": "bentrevett/multi30k"}]},
     "training": {"learning_rate": 0.0005, "num_train_epochs": 3, "hub_token": SECRET},
 }
 TRAINER_STATE = {
-    "global_step": 120, "epoch": 3.0, "num_train_epochs": 3, "train_batch_size": 16, "best_metric": 1.9,
+    "global_step": 120,
+    "epoch": 3.0,
+    "num_train_epochs": 3,
+    "train_batch_size": 16,
+    "best_metric": 1.9,
     "best_model_checkpoint": "/home/someone/private/runs/checkpoint-120",
-    "log_history": [{"loss": 4.1, "learning_rate": 0.0005, "step": 40}, {"loss": 2.2, "step": 80},
-                    {"eval_loss": 1.9, "step": 120}],
+    "log_history": [
+        {"loss": 4.1, "learning_rate": 0.0005, "step": 40},
+        {"loss": 2.2, "step": 80},
+        {"eval_loss": 1.9, "step": 120},
+    ],
 }
 
 
@@ -45,8 +63,12 @@ def _card(tmp_path, results=RESULTS, **options) -> str:
     results_file.write_text(json.dumps(results))
     config = tiny_config("encoder-decoder")
     return build_model_card(
-        config, checkpoint=checkpoint, served=served_auto_classes(config),
-        model_class=VariformerForConditionalGeneration, num_parameters=123_456, has_tokenizer=True,
+        config,
+        checkpoint=checkpoint,
+        served=served_auto_classes(config),
+        model_class=VariformerForConditionalGeneration,
+        num_parameters=123_456,
+        has_tokenizer=True,
         options=CardOptions(repo_id="alice/variformer-mt-de-en", eval_results=results_file, **options),
     )
 
@@ -67,23 +89,38 @@ def test_front_matter_and_model_index_match_the_results(tmp_path):
 
     (index,) = meta["model-index"]
     assert index["name"] == "variformer-mt-de-en"
-    found = {(r["task"]["name"], r["task"]["type"], r["dataset"]["type"], m["type"], m["value"])
-             for r in index["results"] for m in r["metrics"]}
-    assert found == {("multi30k_de_en", "translation", "bentrevett/multi30k", "bleu", 31.25),
-                     ("multi30k_de_en", "translation", "bentrevett/multi30k", "chrf", 55.1),
-                     ("xsum", "summarization", "EdinburghNLP/xsum", "rougeL", 0.2134),
-                     ("halueval_qa", "text2text-generation", "halueval/qa", "hallucination_rate", 0.37)}
+    found = {
+        (r["task"]["name"], r["task"]["type"], r["dataset"]["type"], m["type"], m["value"])
+        for r in index["results"]
+        for m in r["metrics"]
+    }
+    assert found == {
+        ("multi30k_de_en", "translation", "bentrevett/multi30k", "bleu", 31.25),
+        ("multi30k_de_en", "translation", "bentrevett/multi30k", "chrf", 55.1),
+        ("xsum", "summarization", "EdinburghNLP/xsum", "rougeL", 0.2134),
+        ("halueval_qa", "text2text-generation", "halueval/qa", "hallucination_rate", 0.37),
+    }
     multi30k = next(r for r in index["results"] if r["task"]["name"] == "multi30k_de_en")
-    assert multi30k["dataset"] == {"name": "bentrevett/multi30k", "type": "bentrevett/multi30k", "config": "de-en",
-                                   "split": "test"}
+    assert multi30k["dataset"] == {
+        "name": "bentrevett/multi30k",
+        "type": "bentrevett/multi30k",
+        "config": "de-en",
+        "split": "test",
+    }
     assert len(ModelCard(card).data.eval_results) == len(found)  # huggingface_hub reads it back
 
 
 def test_body_sections(tmp_path):
     card = _card(tmp_path)
     body = card.split("---\n", 2)[2]
-    for section in ("## Architecture", "## Training", "## Evaluation", "## Hallucination probes",
-                    "## Limitations", "## How to load"):
+    for section in (
+        "## Architecture",
+        "## Training",
+        "## Evaluation",
+        "## Hallucination probes",
+        "## Limitations",
+        "## How to load",
+    ):
         assert section in body
     evaluation = body.split("## Evaluation")[1].split("## Hallucination probes")[0]
     probes = body.split("## Hallucination probes")[1].split("## Limitations")[0]
@@ -104,19 +141,27 @@ def test_card_without_results_or_training_record(tmp_path):
     config = VariformerConfig.from_preset("tiny-decoder")
     from variformer import VariformerForCausalLM
 
-    card = build_model_card(config, checkpoint=tmp_path, options=CardOptions(), served=served_auto_classes(config),
-                            model_class=VariformerForCausalLM)
+    card = build_model_card(
+        config,
+        checkpoint=tmp_path,
+        options=CardOptions(),
+        served=served_auto_classes(config),
+        model_class=VariformerForCausalLM,
+    )
     meta = _front_matter(card)
     assert "model-index" not in meta and meta["pipeline_tag"] == "text-generation"
     assert "No evaluation results were provided" in card and "No training record was found" in card
 
 
-@pytest.mark.parametrize("content, message", [
-    ("{not json", "not readable JSON"),
-    ('["a"]', "not a results.json of `variformer eval`"),
-    ('{"tasks": {"t": {"metrics": {"acc": 1}}}}', "results schema None is not"),
-    (json.dumps({**RESULTS, "tasks": {"t": {"metrics": {}}}}), "not a results.json of `variformer eval`"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("{not json", "not readable JSON"),
+        ('["a"]', "not a results.json of `variformer eval`"),
+        ('{"tasks": {"t": {"metrics": {"acc": 1}}}}', "results schema None is not"),
+        (json.dumps({**RESULTS, "tasks": {"t": {"metrics": {}}}}), "not a results.json of `variformer eval`"),
+    ],
+)
 def test_invalid_results_are_rejected_naming_the_file(tmp_path, content, message):
     path = tmp_path / "results.json"
     path.write_text(content)
@@ -127,10 +172,17 @@ def test_invalid_results_are_rejected_naming_the_file(tmp_path, content, message
 
 def test_results_written_by_the_harness(tmp_path):
     run = harness_run(
-        harness_task("multi30k_de_en", {"bleu": (28.5, 0.01, True), "chrf": (51.0, 0.01, True)},
-                     {"hub_id": "bentrevett/multi30k", "hub_config": None, "split": "test", "revision": None}),
-        harness_task("halueval_qa", {"accuracy": (0.62, 0.01, True), "abstention_rate": (float("nan"), 0.01, False)},
-                     {"path": "../shared/data/halueval/qa.jsonl", "sha256": "00"}, group="hallucination"),
+        harness_task(
+            "multi30k_de_en",
+            {"bleu": (28.5, 0.01, True), "chrf": (51.0, 0.01, True)},
+            {"hub_id": "bentrevett/multi30k", "hub_config": None, "split": "test", "revision": None},
+        ),
+        harness_task(
+            "halueval_qa",
+            {"accuracy": (0.62, 0.01, True), "abstention_rate": (float("nan"), 0.01, False)},
+            {"path": "../shared/data/halueval/qa.jsonl", "sha256": "00"},
+            group="hallucination",
+        ),
     )
     path = tmp_path / "results.json"
     path.write_text(json.dumps(run))  # NaN as the harness writes it (allow_nan)
@@ -138,7 +190,10 @@ def test_results_written_by_the_harness(tmp_path):
     card = _card(tmp_path / "card", results=run)
     index = _front_matter(card)["model-index"][0]["results"]
     assert {(r["task"]["name"], m["type"], m["value"]) for r in index for m in r["metrics"]} == {
-        ("multi30k_de_en", "bleu", 28.5), ("multi30k_de_en", "chrf", 51.0), ("halueval_qa", "accuracy", 0.62)}
+        ("multi30k_de_en", "bleu", 28.5),
+        ("multi30k_de_en", "chrf", 51.0),
+        ("halueval_qa", "accuracy", 0.62),
+    }
     probes = card.split("## Hallucination probes")[1].split("## Limitations")[0]
     assert "| halueval_qa | halueval/qa | abstention_rate ↓ | n/a | ± 0.01 | 50 |" in probes
     assert "run_id: run-7" in card and "git commit: abc123" in card

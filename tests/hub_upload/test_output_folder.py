@@ -23,8 +23,14 @@ def snapshot(root: Path) -> dict[str, bytes | None]:
 def push(checkpoint: Path, *options: str, cwd: Path) -> subprocess.CompletedProcess:
     """`variformer push CHECKPOINT alice/x OPTIONS` through the real entry point, run in `cwd`, without a token."""
     env = {key: value for key, value in os.environ.items() if key != "HF_TOKEN"}
-    return subprocess.run([sys.executable, "-m", "variformer.cli", "push", str(checkpoint), "alice/x", *options],
-                          capture_output=True, text=True, cwd=cwd, env={**env, "HF_HUB_OFFLINE": "1"}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "variformer.cli", "push", str(checkpoint), "alice/x", *options],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**env, "HF_HUB_OFFLINE": "1"},
+        timeout=300,
+    )
 
 
 @pytest.fixture
@@ -47,8 +53,12 @@ REFUSED = {
     "dot dot holding the checkpoint": ("runs/ckpt", "..", "is, contains or lies inside the checkpoint folder"),
     "dot": ("elsewhere/sub", ".", "is the current directory or one above it"),
     "dot dot": ("elsewhere/sub", "..", "is the current directory or one above it"),
-    "not an export": (".", "elsewhere/sub", f"was not written by an export (it has no {EXPORT_MARKER} marker), so "
-                                            "it is never replaced, not even with --overwrite"),
+    "not an export": (
+        ".",
+        "elsewhere/sub",
+        f"was not written by an export (it has no {EXPORT_MARKER} marker), so "
+        "it is never replaced, not even with --overwrite",
+    ),
 }
 
 
@@ -59,8 +69,7 @@ def test_refused_output_folders_change_nothing(workspace, case):
     result = push(workspace / "runs" / "ckpt", "--dry-run", out, "--overwrite", cwd=workspace / cwd)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
-    assert result.stderr.startswith("variformer push: error: output folder ") and words in result.stderr, \
-        result.stderr
+    assert result.stderr.startswith("variformer push: error: output folder ") and words in result.stderr, result.stderr
     assert "name a new" in result.stderr  # the fix
     assert snapshot(workspace) == before  # the checkpoint byte for byte, its siblings, no staging folder
 

@@ -47,20 +47,28 @@ def test_real_package_stages_flat_with_only_same_folder_imports(tmp_path):
 
 
 def _package(root, modeling_text: str, extra: dict[str, str] | None = None):
-    files = {"configuration/__init__.py": "from .config import Config\n", "configuration/config.py": "Config = 1\n",
-             "modeling/__init__.py": "", "modeling/heads.py": modeling_text, **(extra or {})}
+    files = {
+        "configuration/__init__.py": "from .config import Config\n",
+        "configuration/config.py": "Config = 1\n",
+        "modeling/__init__.py": "",
+        "modeling/heads.py": modeling_text,
+        **(extra or {}),
+    }
     for relative, text in files.items():
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
         (root / relative).write_text(text)
     return root
 
 
-@pytest.mark.parametrize("line, words", [
-    ("from .. import __version__", "heads.py:2: `from .. import __version__` cannot be shipped"),
-    ("from ...other import thing", "heads.py:2: `from ...other import thing`"),
-    ("import variformer.modeling.norms", "heads.py:2: `import variformer.modeling.norms`"),
-    ("from variformer.configuration import Config", "heads.py:2: `from variformer.configuration import Config`"),
-])
+@pytest.mark.parametrize(
+    "line, words",
+    [
+        ("from .. import __version__", "heads.py:2: `from .. import __version__` cannot be shipped"),
+        ("from ...other import thing", "heads.py:2: `from ...other import thing`"),
+        ("import variformer.modeling.norms", "heads.py:2: `import variformer.modeling.norms`"),
+        ("from variformer.configuration import Config", "heads.py:2: `from variformer.configuration import Config`"),
+    ],
+)
 def test_imports_a_flat_folder_cannot_resolve_are_refused_with_the_place(tmp_path, line, words):
     package = _package(tmp_path / "src", f"from ..configuration import Config\n{line}\n")
     (tmp_path / "out").mkdir()

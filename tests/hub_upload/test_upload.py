@@ -32,8 +32,9 @@ def exported_decoder(checkpoints, tmp_path_factory):
     return export_model(checkpoints["decoder"], tmp_path_factory.mktemp("push") / "decoder")
 
 
-def test_push_creates_the_repo_and_one_commit_with_every_file(fake_hub, hub_token, checkpoints, tmp_path, capfd,
-                                                              caplog):
+def test_push_creates_the_repo_and_one_commit_with_every_file(
+    fake_hub, hub_token, checkpoints, tmp_path, capfd, caplog
+):
     caplog.set_level(logging.DEBUG)
     results = tmp_path / "results.json"
     results.write_text(json.dumps(RESULTS))
@@ -45,27 +46,37 @@ def test_push_creates_the_repo_and_one_commit_with_every_file(fake_hub, hub_toke
     assert len(repo["commits"]) == 1 and repo["commits"][0]["oid"] == result.commit_oid
     assert result.commit_url.startswith(fake_hub.url)  # HF_ENDPOINT was honoured
     committed = fake_hub.files("alice/variformer-mt")
-    dry = push_checkpoint(checkpoints["encoder-decoder"], "alice/variformer-mt", card=card,
-                          dry_run_dir=tmp_path / "dry")
+    dry = push_checkpoint(
+        checkpoints["encoder-decoder"], "alice/variformer-mt", card=card, dry_run_dir=tmp_path / "dry"
+    )
     exported = _folder_bytes(dry.folder)
     assert exported.pop(EXPORT_MARKER)  # the export marker stays local: hidden files are never uploaded
     assert committed == exported  # exactly the exported folder, byte for byte
     assert [path for path, _ in result.files] == sorted(committed)
-    assert json.loads(committed["config.json"])["auto_map"]["AutoModelForSeq2SeqLM"] == \
-        "heads.VariformerForConditionalGeneration"
+    assert (
+        json.loads(committed["config.json"])["auto_map"]["AutoModelForSeq2SeqLM"]
+        == "heads.VariformerForConditionalGeneration"
+    )
     assert "model-index" in committed["README.md"].decode()
-    assert [path for method, path in fake_hub.requests if "/commit/" in path] == \
-        ["/api/models/alice/variformer-mt/commit/main"]
+    assert [path for method, path in fake_hub.requests if "/commit/" in path] == [
+        "/api/models/alice/variformer-mt/commit/main"
+    ]
     assert fake_hub.unexpected == [] and fake_hub.bad_auth == 0
 
     captured = capfd.readouterr()
-    _assert_no_token(hub_token, captured.out, captured.err, caplog.text, *[
-        data.decode("latin-1") for data in [*committed.values(), *_folder_bytes(dry.folder).values()]])
+    _assert_no_token(
+        hub_token,
+        captured.out,
+        captured.err,
+        caplog.text,
+        *[data.decode("latin-1") for data in [*committed.values(), *_folder_bytes(dry.folder).values()]],
+    )
 
 
 @pytest.mark.parametrize("failure", ["error", "drop"])
-def test_failure_mid_push_leaves_the_repo_as_it_was(fake_hub, hub_token, exported_decoder, tmp_path, capfd, caplog,
-                                                    failure):
+def test_failure_mid_push_leaves_the_repo_as_it_was(
+    fake_hub, hub_token, exported_decoder, tmp_path, capfd, caplog, failure
+):
     caplog.set_level(logging.DEBUG)
     first = tmp_path / "first"
     first.mkdir()
@@ -133,8 +144,19 @@ def test_offline_mode_is_a_clear_error(hub_token, monkeypatch, tmp_path):
 def test_cli_dry_run_writes_the_folder_and_lists_the_files(checkpoints, tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("HF_TOKEN", raising=False)  # a dry run needs no token
     out = tmp_path / "hub-folder"
-    code = main(["push", str(checkpoints["decoder"]), "alice/variformer-lm", "--dry-run", str(out),
-                 "--dataset", "some/corpus", "--license", "mit"])
+    code = main(
+        [
+            "push",
+            str(checkpoints["decoder"]),
+            "alice/variformer-lm",
+            "--dry-run",
+            str(out),
+            "--dataset",
+            "some/corpus",
+            "--license",
+            "mit",
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 0
     assert "Dry run" in printed and "nothing was sent" in printed

@@ -31,11 +31,22 @@ VARIANTS = {
     "decoder-rotary-gqa": ("tiny-decoder", VariformerForCausalLM, {}),
     "encoder-learned-postln": ("tiny-encoder", VariformerForMaskedLM, {}),
     "encdec-relative-bias": ("tiny-encoder-decoder", VariformerForConditionalGeneration, {"decoder_layers": 2}),
-    "encdec-sinusoidal-postln": ("tiny-encoder-decoder", VariformerForConditionalGeneration,
-                                 {"decoder_layers": 2, "position_embedding_type": "sinusoidal",
-                                  "norm_position": "post", "scale_embeddings": True, "hidden_act": "relu"}),
-    "decoder-none-mqa": ("tiny-decoder", VariformerForCausalLM,
-                         {"position_embedding_type": "none", "num_key_value_heads": 1}),
+    "encdec-sinusoidal-postln": (
+        "tiny-encoder-decoder",
+        VariformerForConditionalGeneration,
+        {
+            "decoder_layers": 2,
+            "position_embedding_type": "sinusoidal",
+            "norm_position": "post",
+            "scale_embeddings": True,
+            "hidden_act": "relu",
+        },
+    ),
+    "decoder-none-mqa": (
+        "tiny-decoder",
+        VariformerForCausalLM,
+        {"position_embedding_type": "none", "num_key_value_heads": 1},
+    ),
 }
 SCHEMES = {
     "decoder-rotary-gqa": "rotary",

@@ -59,10 +59,14 @@ def test_stock_transformers_models_sum_and_flops(tokenizer):
 
     vocab = len(tokenizer)
     stock = [
-        BertForMaskedLM(BertConfig(vocab_size=vocab, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-                                   intermediate_size=20)),
-        GPT2LMHeadModel(GPT2Config(vocab_size=vocab, n_embd=16, n_layer=2, n_head=2, n_positions=40,
-                                   bos_token_id=1, eos_token_id=2)),
+        BertForMaskedLM(
+            BertConfig(
+                vocab_size=vocab, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=20
+            )
+        ),
+        GPT2LMHeadModel(
+            GPT2Config(vocab_size=vocab, n_embd=16, n_layer=2, n_head=2, n_positions=40, bos_token_id=1, eos_token_id=2)
+        ),
     ]
     for model in stock:
         model.eval()
@@ -73,12 +77,15 @@ def test_stock_transformers_models_sum_and_flops(tokenizer):
             assert table.forward_flops == measure_forward_flops(model, **_forward_inputs(model, 9, 9))
 
 
-@pytest.mark.parametrize("name, kind, norm, stacks", [
-    ("decoder-rotary-gqa", "GQA", "pre", [("decoder", 2, True, False)]),
-    ("encoder-learned-postln", "MHA", "post", [("encoder", 2, False, False)]),
-    ("encdec-relative-bias", "MHA", "pre", [("encoder", 2, False, False), ("decoder", 2, True, True)]),
-    ("decoder-none-mqa", "MQA", "pre", [("decoder", 2, True, False)]),
-])
+@pytest.mark.parametrize(
+    "name, kind, norm, stacks",
+    [
+        ("decoder-rotary-gqa", "GQA", "pre", [("decoder", 2, True, False)]),
+        ("encoder-learned-postln", "MHA", "post", [("encoder", 2, False, False)]),
+        ("encdec-relative-bias", "MHA", "pre", [("encoder", 2, False, False), ("decoder", 2, True, True)]),
+        ("decoder-none-mqa", "MQA", "pre", [("decoder", 2, True, False)]),
+    ],
+)
 def test_architecture_spec_from_config(name, kind, norm, stacks, models):
     spec = describe_architecture(models[name])
     assert spec.attention_kind == kind and spec.norm_position == norm
@@ -96,17 +103,20 @@ def test_ffn_kind_words(models):
     assert describe_architecture(models["encdec-sinusoidal-postln"]).ffn_words.startswith("relu")
 
 
-@pytest.mark.parametrize("name, component", [
-    ("model.layers.0.self_attn.q_proj.weight", "attention"),
-    ("model.decoder.layers.1.cross_attn.k_proj.weight", "cross-attention"),
-    ("model.layers.0.self_attn_norm.weight", "norms"),
-    ("model.embed_positions.weight", "positions"),
-    ("bert.encoder.layer.0.attention.output.dense.weight", "attention"),
-    ("bert.encoder.layer.0.output.dense.weight", "FFN"),
-    ("bert.encoder.layer.0.attention.output.LayerNorm.weight", "norms"),
-    ("transformer.h.0.mlp.c_fc.weight", "FFN"),
-    ("decoder.block.0.layer.1.EncDecAttention.q.weight", "cross-attention"),
-    ("encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight", "positions"),
-])
+@pytest.mark.parametrize(
+    "name, component",
+    [
+        ("model.layers.0.self_attn.q_proj.weight", "attention"),
+        ("model.decoder.layers.1.cross_attn.k_proj.weight", "cross-attention"),
+        ("model.layers.0.self_attn_norm.weight", "norms"),
+        ("model.embed_positions.weight", "positions"),
+        ("bert.encoder.layer.0.attention.output.dense.weight", "attention"),
+        ("bert.encoder.layer.0.output.dense.weight", "FFN"),
+        ("bert.encoder.layer.0.attention.output.LayerNorm.weight", "norms"),
+        ("transformer.h.0.mlp.c_fc.weight", "FFN"),
+        ("decoder.block.0.layer.1.EncDecAttention.q.weight", "cross-attention"),
+        ("encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight", "positions"),
+    ],
+)
 def test_component_names(name, component):
     assert component_of(name) == component

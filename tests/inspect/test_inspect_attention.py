@@ -30,8 +30,11 @@ def _reference(model, tokenizer, text, target):
     with torch.no_grad():
         outputs = model(**inputs, output_attentions=True)
     if model.config.is_encoder_decoder:
-        return {"encoder": outputs.encoder_attentions, "decoder": outputs.decoder_attentions,
-                "cross": outputs.cross_attentions}
+        return {
+            "encoder": outputs.encoder_attentions,
+            "decoder": outputs.decoder_attentions,
+            "cross": outputs.cross_attentions,
+        }
     return {"self": outputs.attentions}
 
 

@@ -54,8 +54,12 @@ def test_rotary_picture_uses_the_model_frequencies(models, reports):
 def test_relative_bias_pictures_per_stack_and_head(models, reports):
     model = models["encdec-relative-bias"]
     pictures = {picture.name: picture for picture in reports["encdec-relative-bias"].pictures}
-    assert set(pictures) == {"positions_relative_bias_encoder", "positions_relative_bias_matrix_encoder",
-                             "positions_relative_bias_decoder", "positions_relative_bias_matrix_decoder"}
+    assert set(pictures) == {
+        "positions_relative_bias_encoder",
+        "positions_relative_bias_matrix_encoder",
+        "positions_relative_bias_decoder",
+        "positions_relative_bias_matrix_decoder",
+    }
     for stack in ("encoder", "decoder"):
         expected = getattr(model.model, stack).relative_bias(10, 10)[0].detach().numpy()  # (heads, q, k)
         figure = pictures[f"positions_relative_bias_matrix_{stack}"].figure
@@ -71,10 +75,12 @@ def test_stock_transformers_schemes_are_recognised(tokenizer):
     from transformers import BertConfig, BertModel, GPT2Config, GPT2Model, T5Config, T5Model
 
     small = dict(vocab_size=len(tokenizer))
-    bert = BertModel(BertConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=20,
-                                **small))
-    gpt2 = GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, n_positions=40, bos_token_id=1, eos_token_id=2,
-                                **small))
+    bert = BertModel(
+        BertConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=20, **small)
+    )
+    gpt2 = GPT2Model(
+        GPT2Config(n_embd=16, n_layer=1, n_head=2, n_positions=40, bos_token_id=1, eos_token_id=2, **small)
+    )
     t5 = T5Model(T5Config(d_model=16, d_kv=8, d_ff=20, num_layers=1, num_heads=2, **small))
     assert positional_pictures(bert, max_positions=16).scheme == "learned"
     report = positional_pictures(gpt2, max_positions=16)

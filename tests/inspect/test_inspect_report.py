@@ -20,8 +20,8 @@ from inspect_helpers import (  # noqa: F401 (fixtures)
 from PIL import Image
 
 from variformer.cli import main
-from variformer.inspect import report as report_module
 from variformer.inspect import inspect_model
+from variformer.inspect import report as report_module
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -43,8 +43,11 @@ def one_layer(name: str, vocab_size: int):
 
 def expected_names(model, report) -> set[str]:
     config = model.config
-    kinds = ({"encoder": config.num_hidden_layers, "decoder": config.decoder_layers, "cross": config.decoder_layers}
-             if config.is_encoder_decoder else {"self": config.num_hidden_layers})
+    kinds = (
+        {"encoder": config.num_hidden_layers, "decoder": config.decoder_layers, "cross": config.decoder_layers}
+        if config.is_encoder_decoder
+        else {"self": config.num_hidden_layers}
+    )
     names = {f"attention_{kind}_overview.png" for kind in kinds}
     names |= {f"attention_{kind}_layer{layer:02d}.png" for kind, layers in kinds.items() for layer in range(layers)}
     names |= {f"{picture.name}.png" for picture in report.positions.pictures}
@@ -90,8 +93,11 @@ def test_cli_end_to_end_encoder_decoder(tokenizer, tmp_path, capsys, monkeypatch
     checkpoint = _save_checkpoint(model, tokenizer, tmp_path / "ckpt")
     output = tmp_path / "inspect"
     reports = []
-    monkeypatch.setattr(report_module, "inspect_model",
-                        lambda *args, **kwargs: reports.append(inspect_model(*args, **kwargs)) or reports[-1])
+    monkeypatch.setattr(
+        report_module,
+        "inspect_model",
+        lambda *args, **kwargs: reports.append(inspect_model(*args, **kwargs)) or reports[-1],
+    )
     code = main(["inspect", str(checkpoint), "--text", TEXT, "--target", TARGET, "--output", str(output)])
     assert code == 0
     assert "index.html" in capsys.readouterr().out
@@ -114,8 +120,11 @@ def test_cli_long_text_gets_a_visible_truncation_note(tokenizer, tmp_path, capsy
 def test_cli_stock_transformers_checkpoint(tokenizer, tmp_path):
     from transformers import BertConfig, BertForMaskedLM
 
-    model = BertForMaskedLM(BertConfig(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1,
-                                       num_attention_heads=2, intermediate_size=20))
+    model = BertForMaskedLM(
+        BertConfig(
+            vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=20
+        )
+    )
     checkpoint = _save_checkpoint(model, tokenizer, tmp_path / "bert")
     output = tmp_path / "inspect"
     assert main(["inspect", str(checkpoint), "--text", TEXT, "--output", str(output)]) == 0
@@ -131,8 +140,19 @@ def test_cli_without_tokenizer_explains_and_per_head(tokenizer, tmp_path, capsys
     output = tmp_path / "out"
     assert main(["inspect", str(checkpoint), "--text", TEXT, "--output", str(output)]) == 1
     assert "--tokenizer" in capsys.readouterr().err
-    code = main(["inspect", str(checkpoint), "--text", TEXT, "--output", str(output), "--per-head",
-                 "--tokenizer", str(tokenizer_dir())])
+    code = main(
+        [
+            "inspect",
+            str(checkpoint),
+            "--text",
+            TEXT,
+            "--output",
+            str(output),
+            "--per-head",
+            "--tokenizer",
+            str(tokenizer_dir()),
+        ]
+    )
     assert code == 0
     heads = sorted(path.name for path in output.glob("attention_self_layer*_head*.png"))
     assert heads == ["attention_self_layer00_head00.png", "attention_self_layer00_head01.png"]

@@ -72,8 +72,12 @@ def test_feed_forward_formula(hidden_act):
     config = DECODER.config(hidden_act=hidden_act)
     mlp = VariformerMLP(config)
     hidden = torch.randn(2, 3, config.hidden_size)
-    act = {"relu": torch.relu, "gelu": nn.functional.gelu, "silu": nn.functional.silu,
-           "gelu_new": lambda x: nn.functional.gelu(x, approximate="tanh")}[config.mlp_activation]
+    act = {
+        "relu": torch.relu,
+        "gelu": nn.functional.gelu,
+        "silu": nn.functional.silu,
+        "gelu_new": lambda x: nn.functional.gelu(x, approximate="tanh"),
+    }[config.mlp_activation]
     if hidden_act in GATED_ACTIVATIONS:
         inner = act(mlp.gate_proj(hidden)) * mlp.up_proj(hidden)
     else:
@@ -120,7 +124,8 @@ def test_tanh_gelu_equals_transformers_and_keeps_only_its_input():
     assert torch.autograd.gradcheck(VariformerTanhGELU(), (double,))
 
     saved = []
-    with torch.autograd.graph.saved_tensors_hooks(lambda tensor: saved.append(tensor.numel()) or tensor,
-                                                  lambda tensor: tensor):
+    with torch.autograd.graph.saved_tensors_hooks(
+        lambda tensor: saved.append(tensor.numel()) or tensor, lambda tensor: tensor
+    ):
         VariformerTanhGELU()(inputs)
     assert saved == [inputs.numel()]

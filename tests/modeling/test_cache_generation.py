@@ -67,8 +67,16 @@ class GenerateMixin:
         runs = []
         for _ in range(2):
             torch.manual_seed(1234)
-            runs.append(model.generate(prompt, attention_mask=torch.ones_like(prompt), do_sample=True, top_k=20,
-                                       temperature=1.5, max_new_tokens=NEW_TOKENS))
+            runs.append(
+                model.generate(
+                    prompt,
+                    attention_mask=torch.ones_like(prompt),
+                    do_sample=True,
+                    top_k=20,
+                    temperature=1.5,
+                    max_new_tokens=NEW_TOKENS,
+                )
+            )
         assert runs[0].tolist() == runs[1].tolist()
         assert runs[0].shape == (2, self._output_length(prompt))
         assert int(runs[0].max()) < model.config.vocab_size
@@ -76,8 +84,15 @@ class GenerateMixin:
     def test_beam_search_with_and_without_cache_agree(self):
         model = self._model()
         prompt = self.tester.token_ids(model.config, 2, 5)
-        kwargs = dict(attention_mask=torch.ones_like(prompt), num_beams=3, num_return_sequences=2,
-                      max_new_tokens=NEW_TOKENS, do_sample=False, return_dict_in_generate=True, output_scores=True)
+        kwargs = dict(
+            attention_mask=torch.ones_like(prompt),
+            num_beams=3,
+            num_return_sequences=2,
+            max_new_tokens=NEW_TOKENS,
+            do_sample=False,
+            return_dict_in_generate=True,
+            output_scores=True,
+        )
         cached = model.generate(prompt, **kwargs)
         uncached = model.generate(prompt, use_cache=False, **kwargs)
         assert cached.sequences.shape == (4, self._output_length(prompt))
@@ -94,8 +109,9 @@ class GenerateMixin:
         generated = model.generate(batch, attention_mask=mask, max_new_tokens=NEW_TOKENS, do_sample=False)
         for row, prompt in enumerate(prompts):
             alone = model.generate(prompt, max_new_tokens=NEW_TOKENS, do_sample=False)
-            assert self._new_tokens(generated[row:row + 1], batch).tolist() == \
-                self._new_tokens(alone, prompt).tolist(), f"row {row}"
+            assert (
+                self._new_tokens(generated[row : row + 1], batch).tolist() == self._new_tokens(alone, prompt).tolist()
+            ), f"row {row}"
 
     @pytest.mark.parametrize("padded", [False, True], ids=["batch_1", "padded_batch"])
     @pytest.mark.parametrize("cache_implementation", [None, "static"], ids=["dynamic", "static"])
@@ -108,9 +124,15 @@ class GenerateMixin:
         if padded:
             prompts.append(self.tester.token_ids(model.config, 1, 3))
         batch, mask = self._pad_prompts(prompts, model.config.pad_token_id)
-        generated = model.generate(batch, attention_mask=mask, max_new_tokens=NEW_TOKENS, do_sample=False,
-                                   cache_implementation=cache_implementation, output_logits=True,
-                                   return_dict_in_generate=True)
+        generated = model.generate(
+            batch,
+            attention_mask=mask,
+            max_new_tokens=NEW_TOKENS,
+            do_sample=False,
+            cache_implementation=cache_implementation,
+            output_logits=True,
+            return_dict_in_generate=True,
+        )
         with torch.no_grad():
             expected = self._full_logits(model, batch, mask, generated.sequences)  # (batch, new, vocab)
         assert_close(torch.stack(generated.logits, dim=1), expected)
@@ -134,8 +156,13 @@ class GenerateMixin:
     def test_dict_output_returns_the_filled_cache(self):
         model = self._model()
         prompt = self.tester.token_ids(model.config, 2, 5)
-        generated = model.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=NEW_TOKENS,
-                                   do_sample=False, return_dict_in_generate=True)
+        generated = model.generate(
+            prompt,
+            attention_mask=torch.ones_like(prompt),
+            max_new_tokens=NEW_TOKENS,
+            do_sample=False,
+            return_dict_in_generate=True,
+        )
         cache = output_cache(generated)
         assert cache is not None
         # the last generated token has not been fed back yet
@@ -157,8 +184,12 @@ class GenerateMixin:
     def test_compiled_static_cache_generation_matches_eager(self):
         model = self._model()
         prompt = self.tester.token_ids(model.config, 2, 5)
-        kwargs = dict(attention_mask=torch.ones_like(prompt), max_new_tokens=NEW_TOKENS, do_sample=False,
-                      cache_implementation="static")
+        kwargs = dict(
+            attention_mask=torch.ones_like(prompt),
+            max_new_tokens=NEW_TOKENS,
+            do_sample=False,
+            cache_implementation="static",
+        )
         expected = model.generate(prompt, disable_compile=True, **kwargs)
         compile_config = CompileConfig(fullgraph=True, mode="default")
         compile_config._compile_all_devices = True  # transformers compiles on CUDA only unless told so
@@ -183,8 +214,9 @@ class TestDecoderCacheAndGeneration(CachedDecodingMixin, GenerateMixin):
         input_ids, mask = inputs["input_ids"], inputs["attention_mask"]
         logits, start = [], 0
         for end in [PROMPT_LENGTH, *range(PROMPT_LENGTH + 1, input_ids.shape[1] + 1)]:
-            outputs = model(input_ids=input_ids[:, start:end], attention_mask=mask[:, :end],
-                            **{CACHE_KWARG: cache}, use_cache=True)
+            outputs = model(
+                input_ids=input_ids[:, start:end], attention_mask=mask[:, :end], **{CACHE_KWARG: cache}, use_cache=True
+            )
             logits.append(outputs.logits)
             start = end
         return torch.cat(logits, dim=1)
@@ -199,7 +231,7 @@ class TestDecoderCacheAndGeneration(CachedDecodingMixin, GenerateMixin):
         return prompt.shape[1] + NEW_TOKENS
 
     def _new_tokens(self, output, prompt):
-        return output[:, prompt.shape[1]:]
+        return output[:, prompt.shape[1] :]
 
     def _pad_prompts(self, prompts, pad_token_id):
         """Left padding, as decoder-only generation needs."""
@@ -207,8 +239,8 @@ class TestDecoderCacheAndGeneration(CachedDecodingMixin, GenerateMixin):
         batch = torch.full((len(prompts), length), pad_token_id)
         mask = torch.zeros(len(prompts), length, dtype=torch.long)
         for row, prompt in enumerate(prompts):
-            batch[row, length - prompt.shape[1]:] = prompt[0]
-            mask[row, length - prompt.shape[1]:] = 1
+            batch[row, length - prompt.shape[1] :] = prompt[0]
+            mask[row, length - prompt.shape[1] :] = 1
         return batch, mask
 
     def _full_logits(self, model, batch, mask, sequences):
@@ -216,9 +248,13 @@ class TestDecoderCacheAndGeneration(CachedDecodingMixin, GenerateMixin):
         left-padded prompt (counted over real tokens only)."""
         full_mask = torch.cat([mask, torch.ones(mask.shape[0], NEW_TOKENS, dtype=mask.dtype)], dim=1)
         position_ids = (full_mask.cumsum(-1) - 1).clamp(min=0)  # (batch, seq)
-        logits = model(input_ids=sequences[:, :-1], attention_mask=full_mask[:, :-1],
-                       position_ids=position_ids[:, :-1], use_cache=False).logits
-        return logits[:, batch.shape[1] - 1:]
+        logits = model(
+            input_ids=sequences[:, :-1],
+            attention_mask=full_mask[:, :-1],
+            position_ids=position_ids[:, :-1],
+            use_cache=False,
+        ).logits
+        return logits[:, batch.shape[1] - 1 :]
 
     def test_generate_continues_a_given_cache(self):
         model = self._model()
@@ -248,9 +284,13 @@ class TestEncoderDecoderCacheAndGeneration(CachedDecodingMixin, GenerateMixin):
         target = inputs["decoder_input_ids"]
         logits, start = [], 0
         for end in [PROMPT_LENGTH, *range(PROMPT_LENGTH + 1, target.shape[1] + 1)]:
-            outputs = model(encoder_outputs=BaseModelOutput(last_hidden_state=encoder_outputs.last_hidden_state),
-                            attention_mask=inputs["attention_mask"], decoder_input_ids=target[:, start:end],
-                            **{CACHE_KWARG: cache}, use_cache=True)
+            outputs = model(
+                encoder_outputs=BaseModelOutput(last_hidden_state=encoder_outputs.last_hidden_state),
+                attention_mask=inputs["attention_mask"],
+                decoder_input_ids=target[:, start:end],
+                **{CACHE_KWARG: cache},
+                use_cache=True,
+            )
             logits.append(outputs.logits)
             start = end
         return torch.cat(logits, dim=1)
@@ -304,7 +344,8 @@ def test_unpadded_decoding_steps_build_no_mask_and_match_the_full_forward(attn_i
     with torch.no_grad():
         expected = model(input_ids=input_ids, attention_mask=mask, use_cache=False).logits
         steps = TestDecoderCacheAndGeneration()._decode_step_by_step(
-            model, {"input_ids": input_ids, "attention_mask": mask}, DynamicCache(config=config))
+            model, {"input_ids": input_ids, "attention_mask": mask}, DynamicCache(config=config)
+        )
     assert_close(steps, expected)
     assert mask_lengths == [input_ids.shape[1], PROMPT_LENGTH]  # the full forward and the prompt, no step
 
@@ -321,6 +362,7 @@ def test_padded_decoding_steps_keep_the_mask():
         mask[0, 0] = 0
         padded = model(input_ids=input_ids[:, -1:], attention_mask=mask, **{CACHE_KWARG: cache}).logits
         cache.crop(-1)
-        unpadded = model(input_ids=input_ids[:, -1:], attention_mask=torch.ones_like(mask),
-                         **{CACHE_KWARG: cache}).logits
+        unpadded = model(
+            input_ids=input_ids[:, -1:], attention_mask=torch.ones_like(mask), **{CACHE_KWARG: cache}
+        ).logits
     assert (padded - unpadded).abs().max() > 1e-4

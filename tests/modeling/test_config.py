@@ -23,8 +23,16 @@ from variformer.configuration import config as config_module
 
 from .testers import TESTERS, variant_tester
 
-REQUIRED_PRESETS = ("transformer-base", "bert-base", "gpt2-small", "t5-small", "llama-tiny",
-                    "tiny-encoder", "tiny-decoder", "tiny-encoder-decoder")
+REQUIRED_PRESETS = (
+    "transformer-base",
+    "bert-base",
+    "gpt2-small",
+    "t5-small",
+    "llama-tiny",
+    "tiny-encoder",
+    "tiny-decoder",
+    "tiny-encoder-decoder",
+)
 
 
 def documented_fields() -> set[str]:
@@ -58,15 +66,17 @@ def test_hf_flags_derive_from_architecture(architecture):
     config = VariformerConfig(architecture=architecture, pad_token_id=0)
     assert config.is_encoder_decoder is expected
     # stale flags in the kwargs (e.g. from an old config.json) cannot contradict `architecture`, nor come back
-    stale = VariformerConfig(architecture=architecture, pad_token_id=0, is_encoder_decoder=not expected,
-                             is_decoder=not expected)
+    stale = VariformerConfig(
+        architecture=architecture, pad_token_id=0, is_encoder_decoder=not expected, is_decoder=not expected
+    )
     assert stale.is_encoder_decoder is expected
     assert "is_decoder" not in stale.to_dict() and not hasattr(stale, "is_decoder")
 
 
 def test_derived_defaults():
-    config = VariformerConfig(architecture="encoder-decoder", hidden_size=64, num_attention_heads=4,
-                              num_hidden_layers=3, pad_token_id=0)
+    config = VariformerConfig(
+        architecture="encoder-decoder", hidden_size=64, num_attention_heads=4, num_hidden_layers=3, pad_token_id=0
+    )
     assert (config.head_dim, config.intermediate_size, config.num_key_value_heads) == (16, 256, 4)
     assert (config.decoder_layers, config.decoder_start_token_id) == (3, 0)
     assert VariformerConfig(architecture="encoder").classifier_pooling == "first"
@@ -99,8 +109,11 @@ def test_config_round_trips_through_auto_config(tester, tmp_path):
 INVALID_CONFIGS = [
     (dict(architecture="decoder", hidden_size=30, num_attention_heads=4), "hidden_size", "divisible"),
     (dict(architecture="decoder", num_attention_heads=4, num_key_value_heads=3), "num_key_value_heads", "divide"),
-    (dict(architecture="decoder", hidden_size=36, num_attention_heads=4, position_embedding_type="rotary"),
-     "head_dim", "odd"),
+    (
+        dict(architecture="decoder", hidden_size=36, num_attention_heads=4, position_embedding_type="rotary"),
+        "head_dim",
+        "odd",
+    ),
     (dict(architecture="decoder", decoder_layers=2), "decoder_layers", "encoder-decoder"),
     (dict(architecture="encoder", decoder_layers=2), "decoder_layers", "encoder-decoder"),
     (dict(architecture="encoder-decoder", type_vocab_size=2, pad_token_id=0), "type_vocab_size", "encoder-decoder"),
@@ -117,12 +130,15 @@ def test_invalid_config_raises_naming_the_field(overrides, field, word):
     assert word in str(error.value)
 
 
-@pytest.mark.parametrize("field, value", [
-    ("architecture", "encoder-only"),
-    ("position_embedding_type", "alibi"),
-    ("norm_type", "batchnorm"),
-    ("norm_position", "sandwich"),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("architecture", "encoder-only"),
+        ("position_embedding_type", "alibi"),
+        ("norm_type", "batchnorm"),
+        ("norm_position", "sandwich"),
+    ],
+)
 def test_closed_choices_reject_unknown_values(field, value):
     with pytest.raises(ValueError, match=field):
         VariformerConfig(**{field: value})
@@ -133,14 +149,17 @@ def test_unknown_preset_raises_with_known_names():
         VariformerConfig.from_preset("gpt5")
 
 
-@pytest.mark.parametrize("head, architecture", [
-    (VariformerForCausalLM, "encoder"),
-    (VariformerForCausalLM, "encoder-decoder"),
-    (VariformerForMaskedLM, "decoder"),
-    (VariformerForConditionalGeneration, "decoder"),
-    (VariformerForTokenClassification, "encoder-decoder"),
-    (VariformerForQuestionAnswering, "decoder"),
-])
+@pytest.mark.parametrize(
+    "head, architecture",
+    [
+        (VariformerForCausalLM, "encoder"),
+        (VariformerForCausalLM, "encoder-decoder"),
+        (VariformerForMaskedLM, "decoder"),
+        (VariformerForConditionalGeneration, "decoder"),
+        (VariformerForTokenClassification, "encoder-decoder"),
+        (VariformerForQuestionAnswering, "decoder"),
+    ],
+)
 def test_head_on_wrong_architecture_raises(head, architecture):
     config = variant_tester(architecture).config()
     with pytest.raises(ValueError, match="architecture") as error:
@@ -167,8 +186,9 @@ def test_every_architecture_builds_from_defaults():
 def test_encoder_decoder_without_a_start_token_cannot_shift_labels():
     from variformer import VariformerForConditionalGeneration
 
-    config = VariformerConfig(architecture="encoder-decoder", vocab_size=16, hidden_size=8, num_attention_heads=2,
-                              num_hidden_layers=1)
+    config = VariformerConfig(
+        architecture="encoder-decoder", vocab_size=16, hidden_size=8, num_attention_heads=2, num_hidden_layers=1
+    )
     assert config.decoder_start_token_id is None
     model = VariformerForConditionalGeneration(config)
     labels = torch.tensor([[3, 4, 5]])

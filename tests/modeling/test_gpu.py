@@ -20,8 +20,9 @@ TESTERS = [DECODER, ENCODER, ENCODER_DECODER]
 
 
 def _model(tester, dtype=torch.bfloat16, **overrides):
-    config = tester.config(hidden_size=64, num_attention_heads=4, hidden_dropout_prob=0.0, attention_dropout=0.0,
-                           **overrides)
+    config = tester.config(
+        hidden_size=64, num_attention_heads=4, hidden_dropout_prob=0.0, attention_dropout=0.0, **overrides
+    )
     return tester.lm_class(config).to("cuda", dtype).eval()
 
 
@@ -56,8 +57,9 @@ def test_flash_kernel_runs_the_decoder_and_matches_the_math_kernel():
 def test_compiled_static_cache_generation_matches_eager_on_cuda():
     model = _model(DECODER, eos_token_id=None)
     prompt = DECODER.token_ids(model.config, 2, 5).cuda()
-    kwargs = dict(attention_mask=torch.ones_like(prompt), max_new_tokens=8, do_sample=False,
-                  cache_implementation="static")
+    kwargs = dict(
+        attention_mask=torch.ones_like(prompt), max_new_tokens=8, do_sample=False, cache_implementation="static"
+    )
     expected = model.generate(prompt, disable_compile=True, **kwargs)
     compiled = model.generate(prompt, compile_config=CompileConfig(fullgraph=True), **kwargs)
     assert compiled.tolist() == expected.tolist()

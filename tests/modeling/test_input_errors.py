@@ -49,8 +49,7 @@ def test_token_id_outside_the_vocabulary_in_a_decoding_step(tester):
     with torch.no_grad():
         cache = output_cache(model(**source, **{target_key: tester.token_ids(config, 1, 3)}, use_cache=True))
         with pytest.raises(ValueError, match=r"input_ids.*holds id 99.*vocab_size=99"):
-            model(**source, **{target_key: torch.tensor([[config.vocab_size]])}, use_cache=True,
-                  **{CACHE_KWARG: cache})
+            model(**source, **{target_key: torch.tensor([[config.vocab_size]])}, use_cache=True, **{CACHE_KWARG: cache})
 
 
 @pytest.mark.parametrize("position_embedding_type", ["learned", "sinusoidal"])
@@ -109,8 +108,10 @@ def test_encoder_decoder_without_decoder_inputs():
 def test_neither_input_ids_nor_embeddings(tester):
     model = tester.lm_class(tester.config()).eval()
     with pytest.raises(ValueError, match=r"exactly one of `input_ids` or `inputs_embeds`, got neither"):
-        model(attention_mask=torch.ones(1, 3, dtype=torch.long),
-              **({"decoder_input_ids": torch.ones(1, 2, dtype=torch.long)} if tester.is_encoder_decoder else {}))
+        model(
+            attention_mask=torch.ones(1, 3, dtype=torch.long),
+            **({"decoder_input_ids": torch.ones(1, 2, dtype=torch.long)} if tester.is_encoder_decoder else {}),
+        )
 
 
 def test_token_type_ids_without_token_type_embeddings():
@@ -160,6 +161,11 @@ def test_input_checks_add_no_graph_break_to_a_static_cache_decoding_step():
         model(input_ids=prompt, use_cache=True, **{CACHE_KWARG: cache})
         step = DECODER.token_ids(config, 1, 1)
         mask = torch.ones(1, 6, dtype=torch.long)
-        explanation = torch._dynamo.explain(model)(input_ids=step, attention_mask=mask, use_cache=True,
-                                                   position_ids=torch.tensor([[5]]), **{CACHE_KWARG: cache})
+        explanation = torch._dynamo.explain(model)(
+            input_ids=step,
+            attention_mask=mask,
+            use_cache=True,
+            position_ids=torch.tensor([[5]]),
+            **{CACHE_KWARG: cache},
+        )
     assert explanation.graph_break_count == 0, explanation.break_reasons

@@ -23,8 +23,9 @@ VOCAB, HIDDEN = 37, 16
 def _plain_loss(hidden, head, labels, ignore_index=-100, label_smoothing=0.0, num_items_in_batch=None):
     logits = head(hidden).float().reshape(-1, head.out_features)  # (tokens, vocab)
     reduction = "mean" if num_items_in_batch is None else "sum"
-    loss = nn.functional.cross_entropy(logits, labels.reshape(-1), ignore_index=ignore_index,
-                                       label_smoothing=label_smoothing, reduction=reduction)
+    loss = nn.functional.cross_entropy(
+        logits, labels.reshape(-1), ignore_index=ignore_index, label_smoothing=label_smoothing, reduction=reduction
+    )
     return loss if num_items_in_batch is None else loss / num_items_in_batch
 
 
@@ -50,7 +51,8 @@ def test_loss_and_gradients_equal_the_full_logits(bias, label_smoothing, num_ite
     options = dict(label_smoothing=label_smoothing, num_items_in_batch=num_items_in_batch)
     expected, expected_grads = _loss_and_grads(lambda h, m: _plain_loss(h, m, labels, **options), hidden, head)
     actual, grads = _loss_and_grads(
-        lambda h, m: linear_cross_entropy(h, m, labels, chunk_size=chunk_size, **options), hidden, head)
+        lambda h, m: linear_cross_entropy(h, m, labels, chunk_size=chunk_size, **options), hidden, head
+    )
     assert_close(actual, expected)
     assert len(grads) == len(expected_grads) == (3 if bias else 2)
     for grad, expected_grad in zip(grads, expected_grads):

@@ -42,8 +42,11 @@ IGNORE_TORCH_FLEX_DEPRECATION = pytest.mark.filterwarnings(
 
 
 def trainable_parameters_without_gradient(model: nn.Module) -> list[str]:
-    return [name for name, param in model.named_parameters()
-            if param.requires_grad and (param.grad is None or not param.grad.abs().sum() > 0)]
+    return [
+        name
+        for name, param in model.named_parameters()
+        if param.requires_grad and (param.grad is None or not param.grad.abs().sum() > 0)
+    ]
 
 
 def pad_right(ids: torch.Tensor, length: int, pad_token_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -108,8 +111,9 @@ class OptionGridMixin:
     @pytest.mark.parametrize("position_embedding_type", ["rotary", "relative_bias"])
     def test_head_dim_independent_of_hidden_size(self, position_embedding_type):
         """hidden 36 with 4 heads of width 6 (attention width 24), as T5 decouples them."""
-        config = self.tester.config(hidden_size=36, num_attention_heads=4, head_dim=6,
-                                    position_embedding_type=position_embedding_type)
+        config = self.tester.config(
+            hidden_size=36, num_attention_heads=4, head_dim=6, position_embedding_type=position_embedding_type
+        )
         model = self.tester.lm_class(config)
         inputs = self.tester.head_inputs(self.tester.lm_class, config)
         model(**inputs, **self.tester.labels(self.tester.lm_class, config, inputs)).loss.backward()
@@ -430,8 +434,15 @@ def _wildcard_names(model: nn.Module, parameters: bool = True) -> set[str]:
 
 
 # ---------------------------------------------------------------------------------------------- variants
-class TestEncoder(OptionGridMixin, HeadsMixin, SaveLoadMixin, RightPaddingMixin,
-                  SequenceClassificationPaddingMixin, AttentionBackendMixin, EngineReadinessMixin):
+class TestEncoder(
+    OptionGridMixin,
+    HeadsMixin,
+    SaveLoadMixin,
+    RightPaddingMixin,
+    SequenceClassificationPaddingMixin,
+    AttentionBackendMixin,
+    EngineReadinessMixin,
+):
     tester = ENCODER
 
     def _attention_groups(self, outputs):
@@ -451,8 +462,9 @@ class TestEncoder(OptionGridMixin, HeadsMixin, SaveLoadMixin, RightPaddingMixin,
         with torch.no_grad():
             default = model(input_ids=input_ids).logits
             assert_close(model(input_ids=input_ids, token_type_ids=torch.zeros_like(input_ids)).logits, default)
-            assert not torch.allclose(model(input_ids=input_ids, token_type_ids=torch.ones_like(input_ids)).logits,
-                                      default)
+            assert not torch.allclose(
+                model(input_ids=input_ids, token_type_ids=torch.ones_like(input_ids)).logits, default
+            )
 
     def test_attention_is_bidirectional(self):
         config = self.tester.config()
@@ -464,8 +476,15 @@ class TestEncoder(OptionGridMixin, HeadsMixin, SaveLoadMixin, RightPaddingMixin,
             assert not torch.allclose(model(input_ids=input_ids).logits[0, 0], model(input_ids=changed).logits[0, 0])
 
 
-class TestDecoder(OptionGridMixin, HeadsMixin, SaveLoadMixin, RightPaddingMixin,
-                  SequenceClassificationPaddingMixin, AttentionBackendMixin, EngineReadinessMixin):
+class TestDecoder(
+    OptionGridMixin,
+    HeadsMixin,
+    SaveLoadMixin,
+    RightPaddingMixin,
+    SequenceClassificationPaddingMixin,
+    AttentionBackendMixin,
+    EngineReadinessMixin,
+):
     tester = DECODER
 
     def _attention_groups(self, outputs):
@@ -507,13 +526,22 @@ class TestDecoder(OptionGridMixin, HeadsMixin, SaveLoadMixin, RightPaddingMixin,
         assert set(config.base_model_pp_plan) <= names
 
 
-class TestEncoderDecoder(OptionGridMixin, HeadsMixin, SaveLoadMixin, SequenceClassificationPaddingMixin,
-                         AttentionBackendMixin, EngineReadinessMixin):
+class TestEncoderDecoder(
+    OptionGridMixin,
+    HeadsMixin,
+    SaveLoadMixin,
+    SequenceClassificationPaddingMixin,
+    AttentionBackendMixin,
+    EngineReadinessMixin,
+):
     tester = ENCODER_DECODER
 
     def _attention_groups(self, outputs):
-        return {"encoder_attentions": outputs.encoder_attentions, "decoder_attentions": outputs.decoder_attentions,
-                "cross_attentions": outputs.cross_attentions}
+        return {
+            "encoder_attentions": outputs.encoder_attentions,
+            "decoder_attentions": outputs.decoder_attentions,
+            "cross_attentions": outputs.cross_attentions,
+        }
 
     def _attention_layout(self, name, config, inputs):
         source, target = inputs["input_ids"].shape[1], inputs["decoder_input_ids"].shape[1]
@@ -524,8 +552,10 @@ class TestEncoderDecoder(OptionGridMixin, HeadsMixin, SaveLoadMixin, SequenceCla
         }[name]
 
     def _hidden_state_groups(self, outputs):
-        return {"encoder_hidden_states": outputs.encoder_hidden_states,
-                "decoder_hidden_states": outputs.decoder_hidden_states}
+        return {
+            "encoder_hidden_states": outputs.encoder_hidden_states,
+            "decoder_hidden_states": outputs.decoder_hidden_states,
+        }
 
     def test_decoder_embeddings_are_the_encoder_embeddings(self, tmp_path):
         for tie in (True, False):
@@ -538,8 +568,9 @@ class TestEncoderDecoder(OptionGridMixin, HeadsMixin, SaveLoadMixin, SequenceCla
             for candidate in (model, loaded):
                 assert candidate.model.decoder.embed_tokens.weight is candidate.model.encoder.embed_tokens.weight
             # loaded, not initialized again
-            torch.testing.assert_close(loaded.model.decoder.embed_tokens.weight,
-                                       model.model.encoder.embed_tokens.weight, rtol=0, atol=0)
+            torch.testing.assert_close(
+                loaded.model.decoder.embed_tokens.weight, model.model.encoder.embed_tokens.weight, rtol=0, atol=0
+            )
 
     def test_resize_keeps_encoder_and_decoder_embeddings_shared(self):
         model = self.tester.lm_class(self.tester.config(tie_word_embeddings=False))
@@ -557,8 +588,12 @@ class TestEncoderDecoder(OptionGridMixin, HeadsMixin, SaveLoadMixin, SequenceCla
         padded_target, target_mask = pad_right(target, 5, config.pad_token_id)
         with torch.no_grad():
             expected = model(input_ids=source, decoder_input_ids=target).logits
-            padded = model(input_ids=padded_source, attention_mask=source_mask, decoder_input_ids=padded_target,
-                           decoder_attention_mask=target_mask).logits
+            padded = model(
+                input_ids=padded_source,
+                attention_mask=source_mask,
+                decoder_input_ids=padded_target,
+                decoder_attention_mask=target_mask,
+            ).logits
         assert_close(padded[:, :3], expected)
 
     def test_cross_attention_ignores_padded_source(self):

@@ -25,9 +25,19 @@ def examples(tester, head_class, config, count: int) -> list[dict]:
 
 
 def training_arguments(tmp_path, **overrides) -> TrainingArguments:
-    defaults = dict(output_dir=str(tmp_path), per_device_train_batch_size=2, max_steps=1, learning_rate=1e-2,
-                    report_to=[], use_cpu=True, save_strategy="no", logging_strategy="no", disable_tqdm=True,
-                    dataloader_num_workers=0, seed=0)
+    defaults = dict(
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=2,
+        max_steps=1,
+        learning_rate=1e-2,
+        report_to=[],
+        use_cpu=True,
+        save_strategy="no",
+        logging_strategy="no",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        seed=0,
+    )
     return TrainingArguments(**{**defaults, **overrides})
 
 
@@ -39,8 +49,11 @@ class TrainerMixin:
         model = trainable_head(config)
         parameters_before = {name: param.detach().clone() for name, param in model.named_parameters()}
         buffers_before = {name: buffer.clone() for name, buffer in model.named_buffers()}
-        trainer = Trainer(model=model, args=training_arguments(tmp_path),
-                          train_dataset=examples(self.tester, trainable_head, config, 2))
+        trainer = Trainer(
+            model=model,
+            args=training_arguments(tmp_path),
+            train_dataset=examples(self.tester, trainable_head, config, 2),
+        )
         result = trainer.train()
         assert math.isfinite(result.training_loss)
         unchanged = [name for name, param in model.named_parameters() if torch.equal(param, parameters_before[name])]
@@ -58,8 +71,14 @@ class TrainerMixin:
         for batch_size, steps in ((2, 1), (1, 2)):
             model = trainable_head(config)
             model.load_state_dict(initial)
-            args = training_arguments(tmp_path, per_device_train_batch_size=batch_size, max_grad_norm=0.0,
-                                      gradient_accumulation_steps=steps, optim="sgd", learning_rate=1.0)
+            args = training_arguments(
+                tmp_path,
+                per_device_train_batch_size=batch_size,
+                max_grad_norm=0.0,
+                gradient_accumulation_steps=steps,
+                optim="sgd",
+                learning_rate=1.0,
+            )
             losses.append(Trainer(model=model, args=args, train_dataset=dataset).train().training_loss)
             updated.append(model.state_dict())
         assert losses[1] == pytest.approx(losses[0], rel=1e-5)
@@ -110,8 +129,11 @@ class GradientCheckpointingMixin:
             results.append((outputs.loss.detach(), {name: param.grad for name, param in model.named_parameters()}))
         (loss, gradients), (checkpointed_loss, checkpointed_gradients) = results
         assert_close(checkpointed_loss, loss)
-        missing = [name for name, gradient in checkpointed_gradients.items()
-                   if gradient is None and gradients[name] is not None]
+        missing = [
+            name
+            for name, gradient in checkpointed_gradients.items()
+            if gradient is None and gradients[name] is not None
+        ]
         assert missing == []
         for name, gradient in gradients.items():
             if gradient is not None:
@@ -129,12 +151,17 @@ class LoraMixin:
         config = self.tester.config()
         inputs = self.tester.inputs(config)
         labels = self.tester.labels(self.tester.lm_class, config, inputs)
-        model = get_peft_model(self.tester.lm_class(config), LoraConfig(
-            r=4, lora_alpha=8, lora_dropout=0.0, target_modules=["q_proj", "v_proj", "up_proj", "down_proj"]))
+        model = get_peft_model(
+            self.tester.lm_class(config),
+            LoraConfig(
+                r=4, lora_alpha=8, lora_dropout=0.0, target_modules=["q_proj", "v_proj", "up_proj", "down_proj"]
+            ),
+        )
         trainable = {name for name, param in model.named_parameters() if param.requires_grad}
         assert trainable and all("lora_" in name for name in trainable)
-        frozen_before = {name: param.detach().clone() for name, param in model.named_parameters()
-                         if name not in trainable}
+        frozen_before = {
+            name: param.detach().clone() for name, param in model.named_parameters() if name not in trainable
+        }
         optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
         model(**inputs, **labels).loss.backward()
         optimizer.step()
@@ -174,11 +201,16 @@ def test_plain_trainer_label_smoothing_shifts_causal_lm_targets(tmp_path):
         loss = trainer.compute_loss(model, {**inputs, "labels": labels})
         logits = model(**inputs).logits
     expected = torch.nn.functional.cross_entropy(
-        logits[:, :-1].reshape(-1, config.vocab_size), labels[:, 1:].reshape(-1), ignore_index=-100,
+        logits[:, :-1].reshape(-1, config.vocab_size),
+        labels[:, 1:].reshape(-1),
+        ignore_index=-100,
         label_smoothing=0.1,
     )
     unshifted = torch.nn.functional.cross_entropy(
-        logits.reshape(-1, config.vocab_size), labels.reshape(-1), ignore_index=-100, label_smoothing=0.1,
+        logits.reshape(-1, config.vocab_size),
+        labels.reshape(-1),
+        ignore_index=-100,
+        label_smoothing=0.1,
     )
     assert_close(loss, expected)
     assert not torch.allclose(loss, unshifted)

@@ -47,7 +47,7 @@ IGNORE_DYNAMO_AUTOGRAD_CTX_WARNING = pytest.mark.filterwarnings(
 SLOW_ON_CPU = pytest.mark.skipif(
     os.environ.get("VARIFORMER_SLOW") != "1",
     reason="compiles with torch.compile (tens of seconds on CPU); set VARIFORMER_SLOW=1 to run it "
-           "(CI does, on the newest releases)",
+    "(CI does, on the newest releases)",
 )
 
 
@@ -119,8 +119,10 @@ class VariantTester:
         if model_class is VariformerForTokenClassification:
             return {"labels": torch.randint(0, config.num_labels, (batch, length))}
         if model_class is VariformerForQuestionAnswering:
-            return {"start_positions": torch.randint(0, length, (batch,)),
-                    "end_positions": torch.randint(0, length, (batch,))}
+            return {
+                "start_positions": torch.randint(0, length, (batch,)),
+                "end_positions": torch.randint(0, length, (batch,)),
+            }
         if model_class is VariformerForConditionalGeneration:
             return {"labels": inputs["decoder_input_ids"].clone()}
         labels = inputs["input_ids"].clone()
@@ -167,6 +169,7 @@ TESTERS = (ENCODER, DECODER, ENCODER_DECODER)
 
 def variant_tester(architecture: str) -> VariantTester:
     return next(tester for tester in TESTERS if tester.architecture == architecture)
+
 
 # Config options the forward/backward grid crosses; every pair of values of two options appears in some row.
 OPTION_VALUES = {

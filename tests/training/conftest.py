@@ -15,8 +15,11 @@ def tiny_recipe(name: str, output_dir: Path, *overrides: str):
     """recipes/tiny/NAME.yaml with output_dir and `overrides` (dotted KEY=YAML), paths relative to the repo."""
     from variformer.training import load_recipe
 
-    return load_recipe(TINY_RECIPES / f"{name}.yaml", overrides=[f"output_dir={json.dumps(str(output_dir))}",
-                                                                 *overrides], base_dir=REPO_ROOT)
+    return load_recipe(
+        TINY_RECIPES / f"{name}.yaml",
+        overrides=[f"output_dir={json.dumps(str(output_dir))}", *overrides],
+        base_dir=REPO_ROOT,
+    )
 
 
 def read_metrics(output_dir: Path) -> dict:

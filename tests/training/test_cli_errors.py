@@ -18,8 +18,13 @@ from .test_recipe import minimal
 
 
 def train(recipe: Path, *options: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "variformer.cli", "train", str(recipe), *options],
-                          capture_output=True, text=True, cwd=recipe.parent, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "variformer.cli", "train", str(recipe), *options],
+        capture_output=True,
+        text=True,
+        cwd=recipe.parent,
+        timeout=300,
+    )
 
 
 def write_recipe(tmp_path: Path, shared_data: Path, **changes) -> Path:
@@ -75,21 +80,27 @@ def test_read_only_output_dir_fails_before_any_work(tmp_path, shared_data):
     finally:
         if folder.parent == tmp_path:
             folder.chmod(0o755)
-    assert_refused(result, f"output_dir: '{folder / 'run'}'", "is not writable", f"cannot create files in {folder}",
-                   "--output-dir")
+    assert_refused(
+        result, f"output_dir: '{folder / 'run'}'", "is not writable", f"cannot create files in {folder}", "--output-dir"
+    )
     assert not (folder / "run").exists() and not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("content, line, column, byte", [
-    ("name: café\n".encode("latin-1"), 1, 10, 0xE9),  # a Latin-1 file
-    (b"name: unit\n\x89PNG\r\n\x1a\n\x00\x00", 2, 1, 0x89),  # a binary file
-], ids=["latin-1", "binary"])
+@pytest.mark.parametrize(
+    "content, line, column, byte",
+    [
+        ("name: café\n".encode("latin-1"), 1, 10, 0xE9),  # a Latin-1 file
+        (b"name: unit\n\x89PNG\r\n\x1a\n\x00\x00", 2, 1, 0x89),  # a binary file
+    ],
+    ids=["latin-1", "binary"],
+)
 def test_recipe_that_is_not_utf8_names_the_file_and_line(tmp_path, content, line, column, byte):
     recipe = tmp_path / "recipe.yaml"
     recipe.write_bytes(content)
     result = train(recipe, "--check")
-    assert_refused(result, f"{recipe}: not UTF-8 text: byte 0x{byte:02x} at line {line}, column {column}",
-                   "save the file as UTF-8")
+    assert_refused(
+        result, f"{recipe}: not UTF-8 text: byte 0x{byte:02x} at line {line}, column {column}", "save the file as UTF-8"
+    )
 
 
 def test_parent_recipe_that_is_not_utf8_is_named(tmp_path):
@@ -106,7 +117,12 @@ def test_resume_without_a_complete_checkpoint_is_a_clear_error(tmp_path, shared_
     broken.mkdir(parents=True)
     (broken / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{")  # a truncated header
     result = train(recipe, "--resume")
-    assert_refused(result, "variformer train: error: --resume: no complete checkpoint in",
-                   "checkpoint-2: no trainer_state.json", "left as they are", status=1)
+    assert_refused(
+        result,
+        "variformer train: error: --resume: no complete checkpoint in",
+        "checkpoint-2: no trainer_state.json",
+        "left as they are",
+        status=1,
+    )
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["checkpoint-2"]  # nothing trained or removed
     assert [p.name for p in broken.iterdir()] == ["model.safetensors"]

@@ -53,9 +53,17 @@ def outputs_of(model, batch) -> torch.Tensor:
 
 def train_a_few_steps(model, batch, tmp_path, steps: int = 4, use_cpu: bool = True):
     rows = [{key: value[i].tolist() for key, value in batch.items()} for i in range(len(batch["input_ids"]))]
-    args = TrainingArguments(output_dir=str(tmp_path / "trainer"), max_steps=steps, per_device_train_batch_size=8,
-                             learning_rate=2e-2, report_to="none", save_strategy="no", logging_steps=1,
-                             dataloader_pin_memory=False, use_cpu=use_cpu)
+    args = TrainingArguments(
+        output_dir=str(tmp_path / "trainer"),
+        max_steps=steps,
+        per_device_train_batch_size=8,
+        learning_rate=2e-2,
+        report_to="none",
+        save_strategy="no",
+        logging_steps=1,
+        dataloader_pin_memory=False,
+        use_cpu=use_cpu,
+    )
     trainer = Trainer(model=model, args=args, train_dataset=Dataset.from_list(rows))
     trainer.train()
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
@@ -83,8 +91,9 @@ def test_lora_attach_train_save_load_merge(tmp_path, name, architecture, head, o
         assert any("score" in name and "modules_to_save" in name for name in trainable)
 
     train_a_few_steps(model, batch, tmp_path)
-    assert any(module.lora_B["default"].weight.abs().sum() > 0 for module in model.modules()
-               if hasattr(module, "lora_B")), "training left every LoRA B at zero"
+    assert any(
+        module.lora_B["default"].weight.abs().sum() > 0 for module in model.modules() if hasattr(module, "lora_B")
+    ), "training left every LoRA B at zero"
     adapted = outputs_of(model, batch)
     assert not torch.allclose(adapted, before, atol=1e-4), "the adapter changed nothing"
 
@@ -123,8 +132,9 @@ def test_qlora_trains_on_gpu(tmp_path):
 
     config = tiny_config("decoder", hidden_size=64, intermediate_size=128)
     VariformerForCausalLM(config).save_pretrained(tmp_path / "base")
-    model = VariformerForCausalLM.from_pretrained(tmp_path / "base", quantization_config=four_bit_quantization_config(),
-                                                  device_map={"": 0})
+    model = VariformerForCausalLM.from_pretrained(
+        tmp_path / "base", quantization_config=four_bit_quantization_config(), device_map={"": 0}
+    )
     assert any("4bit" in type(module).__name__ for module in model.modules())
     model = apply_lora(model, "causal_lm", quantized=True, r=4, alpha=8, dropout=0.0)
     losses = train_a_few_steps(model, batch_for("causal_lm", config.vocab_size), tmp_path, steps=10, use_cpu=False)

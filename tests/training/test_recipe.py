@@ -53,52 +53,77 @@ def test_minimal_recipe_is_valid(tmp_path, shared_data):
     assert recipe.training_arguments().max_steps == 2
 
 
-@pytest.mark.parametrize("change, key", [
-    ({"epochs": 3}, "epochs: unknown key"),
-    ({"model": {"preset": "tiny-decoder", "preset_name": "x"}}, "model.preset_name: unknown key"),
-    ({"training": {"learnig_rate": 1e-3}}, "training.learnig_rate: not a TrainingArguments field; did you mean "
-                                           "'learning_rate'"),
-    ({"training": {"learning_rate": "fast"}}, "training.learning_rate: expected float"),
-    ({"training": {"max_steps": 2.5}}, "training.max_steps: expected int"),
-    ({"training": {"eval_strategy": False}}, "training.eval_strategy: got the boolean false"),
-    ({"training": {"output_dir": "x"}}, "training.output_dir: not allowed here"),
-    ({"seed": "one"}, "seed: expected int"),
-    ({"objective": "causal"}, "objective: 'causal' is not allowed"),
-    ({"objective": "masked_lm"}, "objective: 'masked_lm' needs a model with architecture in ['encoder']"),
-    ({"model": {"preset": "tiny-decodr"}}, "model.preset: unknown preset 'tiny-decodr'; did you mean 'tiny-decoder'"),
-    ({"model": {"preset": "tiny-decoder", "config": {"hiden_size": 8}}}, "model.config.hiden_size: not a "
-                                                                         "VariformerConfig field"),
-    ({"model": {"preset": "tiny-decoder", "checkpoint": "x"}}, "model: set exactly one of"),
-    ({"tokenizer": {"train": {"kind": "wordpiece"}}}, "tokenizer.train.kind: 'wordpiece' is not allowed"),
-    ({"lora": {"enabled": True, "rank": 4}}, "lora.rank: unknown key"),
-    ({"early_stopping": {"patience": 2}}, "early_stopping: needs data.validation"),
-    ({"base_dir": "/"}, "base_dir: unknown key"),
-    ({"average_checkpoints": 3, "training": {"save_total_limit": 2}}, "training.save_total_limit: 2 keeps fewer"),
-    # values TrainingArguments accepts but training cannot use: key, value and valid range
-    ({"training": {"per_device_train_batch_size": 0}}, "training.per_device_train_batch_size: 0 is out of range; it "
-                                                       "must be an integer >= 1"),
-    ({"training": {"max_steps": 2, "per_device_eval_batch_size": -1}}, "training.per_device_eval_batch_size: -1 is "
-                                                                       "out of range"),
-    ({"training": {"max_steps": 2, "gradient_accumulation_steps": 0}}, "training.gradient_accumulation_steps: 0"),
-    ({"training": {"max_steps": 0}}, "training.max_steps: 0 is out of range; it must be -1 (train for "
-                                     "num_train_epochs) or an integer >= 1"),
-    ({"training": {"num_train_epochs": 0}}, "training.num_train_epochs: 0.0 is out of range; it must be a number > 0"),
-    ({"training": {"max_steps": 2, "learning_rate": 0}}, "training.learning_rate: 0.0 is out of range; it must be a "
-                                                         "number > 0"),
-    ({"training": {"max_steps": 2, "learning_rate": -1e-3}}, "training.learning_rate: -0.001 is out of range"),
-    ({"training": {"max_steps": 2, "logging_steps": 0}}, "training.logging_steps: 0.0 is out of range"),
-    ({"training": {"max_steps": 2, "save_steps": 0}}, "training.save_steps: 0.0 is out of range"),
-    ({"training": {"max_steps": 2, "warmup_steps": -1}}, "training.warmup_steps: -1.0 is out of range"),
-    ({"training": {"max_steps": 2, "weight_decay": -0.1}}, "training.weight_decay: -0.1 is out of range"),
-    ({"training": {"max_steps": 2, "label_smoothing_factor": 1.0}}, "training.label_smoothing_factor: 1.0 is out of "
-                                                                    "range; it must be a number in [0, 1)"),
-    ({"training": {"max_steps": 2, "save_total_limit": 0}}, "training.save_total_limit: 0 is out of range"),
-    ({"generation": {"num_beams": 0}}, "generation.num_beams: 0 is out of range; it must be an integer >= 1"),
-    ({"generation": {"batch_size": 0}}, "generation.batch_size: 0 is out of range"),
-    ({"tokenizer": {"train": {"vocab_size": 300, "max_texts": 0}}}, "tokenizer.train.max_texts: 0 is out of range"),
-    ({"model": {"preset": "tiny-decoder", "config": {"hidden_size": 33}}}, "model.config: VariformerConfig."
-                                                                           "hidden_size=33"),
-])
+@pytest.mark.parametrize(
+    "change, key",
+    [
+        ({"epochs": 3}, "epochs: unknown key"),
+        ({"model": {"preset": "tiny-decoder", "preset_name": "x"}}, "model.preset_name: unknown key"),
+        (
+            {"training": {"learnig_rate": 1e-3}},
+            "training.learnig_rate: not a TrainingArguments field; did you mean 'learning_rate'",
+        ),
+        ({"training": {"learning_rate": "fast"}}, "training.learning_rate: expected float"),
+        ({"training": {"max_steps": 2.5}}, "training.max_steps: expected int"),
+        ({"training": {"eval_strategy": False}}, "training.eval_strategy: got the boolean false"),
+        ({"training": {"output_dir": "x"}}, "training.output_dir: not allowed here"),
+        ({"seed": "one"}, "seed: expected int"),
+        ({"objective": "causal"}, "objective: 'causal' is not allowed"),
+        ({"objective": "masked_lm"}, "objective: 'masked_lm' needs a model with architecture in ['encoder']"),
+        (
+            {"model": {"preset": "tiny-decodr"}},
+            "model.preset: unknown preset 'tiny-decodr'; did you mean 'tiny-decoder'",
+        ),
+        (
+            {"model": {"preset": "tiny-decoder", "config": {"hiden_size": 8}}},
+            "model.config.hiden_size: not a VariformerConfig field",
+        ),
+        ({"model": {"preset": "tiny-decoder", "checkpoint": "x"}}, "model: set exactly one of"),
+        ({"tokenizer": {"train": {"kind": "wordpiece"}}}, "tokenizer.train.kind: 'wordpiece' is not allowed"),
+        ({"lora": {"enabled": True, "rank": 4}}, "lora.rank: unknown key"),
+        ({"early_stopping": {"patience": 2}}, "early_stopping: needs data.validation"),
+        ({"base_dir": "/"}, "base_dir: unknown key"),
+        ({"average_checkpoints": 3, "training": {"save_total_limit": 2}}, "training.save_total_limit: 2 keeps fewer"),
+        # values TrainingArguments accepts but training cannot use: key, value and valid range
+        (
+            {"training": {"per_device_train_batch_size": 0}},
+            "training.per_device_train_batch_size: 0 is out of range; it must be an integer >= 1",
+        ),
+        (
+            {"training": {"max_steps": 2, "per_device_eval_batch_size": -1}},
+            "training.per_device_eval_batch_size: -1 is out of range",
+        ),
+        ({"training": {"max_steps": 2, "gradient_accumulation_steps": 0}}, "training.gradient_accumulation_steps: 0"),
+        (
+            {"training": {"max_steps": 0}},
+            "training.max_steps: 0 is out of range; it must be -1 (train for num_train_epochs) or an integer >= 1",
+        ),
+        (
+            {"training": {"num_train_epochs": 0}},
+            "training.num_train_epochs: 0.0 is out of range; it must be a number > 0",
+        ),
+        (
+            {"training": {"max_steps": 2, "learning_rate": 0}},
+            "training.learning_rate: 0.0 is out of range; it must be a number > 0",
+        ),
+        ({"training": {"max_steps": 2, "learning_rate": -1e-3}}, "training.learning_rate: -0.001 is out of range"),
+        ({"training": {"max_steps": 2, "logging_steps": 0}}, "training.logging_steps: 0.0 is out of range"),
+        ({"training": {"max_steps": 2, "save_steps": 0}}, "training.save_steps: 0.0 is out of range"),
+        ({"training": {"max_steps": 2, "warmup_steps": -1}}, "training.warmup_steps: -1.0 is out of range"),
+        ({"training": {"max_steps": 2, "weight_decay": -0.1}}, "training.weight_decay: -0.1 is out of range"),
+        (
+            {"training": {"max_steps": 2, "label_smoothing_factor": 1.0}},
+            "training.label_smoothing_factor: 1.0 is out of range; it must be a number in [0, 1)",
+        ),
+        ({"training": {"max_steps": 2, "save_total_limit": 0}}, "training.save_total_limit: 0 is out of range"),
+        ({"generation": {"num_beams": 0}}, "generation.num_beams: 0 is out of range; it must be an integer >= 1"),
+        ({"generation": {"batch_size": 0}}, "generation.batch_size: 0 is out of range"),
+        ({"tokenizer": {"train": {"vocab_size": 300, "max_texts": 0}}}, "tokenizer.train.max_texts: 0 is out of range"),
+        (
+            {"model": {"preset": "tiny-decoder", "config": {"hidden_size": 33}}},
+            "model.config: VariformerConfig.hidden_size=33",
+        ),
+    ],
+)
 def test_bad_recipe_names_the_key(tmp_path, shared_data, change, key):
     message = error_of(minimal(tmp_path, shared_data, **change))
     assert key in message, message
@@ -151,8 +176,13 @@ def test_qlora_refused_on_cpu_before_training(tmp_path, shared_data):
     checkpoint = tmp_path / "checkpoint"
     checkpoint.mkdir()
     (checkpoint / "config.json").write_text(json.dumps({"model_type": "variformer", "architecture": "decoder"}))
-    raw = minimal(tmp_path, shared_data, model={"checkpoint": str(checkpoint)}, tokenizer=None,
-                  lora={"enabled": True, "quantize_4bit": True})
+    raw = minimal(
+        tmp_path,
+        shared_data,
+        model={"checkpoint": str(checkpoint)},
+        tokenizer=None,
+        lora={"enabled": True, "quantize_4bit": True},
+    )
     message = error_of(raw)
     assert message.startswith("lora.quantize_4bit: QLoRA (bitsandbytes 4-bit) needs a CUDA GPU"), message
 

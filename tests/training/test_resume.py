@@ -18,8 +18,13 @@ from variformer.training.checkpoints import checkpoint_problem
 
 from .conftest import REPO_ROOT, TINY_RECIPES, read_metrics, tiny_recipe
 
-SETTINGS = ["training.max_steps=6", "training.save_steps=3", "training.logging_steps=1",
-            "training.eval_strategy='no'", "training.save_total_limit=null"]
+SETTINGS = [
+    "training.max_steps=6",
+    "training.save_steps=3",
+    "training.logging_steps=1",
+    "training.eval_strategy='no'",
+    "training.save_total_limit=null",
+]
 
 
 class SimulatedKill(Exception):
@@ -46,8 +51,10 @@ class OptimizerProbe(TrainerCallback):
     def on_step_begin(self, args, state, control, optimizer=None, **kwargs):
         if self.state is None:
             self.step = state.global_step
-            self.state = {k: {n: t.clone() if torch.is_tensor(t) else t for n, t in v.items()}
-                          for k, v in optimizer.state_dict()["state"].items()}
+            self.state = {
+                k: {n: t.clone() if torch.is_tensor(t) else t for n, t in v.items()}
+                for k, v in optimizer.state_dict()["state"].items()
+            }
 
 
 def test_resume_continues_from_the_saved_step_with_the_same_optimizer_state(tmp_path, shared_data):
@@ -72,18 +79,28 @@ def test_resume_continues_from_the_saved_step_with_the_same_optimizer_state(tmp_
 
     # nothing lost: the same losses at every step and the same final weights as the uninterrupted run
     assert [step for step, _ in resumed["loss_curve"]] == [1, 2, 3, 4, 5, 6]
-    torch.testing.assert_close(torch.tensor(resumed["loss_curve"]), torch.tensor(reference["loss_curve"]),
-                               rtol=1e-5, atol=1e-5)
-    final, expected = (load_file(str(folder / "final" / "model.safetensors")) for folder in (interrupted,
-                                                                                           uninterrupted))
+    torch.testing.assert_close(
+        torch.tensor(resumed["loss_curve"]), torch.tensor(reference["loss_curve"]), rtol=1e-5, atol=1e-5
+    )
+    final, expected = (
+        load_file(str(folder / "final" / "model.safetensors")) for folder in (interrupted, uninterrupted)
+    )
     assert final.keys() == expected.keys()
     for name in final:
         torch.testing.assert_close(final[name], expected[name], rtol=1e-5, atol=1e-6)
 
 
 def test_resume_without_checkpoint_starts_from_scratch(tmp_path, shared_data):
-    run_recipe(tiny_recipe("decoder-lm-multi30k-xsum", tmp_path, "training.max_steps=2", "training.save_strategy='no'",
-                           "training.eval_strategy='no'"), resume=True)
+    run_recipe(
+        tiny_recipe(
+            "decoder-lm-multi30k-xsum",
+            tmp_path,
+            "training.max_steps=2",
+            "training.save_strategy='no'",
+            "training.eval_strategy='no'",
+        ),
+        resume=True,
+    )
     metrics = read_metrics(tmp_path)
     assert metrics["resumed_from"] is None and metrics["global_step"] == 2
 
@@ -101,10 +118,25 @@ def test_resume_skips_an_incomplete_newest_checkpoint(tmp_path, shared_data):
     (newest / "trainer_state.json").unlink()
     assert checkpoint_problem(newest).startswith("no trainer_state.json")
 
-    command = [sys.executable, "-m", "variformer.cli", "train", str(TINY_RECIPES / "decoder-lm-multi30k-xsum.yaml"),
-               "--resume", "--output-dir", str(output), *(f"--set={setting}" for setting in SETTINGS)]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, timeout=600,
-                            env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
+    command = [
+        sys.executable,
+        "-m",
+        "variformer.cli",
+        "train",
+        str(TINY_RECIPES / "decoder-lm-multi30k-xsum.yaml"),
+        "--resume",
+        "--output-dir",
+        str(output),
+        *(f"--set={setting}" for setting in SETTINGS),
+    ]
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=600,
+        env={**os.environ, "TOKENIZERS_PARALLELISM": "false"},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     assert f"--resume: skipped {newest}, it is incomplete (no trainer_state.json)" in result.stderr
@@ -114,6 +146,7 @@ def test_resume_skips_an_incomplete_newest_checkpoint(tmp_path, shared_data):
     resumed = json.loads((output / "metrics.json").read_text())
     assert resumed["resumed_from"] == str(output / "checkpoint-3") and resumed["global_step"] == 6
     assert [step for step, _ in resumed["loss_curve"]] == [1, 2, 3, 4, 5, 6]
-    torch.testing.assert_close(torch.tensor(resumed["loss_curve"]), torch.tensor(reference["loss_curve"]),
-                               rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        torch.tensor(resumed["loss_curve"]), torch.tensor(reference["loss_curve"]), rtol=1e-5, atol=1e-5
+    )
     assert checkpoint_problem(newest) is None  # training reached step 6 again and saved a complete checkpoint

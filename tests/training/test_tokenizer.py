@@ -22,8 +22,13 @@ def test_trained_tokenizer_round_trips_through_auto_tokenizer(tmp_path, captions
     loaded = AutoTokenizer.from_pretrained(str(tmp_path))
     assert len(loaded) == len(tokenizer) <= 320
     # special tokens first, with the ids the Variformer presets use
-    assert [loaded.pad_token_id, loaded.bos_token_id, loaded.eos_token_id, loaded.unk_token_id,
-            loaded.mask_token_id] == [0, 1, 2, 3, 4]
+    assert [
+        loaded.pad_token_id,
+        loaded.bos_token_id,
+        loaded.eos_token_id,
+        loaded.unk_token_id,
+        loaded.mask_token_id,
+    ] == [0, 1, 2, 3, 4]
     assert loaded.special_tokens_map["pad_token"] == SPECIAL_TOKENS["pad_token"]
     # byte-level BPE is lossless on any text; Unigram maps characters it never saw to <unk>
     text = "Zwei junge Männer spielen Fußball. Two young men play soccer! ☃" if kind == "bpe" else captions[-1]

@@ -210,8 +210,16 @@ class VariformerConfig(PreTrainedConfig):
         _check_choice("norm_position", self.norm_position, NORM_POSITIONS)
         _check_choice("hidden_act", self.hidden_act, PLAIN_ACTIVATIONS + tuple(GATED_ACTIVATIONS))
         _check_choice("classifier_pooling", self.classifier_pooling, CLASSIFIER_POOLINGS)
-        for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
-                     "num_key_value_heads", "head_dim", "intermediate_size", "max_position_embeddings"):
+        for name in (
+            "vocab_size",
+            "hidden_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "num_key_value_heads",
+            "head_dim",
+            "intermediate_size",
+            "max_position_embeddings",
+        ):
             value = getattr(self, name)
             if value is None or value < 1:
                 raise ValueError(f"VariformerConfig.{name}={value!r} must be a positive integer.")
@@ -219,7 +227,10 @@ class VariformerConfig(PreTrainedConfig):
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:
                 raise ValueError(f"VariformerConfig.{name}={value!r} must be a probability in [0, 1).")
-        if self.hidden_size % self.num_attention_heads != 0 and self.head_dim == self.hidden_size // self.num_attention_heads:
+        if (
+            self.hidden_size % self.num_attention_heads != 0
+            and self.head_dim == self.hidden_size // self.num_attention_heads
+        ):
             raise ValueError(
                 f"VariformerConfig.hidden_size={self.hidden_size} is not divisible by num_attention_heads="
                 f"{self.num_attention_heads}; choose a hidden_size that is a multiple of the head count or set "
@@ -261,7 +272,7 @@ class VariformerConfig(PreTrainedConfig):
 
     # ------------------------------------------------------------------ presets
     @classmethod
-    def from_preset(cls, name: str, **overrides) -> "VariformerConfig":
+    def from_preset(cls, name: str, **overrides) -> VariformerConfig:
         """A named configuration (see `variformer.configuration.presets.PRESETS`) with `overrides` applied."""
         from .presets import preset_kwargs
 

@@ -33,12 +33,27 @@ from .runner import Runner, save_run, with_overrides
 from .tasks import DataSource, FewShot, Task, get_task, list_tasks, load_task_yaml, register_task, resolve_tasks
 
 
-def evaluate(model, tokenizer=None, tasks: Sequence[str | Path | Task] | None = None, *, limit: int | None = None,
-             output_dir: str | Path | None = None, batch_size: int | str = "auto", seed: int = 0,
-             num_fewshot: int | None = None, task_data: Mapping[str, str] | None = None,
-             cache_dir: str | Path | None = "auto", bootstrap_iters: int = 1000, progress: bool = True,
-             architecture: str = "auto", padding_side: str = "right", max_length: int | None = None,
-             report: bool = True, allow_code: bool = False, calibration: bool = True) -> RunResult:
+def evaluate(
+    model,
+    tokenizer=None,
+    tasks: Sequence[str | Path | Task] | None = None,
+    *,
+    limit: int | None = None,
+    output_dir: str | Path | None = None,
+    batch_size: int | str = "auto",
+    seed: int = 0,
+    num_fewshot: int | None = None,
+    task_data: Mapping[str, str] | None = None,
+    cache_dir: str | Path | None = "auto",
+    bootstrap_iters: int = 1000,
+    progress: bool = True,
+    architecture: str = "auto",
+    padding_side: str = "right",
+    max_length: int | None = None,
+    report: bool = True,
+    allow_code: bool = False,
+    calibration: bool = True,
+) -> RunResult:
     """Evaluate `model` on `tasks` and return the `RunResult` (per-sample records in `result.samples`).
 
     model: a transformers model (with `tokenizer`), a local folder / Hub id, or a `ModelAdapter`.
@@ -57,17 +72,31 @@ def evaluate(model, tokenizer=None, tasks: Sequence[str | Path | Task] | None = 
         raise TaskDefinitionError(f"give tasks=[...]; registered tasks: {', '.join(list_tasks())}")
     if isinstance(tasks, (str, Path, Task)):
         tasks = [tasks]
-    resolved = with_overrides(resolve_tasks(tasks, allow_code=allow_code), num_fewshot=num_fewshot,
-                              task_data=dict(task_data or {}))
+    resolved = with_overrides(
+        resolve_tasks(tasks, allow_code=allow_code), num_fewshot=num_fewshot, task_data=dict(task_data or {})
+    )
     if cache_dir == "auto":
         cache_dir = Path(output_dir) / "cache" if output_dir is not None else None
     for folder, option in ((output_dir, "output_dir"), (cache_dir, "cache_dir")):
         if folder is not None:
             check_writable_folder(folder, option)
-    adapter = load_adapter(model, tokenizer, architecture=architecture, batch_size=batch_size,
-                           padding_side=padding_side, max_length=max_length)
-    runner = Runner(adapter, seed=seed, limit=limit, bootstrap_iters=bootstrap_iters, cache_dir=cache_dir,
-                    progress=progress, calibration=calibration)
+    adapter = load_adapter(
+        model,
+        tokenizer,
+        architecture=architecture,
+        batch_size=batch_size,
+        padding_side=padding_side,
+        max_length=max_length,
+    )
+    runner = Runner(
+        adapter,
+        seed=seed,
+        limit=limit,
+        bootstrap_iters=bootstrap_iters,
+        cache_dir=cache_dir,
+        progress=progress,
+        calibration=calibration,
+    )
     result = runner.run(resolved)
     if output_dir is not None and runner.processes.is_main:
         save_run(result, output_dir, report=report)
@@ -75,12 +104,41 @@ def evaluate(model, tokenizer=None, tasks: Sequence[str | Path | Task] | None = 
 
 
 __all__ = [
-    "evaluate", "Runner", "save_run", "compare_runs", "Comparison",
-    "Task", "DataSource", "FewShot", "GenerationSettings", "register_task", "get_task", "list_tasks",
-    "load_task_yaml", "resolve_tasks", "MetricDef", "mean_of",
-    "ModelAdapter", "HFAdapter", "FakeAdapter", "load_adapter",
-    "LoglikelihoodRequest", "GenerationRequest", "ClassificationRequest", "LoglikelihoodResult",
-    "ClassificationResult", "Outcome",
-    "RunResult", "TaskResult", "MetricResult", "SampleRecord", "read_results",
-    "HarnessError", "TaskDefinitionError", "UnknownTaskError", "DataError", "CapabilityError", "SettingError",
+    "evaluate",
+    "Runner",
+    "save_run",
+    "compare_runs",
+    "Comparison",
+    "Task",
+    "DataSource",
+    "FewShot",
+    "GenerationSettings",
+    "register_task",
+    "get_task",
+    "list_tasks",
+    "load_task_yaml",
+    "resolve_tasks",
+    "MetricDef",
+    "mean_of",
+    "ModelAdapter",
+    "HFAdapter",
+    "FakeAdapter",
+    "load_adapter",
+    "LoglikelihoodRequest",
+    "GenerationRequest",
+    "ClassificationRequest",
+    "LoglikelihoodResult",
+    "ClassificationResult",
+    "Outcome",
+    "RunResult",
+    "TaskResult",
+    "MetricResult",
+    "SampleRecord",
+    "read_results",
+    "HarnessError",
+    "TaskDefinitionError",
+    "UnknownTaskError",
+    "DataError",
+    "CapabilityError",
+    "SettingError",
 ]

@@ -39,8 +39,12 @@ class RequestCache:
             kept, dropped = self._read(file)
             if dropped:
                 rewrite = self.rank == 0
-                logger.warning("cache file %s: ignored unreadable line(s) %s (interrupted write?)%s", file,
-                               ", ".join(map(str, dropped)), "; rewrote the file without them" if rewrite else "")
+                logger.warning(
+                    "cache file %s: ignored unreadable line(s) %s (interrupted write?)%s",
+                    file,
+                    ", ".join(map(str, dropped)),
+                    "; rewrote the file without them" if rewrite else "",
+                )
                 if rewrite:
                     atomic_write_bytes(file, b"".join(kept))
         return dict(self._entries)
@@ -61,8 +65,10 @@ class RequestCache:
 
     def add(self, items: Iterable[tuple[str, str, Response]]) -> None:
         """Append (key, kind, response) entries and flush them to disk."""
-        lines = [json.dumps({"key": key, "kind": kind, "response": response_to_json(response)}, ensure_ascii=False)
-                 for key, kind, response in items]
+        lines = [
+            json.dumps({"key": key, "kind": kind, "response": response_to_json(response)}, ensure_ascii=False)
+            for key, kind, response in items
+        ]
         if not lines:
             return
         self.directory.mkdir(parents=True, exist_ok=True)

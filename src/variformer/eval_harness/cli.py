@@ -1,8 +1,8 @@
 """`variformer eval`: evaluate a model folder / Hub id on harness tasks and write results, samples and report.
 
-    variformer eval --model runs/tiny --tasks sst2,multi30k_de_en,xsum --batch-size auto --output runs/
-    accelerate launch --multi_gpu --num_processes 2 -m variformer.cli eval --model ...
-        (data-parallel over GPUs, or over CPU processes when there is no GPU; same results as one process)
+variformer eval --model runs/tiny --tasks sst2,multi30k_de_en,xsum --batch-size auto --output runs/
+accelerate launch --multi_gpu --num_processes 2 -m variformer.cli eval --model ...
+    (data-parallel over GPUs, or over CPU processes when there is no GPU; same results as one process)
 """
 
 from __future__ import annotations
@@ -27,24 +27,40 @@ INT_RANGES = {
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="local model folder or Hub id (with --architecture fake: any name)")
     parser.add_argument("--tokenizer", help="folder or Hub id of the tokenizer (default: the model's own)")
-    parser.add_argument("--tasks", default=DEFAULT_TASKS,
-                        help=f"comma-separated task names or YAML task files (default: {DEFAULT_TASKS})")
-    parser.add_argument("--allow-task-code", action="store_true",
-                        help="let YAML task files use functions from .py files beside them ('FILE:FUNCTION'); "
-                             "this runs those files, so only for task files you trust")
-    parser.add_argument("--task-data", action="append", default=[], metavar="TASK=PATH",
-                        help="read TASK's rows from the JSON-lines file PATH (repeatable)")
+    parser.add_argument(
+        "--tasks",
+        default=DEFAULT_TASKS,
+        help=f"comma-separated task names or YAML task files (default: {DEFAULT_TASKS})",
+    )
+    parser.add_argument(
+        "--allow-task-code",
+        action="store_true",
+        help="let YAML task files use functions from .py files beside them ('FILE:FUNCTION'); "
+        "this runs those files, so only for task files you trust",
+    )
+    parser.add_argument(
+        "--task-data",
+        action="append",
+        default=[],
+        metavar="TASK=PATH",
+        help="read TASK's rows from the JSON-lines file PATH (repeatable)",
+    )
     parser.add_argument("--limit", type=int, help="evaluate only the first N rows of each task")
     parser.add_argument("--num-fewshot", type=int, help="few-shot examples per prompt (overrides the tasks)")
     parser.add_argument("--batch-size", default="auto", help="an int, or 'auto': the largest that fits (default)")
     parser.add_argument("--max-batch-size", type=int, default=64, help="where --batch-size auto starts (64)")
     parser.add_argument("--max-length", type=int, help="longest model input in tokens (default: from the model)")
     parser.add_argument("--padding-side", choices=("right", "left"), default="right")
-    parser.add_argument("--architecture", default="auto", choices=("auto", "causal", "seq2seq", "classifier", "fake"),
-                        help="how to load and score the model (default: from its config); 'fake' = a deterministic "
-                             "stand-in model to check a pipeline")
-    parser.add_argument("--dtype", default="auto", choices=DTYPES, help="weights dtype (default: auto, from the "
-                        "checkpoint)")
+    parser.add_argument(
+        "--architecture",
+        default="auto",
+        choices=("auto", "causal", "seq2seq", "classifier", "fake"),
+        help="how to load and score the model (default: from its config); 'fake' = a deterministic "
+        "stand-in model to check a pipeline",
+    )
+    parser.add_argument(
+        "--dtype", default="auto", choices=DTYPES, help="weights dtype (default: auto, from the checkpoint)"
+    )
     parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available)")
     parser.add_argument("--revision", help="Hub revision of the model")
     parser.add_argument("--output", default="runs", help="folder for run folders (default: runs/)")
@@ -52,9 +68,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-cache", action="store_true", help="do not read or write the per-request cache")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--bootstrap-iters", type=int, default=1000, help="bootstrap resamples for stderr (0: none)")
-    parser.add_argument("--no-calibration", action="store_true",
-                        help="skip confidences and calibration (ECE, Brier, selective accuracy) of multiple-choice and "
-                             "classifier-head tasks")
+    parser.add_argument(
+        "--no-calibration",
+        action="store_true",
+        help="skip confidences and calibration (ECE, Brier, selective accuracy) of multiple-choice and "
+        "classifier-head tasks",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.add_argument("--list-tasks", action="store_true", help="list the registered tasks and exit")
 
@@ -80,17 +99,21 @@ def _run(args: argparse.Namespace) -> int:
     if args.list_tasks:
         for name in list_tasks():
             task = get_task(name)
-            print(f"{name:24s} v{task.version}  {', '.join(m.name for m in task.scoring):40s} "
-                  f"{', '.join(m.name for m in task.metrics)}")
+            print(
+                f"{name:24s} v{task.version}  {', '.join(m.name for m in task.scoring):40s} "
+                f"{', '.join(m.name for m in task.metrics)}"
+            )
         return 0
     if not args.model:
         raise TaskDefinitionError("--model is required (a model folder or Hub id)")
     _check_ranges(args)
     batch_size = args.batch_size if args.batch_size == "auto" else _positive_int(args.batch_size, "--batch-size")
     task_data = dict(_pair(item) for item in args.task_data)
-    tasks = with_overrides(resolve_tasks((t.strip() for t in args.tasks.split(",") if t.strip()),
-                                         allow_code=args.allow_task_code),
-                           num_fewshot=args.num_fewshot, task_data=task_data)
+    tasks = with_overrides(
+        resolve_tasks((t.strip() for t in args.tasks.split(",") if t.strip()), allow_code=args.allow_task_code),
+        num_fewshot=args.num_fewshot,
+        task_data=task_data,
+    )
     output = check_writable_folder(args.output, "--output")
     cache_dir = None if args.no_cache else Path(args.cache_dir) if args.cache_dir else output / "cache"
     if cache_dir is not None:
@@ -99,13 +122,33 @@ def _run(args: argparse.Namespace) -> int:
         adapter = FakeAdapter(name=args.model)
     else:
         device = _check_device(args.device) if args.device else _default_device()
-        model, tokenizer = load_pretrained(args.model, architecture=args.architecture, dtype=args.dtype,
-                                           device=device, revision=args.revision, tokenizer=args.tokenizer,
-                                           max_length=args.max_length)
-        adapter = HFAdapter(model, tokenizer, batch_size=batch_size, max_batch_size=args.max_batch_size,
-                            max_length=args.max_length, padding_side=args.padding_side, name=args.model)
-    runner = Runner(adapter, seed=args.seed, limit=args.limit, bootstrap_iters=args.bootstrap_iters,
-                    cache_dir=cache_dir, progress=not args.no_progress, calibration=not args.no_calibration)
+        model, tokenizer = load_pretrained(
+            args.model,
+            architecture=args.architecture,
+            dtype=args.dtype,
+            device=device,
+            revision=args.revision,
+            tokenizer=args.tokenizer,
+            max_length=args.max_length,
+        )
+        adapter = HFAdapter(
+            model,
+            tokenizer,
+            batch_size=batch_size,
+            max_batch_size=args.max_batch_size,
+            max_length=args.max_length,
+            padding_side=args.padding_side,
+            name=args.model,
+        )
+    runner = Runner(
+        adapter,
+        seed=args.seed,
+        limit=args.limit,
+        bootstrap_iters=args.bootstrap_iters,
+        cache_dir=cache_dir,
+        progress=not args.no_progress,
+        calibration=not args.no_calibration,
+    )
     result = runner.run(tasks)
     if runner.processes.is_main:
         path = save_run(result, output / result.run_id)
@@ -156,11 +199,14 @@ def _check_device(device: str) -> str:
     if parsed.type == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if count == 0:
-            raise SettingError(f"--device {device}: CUDA is not available on this machine "
-                               "(torch.cuda.is_available() is False); use --device cpu or leave --device out")
+            raise SettingError(
+                f"--device {device}: CUDA is not available on this machine "
+                "(torch.cuda.is_available() is False); use --device cpu or leave --device out"
+            )
         if parsed.index is not None and parsed.index >= count:
-            raise SettingError(f"--device {device}: this machine has {count} CUDA device(s), cuda:0 to "
-                               f"cuda:{count - 1}")
+            raise SettingError(
+                f"--device {device}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}"
+            )
     if parsed.type == "mps" and not torch.backends.mps.is_available():
         raise SettingError(f"--device {device}: MPS is not available on this machine; use --device cpu")
     return device

@@ -50,7 +50,7 @@ class Difference:
 
     @property
     def verdict(self) -> str:
-        """"B better", "B worse" (direction-aware) when the interval excludes 0, else "no clear difference"."""
+        """ "B better", "B worse" (direction-aware) when the interval excludes 0, else "no clear difference"."""
         if self.ci_low is None or self.ci_low <= 0 <= self.ci_high:
             return "no clear difference"
         return "B better" if (self.difference > 0) == self.higher_is_better else "B worse"
@@ -68,13 +68,24 @@ class Comparison:
 
     def to_dict(self) -> dict:
         rows = [{**asdict(d), "verdict": d.verdict} for d in self.differences]
-        return {"run_a": self.run_a, "run_b": self.run_b, "settings": self.settings, "differences": rows,
-                "notes": self.notes}
+        return {
+            "run_a": self.run_a,
+            "run_b": self.run_b,
+            "settings": self.settings,
+            "differences": rows,
+            "notes": self.notes,
+        }
 
 
-def compare_runs(run_a: str | Path, run_b: str | Path, *, output_dir: str | Path | None = None,
-                 bootstrap_iters: int = bootstrap.DEFAULT_ITERS, seed: int = 0,
-                 confidence: float = bootstrap.DEFAULT_CONFIDENCE) -> Comparison:
+def compare_runs(
+    run_a: str | Path,
+    run_b: str | Path,
+    *,
+    output_dir: str | Path | None = None,
+    bootstrap_iters: int = bootstrap.DEFAULT_ITERS,
+    seed: int = 0,
+    confidence: float = bootstrap.DEFAULT_CONFIDENCE,
+) -> Comparison:
     """Compare run folders `run_a` and `run_b` (or their results.json) task by task; with `output_dir`, write
     comparison.md, comparison.json and comparison.png there (atomically)."""
     from .html_report import load_run
@@ -88,24 +99,31 @@ def compare_runs(run_a: str | Path, run_b: str | Path, *, output_dir: str | Path
     notes, differences = [], []
     shared = [name for name in result_a.tasks if name in result_b.tasks]
     for only, result, other in (("A", result_a, result_b), ("B", result_b, result_a)):
-        notes += [f"task {name!r} is only in run {only}; not compared" for name in result.tasks
-                  if name not in other.tasks]
+        notes += [
+            f"task {name!r} is only in run {only}; not compared" for name in result.tasks if name not in other.tasks
+        ]
     if not shared:
-        raise SettingError(f"runs {run_a} and {run_b} share no task (A: {sorted(result_a.tasks)}, B: "
-                           f"{sorted(result_b.tasks)}); compare runs of the same tasks")
+        raise SettingError(
+            f"runs {run_a} and {run_b} share no task (A: {sorted(result_a.tasks)}, B: "
+            f"{sorted(result_b.tasks)}); compare runs of the same tasks"
+        )
     for name in shared:
         _check_same_task(result_a.tasks[name], result_b.tasks[name], run_a, run_b)
     for name in shared:
         rows_a, rows_b = _paired_records(name, samples_a.get(name, []), samples_b.get(name, []))
         if not rows_a:
-            notes.append(f"task {name!r}: the runs share no sample id (or a run folder lacks its samples/); not "
-                         "compared")
+            notes.append(
+                f"task {name!r}: the runs share no sample id (or a run folder lacks its samples/); not compared"
+            )
             continue
-        differences += _task_differences(result_a.tasks[name], rows_a, rows_b, bootstrap_iters, seed, confidence,
-                                         notes)
-    comparison = Comparison(_describe(result_a, run_a), _describe(result_b, run_b),
-                            {"bootstrap_iters": bootstrap_iters, "seed": seed, "confidence": confidence},
-                            differences, notes)
+        differences += _task_differences(result_a.tasks[name], rows_a, rows_b, bootstrap_iters, seed, confidence, notes)
+    comparison = Comparison(
+        _describe(result_a, run_a),
+        _describe(result_b, run_b),
+        {"bootstrap_iters": bootstrap_iters, "seed": seed, "confidence": confidence},
+        differences,
+        notes,
+    )
     if output_dir is not None:
         write_comparison(comparison, output_dir)
     return comparison
@@ -125,12 +143,17 @@ def _check_same_task(task_a: TaskResult, task_b: TaskResult, run_a, run_b) -> No
     if spec_a == spec_b:
         return
     fields = sorted(key for key in set(spec_a) | set(spec_b) if spec_a.get(key) != spec_b.get(key))
-    details = "; ".join(f"{key}: A {json.dumps(spec_a.get(key), default=str)[:120]} vs B "
-                        f"{json.dumps(spec_b.get(key), default=str)[:120]}" for key in fields)
+    details = "; ".join(
+        f"{key}: A {json.dumps(spec_a.get(key), default=str)[:120]} vs B "
+        f"{json.dumps(spec_b.get(key), default=str)[:120]}"
+        for key in fields
+    )
     what = "data (sha256)" if fields == ["data"] else "spec"
-    raise SettingError(f"task {task_a.name!r} differs between {run_a} and {run_b} in its {what} ({details}); a "
-                       "paired comparison needs the same task on the same data: re-run one of them with the other's "
-                       "task definition and data")
+    raise SettingError(
+        f"task {task_a.name!r} differs between {run_a} and {run_b} in its {what} ({details}); a "
+        "paired comparison needs the same task on the same data: re-run one of them with the other's "
+        "task definition and data"
+    )
 
 
 def _paired_records(task: str, records_a: list[dict], records_b: list[dict]) -> tuple[list[dict], list[dict]]:
@@ -141,30 +164,39 @@ def _paired_records(task: str, records_a: list[dict], records_b: list[dict]) -> 
         for record in records:
             key = str(record["id"])
             if key in ids:
-                raise SettingError(f"task {task!r}: run {label} has sample id {key!r} twice in its samples file; "
-                                   "sample ids must be unique to pair samples")
+                raise SettingError(
+                    f"task {task!r}: run {label} has sample id {key!r} twice in its samples file; "
+                    "sample ids must be unique to pair samples"
+                )
             ids[key] = record
         by_id.append(ids)
     ids_a, ids_b = by_id
     common = [key for key in ids_a if key in ids_b]
     for key in common:
         if ids_a[key]["target"] != ids_b[key]["target"]:
-            raise SettingError(f"task {task!r}, sample id {key!r}: the runs' targets differ "
-                               f"({ids_a[key]['target']!r} vs {ids_b[key]['target']!r}); the data differ")
+            raise SettingError(
+                f"task {task!r}, sample id {key!r}: the runs' targets differ "
+                f"({ids_a[key]['target']!r} vs {ids_b[key]['target']!r}); the data differ"
+            )
     return [ids_a[key] for key in common], [ids_b[key] for key in common]
 
 
 def _describe(result: RunResult, path) -> dict:
-    return {"path": str(path), "run_id": result.run_id, "model": result.model.get("name"),
-            "created_at": result.created_at}
+    return {
+        "path": str(path),
+        "run_id": result.run_id,
+        "model": result.model.get("name"),
+        "created_at": result.created_at,
+    }
 
 
 # -- statistics ---------------------------------------------------------------------------------------------------
 Statistic = Callable[[np.ndarray], np.ndarray]  # (iters, n) sample indices -> (iters,) values
 
 
-def _task_differences(task: TaskResult, rows_a: list[dict], rows_b: list[dict], iters: int, seed: int,
-                      confidence: float, notes: list[str]) -> list[Difference]:
+def _task_differences(
+    task: TaskResult, rows_a: list[dict], rows_b: list[dict], iters: int, seed: int, confidence: float, notes: list[str]
+) -> list[Difference]:
     n = len(rows_a)
     indices = bootstrap.resample_indices(n, iters, seed)  # (iters, n): the same resamples for A and B
     everything = np.arange(n)[None, :]  # (1, n)
@@ -185,8 +217,10 @@ def _metric_specs(task: TaskResult) -> list[dict]:
     """The task's metrics as recorded in its spec, then its calibration numbers (when the run has them)."""
     specs = [dict(m) for m in task.spec.get("metrics", [])]
     if task.calibration is not None:
-        specs += [{"name": f"calibration.{name}", "higher_is_better": higher, "calibration": name}
-                  for name, higher in calibration.CALIBRATION_METRICS.items()]
+        specs += [
+            {"name": f"calibration.{name}", "higher_is_better": higher, "calibration": name}
+            for name, higher in calibration.CALIBRATION_METRICS.items()
+        ]
     return specs
 
 
@@ -199,13 +233,13 @@ def _statistic(metric: dict, rows: list[dict]) -> Statistic:
         return lambda idx: values[idx].mean(axis=1)
     if metric.get("module") in ("bleu", "chrf"):
         scorer = corpus_stats.sacrebleu_metric(metric["module"], dict(metric.get("options") or {}))
-        stats = corpus_stats.sufficient_statistics(scorer, [row["prediction"] for row in rows],
-                                                   [row["target"] for row in rows])  # (n, stats)
+        stats = corpus_stats.sufficient_statistics(
+            scorer, [row["prediction"] for row in rows], [row["target"] for row in rows]
+        )  # (n, stats)
         return lambda idx: np.array([corpus_stats.score_from_statistics(scorer, stats[i]) for i in idx])
     if metric.get("module") in CONFUSION_METRICS:
         module, function = CONFUSION_METRICS[metric["module"]]  # their modules import evaluate: load on use
-        return _confusion_statistic(getattr(importlib.import_module(f".metrics.{module}", __package__), function),
-                                    rows)
+        return _confusion_statistic(getattr(importlib.import_module(f".metrics.{module}", __package__), function), rows)
     raise ValueError(f"no paired resampling for corpus metric module {metric.get('module')!r}")
 
 
@@ -243,8 +277,9 @@ def _calibration_statistic(name: str, rows: list[dict]) -> Statistic:
     return lambda idx: np.array([one(i) for i in idx])
 
 
-def _difference(task: str, metric: dict, n: int, value_a: float, value_b: float, replicates: np.ndarray,
-                confidence: float) -> Difference:
+def _difference(
+    task: str, metric: dict, n: int, value_a: float, value_b: float, replicates: np.ndarray, confidence: float
+) -> Difference:
     delta = value_b - value_a
     summary = bootstrap.summarize(replicates, confidence)
     if delta == 0:
@@ -252,26 +287,44 @@ def _difference(task: str, metric: dict, n: int, value_a: float, value_b: float,
     else:
         extreme = np.abs(replicates - delta) >= abs(delta) - 1e-12 * max(1.0, abs(delta))
         p_value = float((1 + extreme.sum()) / (1 + replicates.size))
-    return Difference(task, metric["name"], bool(metric.get("higher_is_better", True)), n, value_a, value_b, delta,
-                      summary["ci_low"], summary["ci_high"], p_value, summary["stderr"])
+    return Difference(
+        task,
+        metric["name"],
+        bool(metric.get("higher_is_better", True)),
+        n,
+        value_a,
+        value_b,
+        delta,
+        summary["ci_low"],
+        summary["ci_high"],
+        p_value,
+        summary["stderr"],
+    )
 
 
 # -- output -------------------------------------------------------------------------------------------------------
 def render_markdown(comparison: Comparison, plot: str | None = PLOT) -> str:
     a, b, settings = comparison.run_a, comparison.run_b, comparison.settings
     level = f"{settings['confidence']:.0%}"
-    lines = [f"# Paired comparison: {b['model']} (B) vs {a['model']} (A)", "",
-             f"- A: `{a['run_id']}` ({a['path']})", f"- B: `{b['run_id']}` ({b['path']})",
-             f"- paired bootstrap over the samples both runs evaluated (matched by sample id): "
-             f"{settings['bootstrap_iters']} resamples, seed {settings['seed']}, {level} percentile intervals; "
-             "p: two-sided, H0 = no difference (docs/evaluation.md, \"Paired comparison of two runs\")", "",
-             f"| task | metric | n shared | A | B | B − A | {level} interval | p | better | verdict |",
-             "|---|---|---:|---:|---:|---:|---|---:|---|---|"]
+    lines = [
+        f"# Paired comparison: {b['model']} (B) vs {a['model']} (A)",
+        "",
+        f"- A: `{a['run_id']}` ({a['path']})",
+        f"- B: `{b['run_id']}` ({b['path']})",
+        f"- paired bootstrap over the samples both runs evaluated (matched by sample id): "
+        f"{settings['bootstrap_iters']} resamples, seed {settings['seed']}, {level} percentile intervals; "
+        'p: two-sided, H0 = no difference (docs/evaluation.md, "Paired comparison of two runs")',
+        "",
+        f"| task | metric | n shared | A | B | B − A | {level} interval | p | better | verdict |",
+        "|---|---|---:|---:|---:|---:|---|---:|---|---|",
+    ]
     for d in comparison.differences:
         interval = "–" if d.ci_low is None else f"[{_fmt(d.ci_low, True)}, {_fmt(d.ci_high, True)}]"
-        lines.append(f"| {d.task} | {d.metric} | {d.num_shared} | {_fmt(d.value_a)} | {_fmt(d.value_b)} | "
-                     f"{_fmt(d.difference, True)} | {interval} | {_fmt_p(d.p_value)} | "
-                     f"{'higher' if d.higher_is_better else 'lower'} | {d.verdict} |")
+        lines.append(
+            f"| {d.task} | {d.metric} | {d.num_shared} | {_fmt(d.value_a)} | {_fmt(d.value_b)} | "
+            f"{_fmt(d.difference, True)} | {interval} | {_fmt_p(d.p_value)} | "
+            f"{'higher' if d.higher_is_better else 'lower'} | {d.verdict} |"
+        )
     lines.append("")
     if plot and comparison.differences:
         lines += [f"![differences]({plot})", ""]
@@ -304,8 +357,9 @@ def comparison_figure(comparison: Comparison):
         positions = np.arange(len(rows))[::-1]
         low = [d.difference - d.ci_low if d.ci_low is not None else 0 for d in rows]
         high = [d.ci_high - d.difference if d.ci_high is not None else 0 for d in rows]
-        colors = ["#55A868" if d.verdict == "B better" else "#C44E52" if d.verdict == "B worse" else "#4C72B0"
-                  for d in rows]
+        colors = [
+            "#55A868" if d.verdict == "B better" else "#C44E52" if d.verdict == "B worse" else "#4C72B0" for d in rows
+        ]
         for y, d, lo, hi, color in zip(positions, rows, low, high, colors):
             axes.errorbar(d.difference, y, xerr=[[max(lo, 0)], [max(hi, 0)]], fmt="o", color=color, capsize=4)
         axes.axvline(0, color="black", linewidth=0.7)
@@ -313,8 +367,11 @@ def comparison_figure(comparison: Comparison):
         axes.set_ylim(-0.6, len(rows) - 0.4)
         axes.set_title(f"{task} (n={rows[0].num_shared})", fontsize=9)
         axes.tick_params(axis="x", labelsize=8)
-    figure.suptitle(f"B − A with {comparison.settings['confidence']:.0%} paired bootstrap intervals "
-                    "(green: B better, red: B worse)", fontsize=9)
+    figure.suptitle(
+        f"B − A with {comparison.settings['confidence']:.0%} paired bootstrap intervals "
+        "(green: B better, red: B worse)",
+        fontsize=9,
+    )
     return figure
 
 

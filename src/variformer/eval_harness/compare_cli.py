@@ -16,8 +16,12 @@ from pathlib import Path
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_a", type=Path, metavar="RUN_A", help="run folder (or its results.json): the baseline")
     parser.add_argument("run_b", type=Path, metavar="RUN_B", help="run folder (or its results.json) compared to A")
-    parser.add_argument("--output", type=Path, metavar="DIR",
-                        help="folder for comparison.md / .json / .png (default: compare_<A>_vs_<B> beside RUN_B)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        metavar="DIR",
+        help="folder for comparison.md / .json / .png (default: compare_<A>_vs_<B> beside RUN_B)",
+    )
     parser.add_argument("--bootstrap-iters", type=int, default=1000, help="paired bootstrap resamples (1000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the resamples (0)")
     parser.add_argument("--confidence", type=float, default=0.95, help="interval level (0.95)")
@@ -32,8 +36,14 @@ def run(args: argparse.Namespace) -> int:
     output = args.output or run_b.parent / f"compare_{run_a.name}_vs_{run_b.name}"
     try:
         check_writable_folder(output, "--output")
-        comparison = compare_runs(args.run_a, args.run_b, output_dir=output, bootstrap_iters=args.bootstrap_iters,
-                                  seed=args.seed, confidence=args.confidence)
+        comparison = compare_runs(
+            args.run_a,
+            args.run_b,
+            output_dir=output,
+            bootstrap_iters=args.bootstrap_iters,
+            seed=args.seed,
+            confidence=args.confidence,
+        )
     except HarnessError as error:
         print(f"variformer compare: error: {error}", file=sys.stderr)
         return 2

@@ -75,8 +75,10 @@ def load_run(folder: str | Path) -> tuple[RunResult, dict[str, list[dict]]]:
         folder = folder.parent
     path = folder / "results.json"
     if not path.is_file():
-        raise SettingError(f"{folder} holds no results.json; give a run folder written by `variformer eval` "
-                           "(the folder with results.json and samples/)")
+        raise SettingError(
+            f"{folder} holds no results.json; give a run folder written by `variformer eval` "
+            "(the folder with results.json and samples/)"
+        )
     try:
         result = read_results(path)
     except (ValueError, TypeError, KeyError) as error:
@@ -140,15 +142,16 @@ def _parameters(result: RunResult) -> str:
 
 def _settings(result: RunResult) -> str:
     settings = result.settings
-    return (f"seed {settings.get('seed')}, limit {settings.get('limit')}, {settings.get('bootstrap_iters')} "
-            f"bootstrap resamples ({settings.get('confidence', 0.95):.0%} intervals), batch size "
-            f"{settings.get('batch_size')}")
+    return (
+        f"seed {settings.get('seed')}, limit {settings.get('limit')}, {settings.get('bootstrap_iters')} "
+        f"bootstrap resamples ({settings.get('confidence', 0.95):.0%} intervals), batch size "
+        f"{settings.get('batch_size')}"
+    )
 
 
 def _requests(result: RunResult) -> str:
     counts = result.counts
-    return (f"{counts.get('requests')} ({counts.get('from_cache')} from cache), "
-            f"{result.timing.get('total_s', 0):.1f} s")
+    return f"{counts.get('requests')} ({counts.get('from_cache')} from cache), {result.timing.get('total_s', 0):.1f} s"
 
 
 def _versions(result: RunResult) -> str:
@@ -164,8 +167,13 @@ HEADER_ROWS = (
     ("time", lambda r: r.created_at),
     ("commit", _git),
     ("versions", _versions),
-    ("device, dtype", lambda r: f"{r.environment.get('device')}, {r.environment.get('dtype')}, "
-                                f"{r.environment.get('world_size')} process(es)"),
+    (
+        "device, dtype",
+        lambda r: (
+            f"{r.environment.get('device')}, {r.environment.get('dtype')}, "
+            f"{r.environment.get('world_size')} process(es)"
+        ),
+    ),
     ("settings", _settings),
     ("requests", _requests),
 )
@@ -205,9 +213,12 @@ def _metric_table(runs: Sequence[RunPage], names: list[str]) -> str:
     if not any(cells[-1] for _, _, cells in rows):
         header, rows = header[:-1], [(task, metric, cells[:-1]) for task, metric, cells in rows]
     head = "<thead><tr>" + "".join(f"<th>{_html.escape(cell)}</th>" for cell in header) + "</tr></thead>"
-    body = "".join(f'<tr data-task="{_html.escape(task)}" data-metric="{_html.escape(metric)}">'
-                   + "".join(f"<td>{_html.escape(cell)}</td>" for cell in cells) + "</tr>"
-                   for task, metric, cells in rows)
+    body = "".join(
+        f'<tr data-task="{_html.escape(task)}" data-metric="{_html.escape(metric)}">'
+        + "".join(f"<td>{_html.escape(cell)}</td>" for cell in cells)
+        + "</tr>"
+        for task, metric, cells in rows
+    )
     return f'<table class="metrics">{head}<tbody>{body}</tbody></table>'
 
 
@@ -215,8 +226,7 @@ def _metric_row(task_name: str, metric_name: str, tasks: list[TaskResult | None]
     metrics = [task.metrics.get(metric_name) if task else None for task in tasks]
     cells = [task_name, metric_name]
     for metric in metrics:
-        cells += [_fmt(metric.value if metric else None), _fmt(metric.stderr if metric else None),
-                  _interval(metric)]
+        cells += [_fmt(metric.value if metric else None), _fmt(metric.stderr if metric else None), _interval(metric)]
     first = metrics[0]
     for metric in metrics[1:]:
         both = first is not None and metric is not None and _finite(first.value) and _finite(metric.value)
@@ -232,8 +242,11 @@ def _also(metrics: list[MetricResult | None], tasks: list[TaskResult | None]) ->
     and a note when the runs' task versions or data differ."""
     parts = []
     for metric in metrics:
-        extra = {key: value for key, value in vars(metric).items() if key not in _METRIC_FIELDS and value is not None} \
-            if metric is not None else {}
+        extra = (
+            {key: value for key, value in vars(metric).items() if key not in _METRIC_FIELDS and value is not None}
+            if metric is not None
+            else {}
+        )
         parts += [f"{key} {_plain(value)}" for key, value in extra.items()]
     present = [task for task in tasks if task is not None]
     if len({(task.version, json.dumps(task.spec.get("data"), sort_keys=True)) for task in present}) > 1:
@@ -269,18 +282,23 @@ def _run_figures(run: RunPage, group: str, names: list[str], section, open_: boo
     """The group's extra tables, overview plot, per-task plots and extra task fields of one run (foldable)."""
     tasks = [run.result.tasks[name] for name in names if name in run.result.tasks]
     lines = _markdown_block(section.lines(tasks)) if section.lines is not None and tasks else ""
-    figures = [_html.figure(run.plots.groups[group].png, f"group {group or 'main'}")] \
-        if group in run.plots.groups else []
+    figures = (
+        [_html.figure(run.plots.groups[group].png, f"group {group or 'main'}")] if group in run.plots.groups else []
+    )
     extras = []
     for task in tasks:
-        figures += [_html.figure(plot.png, Path(plot.path).stem, _task_caption(task))
-                    for plot in run.plots.tasks.get(task.name, [])]
+        figures += [
+            _html.figure(plot.png, Path(plot.path).stem, _task_caption(task))
+            for plot in run.plots.tasks.get(task.name, [])
+        ]
         rows = _task_extra(task)
         if rows:
             extras.append(f"<h4>{_html.escape(task.name)}: more</h4>" + _html.table(["field", "value"], rows))
     summary = "Plots" if open_ else f"Plots of run {run.label} ({run.result.model.get('name')})"
-    return (f'<details class="plots"{" open" if open_ else ""}><summary>{_html.escape(summary)}</summary>{lines}'
-            f'<div class="figures">{"".join(figures)}</div>{"".join(extras)}</details>')
+    return (
+        f'<details class="plots"{" open" if open_ else ""}><summary>{_html.escape(summary)}</summary>{lines}'
+        f'<div class="figures">{"".join(figures)}</div>{"".join(extras)}</details>'
+    )
 
 
 def _calibration_section(run: RunPage, multi: bool) -> str:
@@ -325,10 +343,17 @@ def _markdown_block(lines: list[str]) -> str:
 
 # ---------------------------------------------------------------------------------------------- samples
 def _samples_section(runs: Sequence[RunPage]) -> str:
-    compare = ('<label id="compare-controls"><input type="checkbox" id="disagree"> only where run '
-               '<select id="run-b"></select> disagrees</label>') if len(runs) > 1 else ""
-    run_select = '<label>run <select id="run"></select></label>' if len(runs) > 1 else \
-        '<select id="run" hidden></select>'
+    compare = (
+        (
+            '<label id="compare-controls"><input type="checkbox" id="disagree"> only where run '
+            '<select id="run-b"></select> disagrees</label>'
+        )
+        if len(runs) > 1
+        else ""
+    )
+    run_select = (
+        '<label>run <select id="run"></select></label>' if len(runs) > 1 else '<select id="run" hidden></select>'
+    )
     return f"""<section id="samples"><h2>Samples</h2>
 <div class="controls"><label>task <select id="task"></select></label> {run_select}
 <label>search <input type="search" id="search" placeholder="id, prompt, prediction or target"></label>
@@ -349,13 +374,17 @@ def _sample_data(runs: Sequence[RunPage]) -> dict:
     tasks = []
     for name in names:
         present = [run for run in runs if name in run.result.tasks]
-        scores = list(dict.fromkeys(key for run in present for record in run.samples.get(name, [])
-                                    for key in record.get("scores") or {}))
-        rows = [_rows(run.result.tasks[name], run.samples.get(name, []), scores) if name in run.result.tasks
-                else None for run in runs]
+        scores = list(
+            dict.fromkeys(
+                key for run in present for record in run.samples.get(name, []) for key in record.get("scores") or {}
+            )
+        )
+        rows = [
+            _rows(run.result.tasks[name], run.samples.get(name, []), scores) if name in run.result.tasks else None
+            for run in runs
+        ]
         tasks.append({"name": name, "scores": scores, "runs": rows})
-    return {"runs": [{"label": run.label, "model": str(run.result.model.get("name"))} for run in runs],
-            "tasks": tasks}
+    return {"runs": [{"label": run.label, "model": str(run.result.model.get("name"))} for run in runs], "tasks": tasks}
 
 
 def _rows(task: TaskResult, records: list[dict], scores: list[str]) -> list[list]:
@@ -366,9 +395,16 @@ def _rows(task: TaskResult, records: list[dict], scores: list[str]) -> list[list
         choices = [choice.strip() for choice in record["choices"]] if record.get("choices") else labels
         values = record.get("scores") or {}
         prompt = record.get("prompt")
-        rows.append([str(record.get("id")), "" if prompt is None else prompt.replace("\x1f", "\n␟\n"),
-                     _display(record.get("prediction"), choices), _display(record.get("target"), choices),
-                     is_correct(record), [_score(values.get(key)) for key in scores]])
+        rows.append(
+            [
+                str(record.get("id")),
+                "" if prompt is None else prompt.replace("\x1f", "\n␟\n"),
+                _display(record.get("prediction"), choices),
+                _display(record.get("target"), choices),
+                is_correct(record),
+                [_score(values.get(key)) for key in scores],
+            ]
+        )
     return rows
 
 
@@ -407,8 +443,11 @@ def _environment(runs: Sequence[RunPage]) -> str:
     for run in runs:
         versions = ", ".join(f"{k} {v}" for k, v in run.result.versions.items() if v)
         rows.append([run.label, versions, str(run.result.environment.get("platform"))])
-    return '<section id="environment"><h2>Environment</h2>' + \
-        _html.table(["run", "versions", "platform"], rows) + "</section>"
+    return (
+        '<section id="environment"><h2>Environment</h2>'
+        + _html.table(["run", "versions", "platform"], rows)
+        + "</section>"
+    )
 
 
 __all__ = ["PAGE_NAME", "RunPage", "is_correct", "load_run", "render_page", "write_html_report", "write_runs_page"]

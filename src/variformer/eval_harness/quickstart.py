@@ -9,8 +9,13 @@ from .results import RunResult, atomic_write_bytes
 
 # quickstart model folder -> tasks of every family the model can serve (classification, translation,
 # summarization, hallucination probes); sst2 runs by classifier head or by label log-likelihood as the model allows
-HALLUCINATION_PROBES = ("truthfulqa_mc1", "truthfulqa_mc2", "halueval_qa", "summary_faithfulness",
-                        "multi30k_de_en_unsupported")
+HALLUCINATION_PROBES = (
+    "truthfulqa_mc1",
+    "truthfulqa_mc2",
+    "halueval_qa",
+    "summary_faithfulness",
+    "multi30k_de_en_unsupported",
+)
 QUICKSTART_TASKS = {
     "decoder": ("sst2", "multi30k_de_en", "xsum", *HALLUCINATION_PROBES),
     "encoder": ("sst2",),
@@ -18,8 +23,9 @@ QUICKSTART_TASKS = {
 }
 
 
-def evaluate_quickstart_models(output: str | Path, limit: int | None = 100, seed: int = 0,
-                               progress: bool = True) -> dict:
+def evaluate_quickstart_models(
+    output: str | Path, limit: int | None = 100, seed: int = 0, progress: bool = True
+) -> dict:
     """Evaluate `<output>/<variant>` for each quickstart variant present; reports go to `<output>/eval/<variant>/`,
     a combined table to `<output>/eval/summary.md` and the runs side by side to `<output>/eval/summary.html`.
     Returns {variant: {task: {metric: {value, stderr}}}}."""
@@ -32,27 +38,45 @@ def evaluate_quickstart_models(output: str | Path, limit: int | None = 100, seed
         folder = output / variant
         if not (folder / "config.json").is_file():
             continue
-        runs[variant] = evaluate(str(folder), tasks=list(tasks), limit=limit, seed=seed,
-                                 output_dir=output / "eval" / variant, cache_dir=output / "eval" / "cache",
-                                 progress=progress)
+        runs[variant] = evaluate(
+            str(folder),
+            tasks=list(tasks),
+            limit=limit,
+            seed=seed,
+            output_dir=output / "eval" / variant,
+            cache_dir=output / "eval" / "cache",
+            progress=progress,
+        )
     atomic_write_bytes(output / "eval" / "summary.md", _summary(runs).encode("utf-8"))
     if runs:
         write_runs_page([output / "eval" / variant for variant in runs], output / "eval" / "summary.html")
-    return {variant: {name: {metric_name: {"value": metric.value, "stderr": metric.stderr}
-                             for metric_name, metric in task.metrics.items()}
-                      for name, task in run.tasks.items()}
-            for variant, run in runs.items()}
+    return {
+        variant: {
+            name: {
+                metric_name: {"value": metric.value, "stderr": metric.stderr}
+                for metric_name, metric in task.metrics.items()
+            }
+            for name, task in run.tasks.items()
+        }
+        for variant, run in runs.items()
+    }
 
 
 def _summary(runs: dict[str, RunResult]) -> str:
-    lines = ["# Quickstart evaluation", "",
-             "| model | task | scoring | metric | value | ± stderr | n |", "|---|---|---|---|---:|---:|---:|"]
+    lines = [
+        "# Quickstart evaluation",
+        "",
+        "| model | task | scoring | metric | value | ± stderr | n |",
+        "|---|---|---|---|---:|---:|---:|",
+    ]
     for variant, run in runs.items():
         for name, task in run.tasks.items():
             for metric_name, metric in task.metrics.items():
                 stderr = "–" if metric.stderr is None else f"{metric.stderr:.4f}"
-                lines.append(f"| {variant} | {name} | {task.scoring_mode['mode']} | {metric_name} | "
-                             f"{metric.value:.4f} | {stderr} | {task.num_samples} |")
+                lines.append(
+                    f"| {variant} | {name} | {task.scoring_mode['mode']} | {metric_name} | "
+                    f"{metric.value:.4f} | {stderr} | {task.num_samples} |"
+                )
     lines += [""] + [f"- {variant}: [report]({variant}/report.md), [page]({variant}/report.html)" for variant in runs]
     lines += ["- all runs side by side, with their samples: [summary.html](summary.html)", ""]
     return "\n".join(lines)

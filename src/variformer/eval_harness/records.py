@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar
 
 
 def stable_hash(value: Any) -> str:
@@ -98,7 +98,7 @@ class ClassificationRequest:
         return len(self.text) + len(self.text_pair or "")
 
 
-Request = Union[LoglikelihoodRequest, GenerationRequest, ClassificationRequest]
+Request = LoglikelihoodRequest | GenerationRequest | ClassificationRequest
 REQUEST_TYPES = {cls.kind: cls for cls in (LoglikelihoodRequest, GenerationRequest, ClassificationRequest)}
 
 
@@ -115,7 +115,7 @@ class LoglikelihoodResult:
         return {"logprob": self.logprob, "is_greedy": self.is_greedy, "num_tokens": self.num_tokens}
 
     @classmethod
-    def from_json(cls, data: dict) -> "LoglikelihoodResult":
+    def from_json(cls, data: dict) -> LoglikelihoodResult:
         return cls(float(data["logprob"]), bool(data["is_greedy"]), int(data["num_tokens"]))
 
 
@@ -130,11 +130,11 @@ class ClassificationResult:
         return {"logprobs": list(self.logprobs), "labels": list(self.labels)}
 
     @classmethod
-    def from_json(cls, data: dict) -> "ClassificationResult":
+    def from_json(cls, data: dict) -> ClassificationResult:
         return cls(tuple(float(x) for x in data["logprobs"]), tuple(data["labels"]))
 
 
-Response = Union[LoglikelihoodResult, str, ClassificationResult]
+Response = LoglikelihoodResult | str | ClassificationResult
 
 
 def response_to_json(response: Response) -> Any:
@@ -163,7 +163,17 @@ class Outcome:
 
 
 __all__ = [
-    "stable_hash", "GenerationSettings", "LoglikelihoodRequest", "GenerationRequest", "ClassificationRequest",
-    "Request", "REQUEST_TYPES", "LoglikelihoodResult", "ClassificationResult", "Response", "response_to_json",
-    "response_from_json", "Outcome",
+    "stable_hash",
+    "GenerationSettings",
+    "LoglikelihoodRequest",
+    "GenerationRequest",
+    "ClassificationRequest",
+    "Request",
+    "REQUEST_TYPES",
+    "LoglikelihoodResult",
+    "ClassificationResult",
+    "Response",
+    "response_to_json",
+    "response_from_json",
+    "Outcome",
 ]

@@ -95,8 +95,9 @@ def write_report(result: RunResult, output_dir: str | Path, plots: Plots | None 
     return atomic_write_bytes(output_dir / "report.md", text.encode("utf-8"))
 
 
-def render_markdown(result: RunResult, plots: dict[str, list[str]] | None = None,
-                    group_plots: dict[str, str] | None = None) -> str:
+def render_markdown(
+    result: RunResult, plots: dict[str, list[str]] | None = None, group_plots: dict[str, str] | None = None
+) -> str:
     plots, group_plots = plots or {}, group_plots or {}
     model, settings = result.model, result.settings
     git = (result.git.get("commit") or "unknown")[:12] + (" (dirty)" if result.git.get("dirty") else "")
@@ -114,14 +115,19 @@ def render_markdown(result: RunResult, plots: dict[str, list[str]] | None = None
     ]
     for group, tasks in _groups(result).items():
         section = group_section(group)
-        lines += [f"## {section.title}", "",
-                  "| task | metric | value | ± stderr | 95% interval | n | better |",
-                  "|---|---|---:|---:|---|---:|---|"]
+        lines += [
+            f"## {section.title}",
+            "",
+            "| task | metric | value | ± stderr | 95% interval | n | better |",
+            "|---|---|---:|---:|---|---:|---|",
+        ]
         for task in tasks:
             for metric_name, metric in task.metrics.items():
                 better = "higher" if metric.higher_is_better else "lower"
-                lines.append(f"| {task.name} | {metric_name} | {_fmt(metric.value)} | {_fmt(metric.stderr)} | "
-                             f"{_interval(metric)} | {task.num_samples} | {better} |")
+                lines.append(
+                    f"| {task.name} | {metric_name} | {_fmt(metric.value)} | {_fmt(metric.stderr)} | "
+                    f"{_interval(metric)} | {task.num_samples} | {better} |"
+                )
         lines.append("")
         if section.lines is not None:
             lines += section.lines(tasks)
@@ -141,9 +147,13 @@ def render_markdown(result: RunResult, plots: dict[str, list[str]] | None = None
     return "\n".join(lines)
 
 
-CALIBRATION_COLUMNS = {"ece_10_bin": "ECE (10 equal-mass bins)", "ece_10_bin_equal_width": "ECE (10 equal-width bins)",
-                       "brier": "Brier", "selective_acc_at_10": "accuracy of the 10% most confident",
-                       "selective_cov_acc_area": "area under accuracy-coverage"}
+CALIBRATION_COLUMNS = {
+    "ece_10_bin": "ECE (10 equal-mass bins)",
+    "ece_10_bin_equal_width": "ECE (10 equal-width bins)",
+    "brier": "Brier",
+    "selective_acc_at_10": "accuracy of the 10% most confident",
+    "selective_cov_acc_area": "area under accuracy-coverage",
+}
 
 
 def calibration_lines(result: RunResult) -> list[str]:
@@ -151,16 +161,22 @@ def calibration_lines(result: RunResult) -> list[str]:
     tasks = [task for task in result.tasks.values() if task.calibration is not None]
     if not tasks:
         return []
-    lines = ["## Calibration", "",
-             "Confidence = probability of the predicted choice. ECE and Brier: lower is better; selective accuracy "
-             "and its area: higher is better. Definitions: docs/evaluation.md, \"Calibration\".", "",
-             "| task | n | accuracy | mean confidence | " + " | ".join(CALIBRATION_COLUMNS.values()) + " |",
-             "|---|---:|---:|---:|" + "---:|" * len(CALIBRATION_COLUMNS)]
+    lines = [
+        "## Calibration",
+        "",
+        "Confidence = probability of the predicted choice. ECE and Brier: lower is better; selective accuracy "
+        'and its area: higher is better. Definitions: docs/evaluation.md, "Calibration".',
+        "",
+        "| task | n | accuracy | mean confidence | " + " | ".join(CALIBRATION_COLUMNS.values()) + " |",
+        "|---|---:|---:|---:|" + "---:|" * len(CALIBRATION_COLUMNS),
+    ]
     for task in tasks:
         calibration: CalibrationResult = task.calibration
         cells = [_with_stderr(calibration.metrics[name]) for name in CALIBRATION_COLUMNS if name in calibration.metrics]
-        lines.append(f"| {task.name} | {calibration.num_samples} | {_fmt(calibration.accuracy)} | "
-                     f"{_fmt(calibration.mean_confidence)} | " + " | ".join(cells) + " |")
+        lines.append(
+            f"| {task.name} | {calibration.num_samples} | {_fmt(calibration.accuracy)} | "
+            f"{_fmt(calibration.mean_confidence)} | " + " | ".join(cells) + " |"
+        )
     lines.append("")
     lines += [f"- {task.name}: confidence from the {task.calibration.confidence_source}" for task in tasks]
     lines += [f"- Note, {task.name}: {task.calibration.warning}" for task in tasks if task.calibration.warning]
@@ -239,21 +255,36 @@ def _reliability_figure(task: TaskResult):
     figure = _figure(4.4, 3.8)
     axes = figure.add_subplot()
     width = [b for b in calibration.reliability["equal_width"] if b["upper"] > b["lower"]]
-    axes.bar([b["lower"] for b in width], [b["accuracy"] for b in width],
-             width=[b["upper"] - b["lower"] for b in width],
-             align="edge", color="#4C72B0", alpha=0.75, edgecolor="white", label="accuracy (equal-width bins)")
+    axes.bar(
+        [b["lower"] for b in width],
+        [b["accuracy"] for b in width],
+        width=[b["upper"] - b["lower"] for b in width],
+        align="edge",
+        color="#4C72B0",
+        alpha=0.75,
+        edgecolor="white",
+        label="accuracy (equal-width bins)",
+    )
     mass = calibration.reliability["equal_mass"]
-    axes.plot([b["mean_confidence"] for b in mass], [b["accuracy"] for b in mass], "o-", color="#DD8452",
-              markersize=4, label="equal-mass bins")
+    axes.plot(
+        [b["mean_confidence"] for b in mass],
+        [b["accuracy"] for b in mass],
+        "o-",
+        color="#DD8452",
+        markersize=4,
+        label="equal-mass bins",
+    )
     axes.plot([0, 1], [0, 1], "--", color="gray", linewidth=1, label="perfect calibration")
     axes.set_xlim(0, 1)
     axes.set_ylim(0, 1.02)
     axes.set_xlabel("confidence (probability of the predicted choice)")
     axes.set_ylabel("accuracy")
     metrics = calibration.metrics
-    axes.set_title(f"{task.name}: reliability (n={calibration.num_samples}); ECE equal-mass "
-                   f"{metrics['ece_10_bin'].value:.3f}, equal-width {metrics['ece_10_bin_equal_width'].value:.3f}",
-                   fontsize=8)
+    axes.set_title(
+        f"{task.name}: reliability (n={calibration.num_samples}); ECE equal-mass "
+        f"{metrics['ece_10_bin'].value:.3f}, equal-width {metrics['ece_10_bin_equal_width'].value:.3f}",
+        fontsize=8,
+    )
     axes.legend(fontsize=7, loc="upper left")
     return figure
 
@@ -263,8 +294,13 @@ def _group_figure(group: str, tasks: list[TaskResult]):
     figure = _figure(max(4.0, 1.0 * len(entries) + 1.5), 3.6)
     axes = figure.add_subplot()
     metrics = [m for _, m in entries]
-    axes.bar([label for label, _ in entries], [m.value for m in metrics], yerr=_error_bars(metrics), capsize=4,
-             color="#DD8452" if group else "#4C72B0")
+    axes.bar(
+        [label for label, _ in entries],
+        [m.value for m in metrics],
+        yerr=_error_bars(metrics),
+        capsize=4,
+        color="#DD8452" if group else "#4C72B0",
+    )
     axes.set_title(f"{group_section(group).title} (bars: 95% bootstrap interval)", fontsize=9)
     axes.axhline(0, color="black", linewidth=0.6)
     axes.tick_params(axis="x", labelsize=7)
@@ -277,5 +313,15 @@ def _render(path: str, figure) -> Plot:
     return Plot(path, buffer.getvalue())
 
 
-__all__ = ["write_report", "render_markdown", "render_plots", "calibration_lines", "Plot", "Plots", "GroupSection",
-           "GROUP_SECTIONS", "register_group_section", "group_section"]
+__all__ = [
+    "write_report",
+    "render_markdown",
+    "render_plots",
+    "calibration_lines",
+    "Plot",
+    "Plots",
+    "GroupSection",
+    "GROUP_SECTIONS",
+    "register_group_section",
+    "group_section",
+]

@@ -15,11 +15,19 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR",
-                        help="run folder written by `variformer eval` (holding results.json and samples/)")
-    parser.add_argument("--output", type=Path, metavar="PAGE.html",
-                        help="where to write the page (default with one run: RUN_DIR/report.html; required with "
-                             "several)")
+    parser.add_argument(
+        "run_dirs",
+        nargs="+",
+        type=Path,
+        metavar="RUN_DIR",
+        help="run folder written by `variformer eval` (holding results.json and samples/)",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        metavar="PAGE.html",
+        help="where to write the page (default with one run: RUN_DIR/report.html; required with several)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,8 +49,9 @@ def _run(args: argparse.Namespace) -> Path:
     output = args.output
     if output is None:
         if len(args.run_dirs) > 1:
-            raise SettingError(f"{len(args.run_dirs)} runs need --output PAGE.html (the page that shows them "
-                               "side by side)")
+            raise SettingError(
+                f"{len(args.run_dirs)} runs need --output PAGE.html (the page that shows them side by side)"
+            )
         output = args.run_dirs[0] / PAGE_NAME
     if output.is_dir():
         raise SettingError(f"--output {output} is a folder; give a file path, e.g. {output / PAGE_NAME}")

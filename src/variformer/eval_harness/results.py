@@ -14,11 +14,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .. import _files
 from .._files import atomic_write_bytes
@@ -57,7 +57,7 @@ class CalibrationResult:
     warning: str | None = None  # e.g. too few samples for stable bins
 
     @classmethod
-    def from_dict(cls, data: dict) -> "CalibrationResult":
+    def from_dict(cls, data: dict) -> CalibrationResult:
         data = dict(data)
         return cls(metrics={k: MetricResult(**v) for k, v in data.pop("metrics").items()}, **data)
 
@@ -122,11 +122,13 @@ class RunResult:
         return {"schema_version": data.pop("schema_version"), **data}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "RunResult":
+    def from_dict(cls, data: dict) -> RunResult:
         if data.get("schema_version") not in READABLE_SCHEMAS:
             readable = " or ".join(repr(version) for version in READABLE_SCHEMAS)
-            raise ValueError(f"results schema {data.get('schema_version')!r} is not {readable}, the versions this "
-                             "variformer reads; upgrade variformer to read it")
+            raise ValueError(
+                f"results schema {data.get('schema_version')!r} is not {readable}, the versions this "
+                "variformer reads; upgrade variformer to read it"
+            )
         data = dict(data)
         tasks = {}
         for name, task in data.pop("tasks").items():
@@ -197,8 +199,9 @@ def check_writable_folder(path: str | Path, option: str) -> Path:
         where = "is a file" if error.folder == Path(path) else f"is inside {error.folder}, which is a file"
         raise SettingError(f"{option} {path} {where}, not a folder; give a folder path") from None
     except PermissionError as error:
-        raise SettingError(f"{option} {path}: cannot write in {error.folder} ({error.reason}); give a folder you can "
-                           "write to") from None
+        raise SettingError(
+            f"{option} {path}: cannot write in {error.folder} ({error.reason}); give a folder you can write to"
+        ) from None
 
 
 def write_json(path: str | Path, value: Any) -> Path:
@@ -215,6 +218,19 @@ def read_results(path: str | Path) -> RunResult:
     return RunResult.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
-__all__ = ["SCHEMA_VERSION", "READABLE_SCHEMAS", "MetricResult", "CalibrationResult", "TaskResult", "SampleRecord",
-           "RunResult", "atomic_write_bytes", "staged_folder", "check_writable_folder", "write_json", "write_jsonl",
-           "read_results", "dumps"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "READABLE_SCHEMAS",
+    "MetricResult",
+    "CalibrationResult",
+    "TaskResult",
+    "SampleRecord",
+    "RunResult",
+    "atomic_write_bytes",
+    "staged_folder",
+    "check_writable_folder",
+    "write_json",
+    "write_jsonl",
+    "read_results",
+    "dumps",
+]

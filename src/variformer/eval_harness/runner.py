@@ -68,7 +68,7 @@ class Processes:
         self.rank, self.world_size, self.state = rank, world_size, state
 
     @classmethod
-    def detect(cls) -> "Processes":
+    def detect(cls) -> Processes:
         state = distributed_state()
         return cls(state.process_index, state.num_processes, state) if state is not None else cls()
 
@@ -120,10 +120,20 @@ class Runner:
         classifier-head tasks (default True).
     """
 
-    def __init__(self, adapter: ModelAdapter, *, seed: int = 0, limit: int | None = None,
-                 bootstrap_iters: int = bootstrap.DEFAULT_ITERS, confidence: float = bootstrap.DEFAULT_CONFIDENCE,
-                 cache_dir: str | Path | None = None, chunk_size: int = 64, progress: bool = True,
-                 processes: Processes | None = None, calibration: bool = True):
+    def __init__(
+        self,
+        adapter: ModelAdapter,
+        *,
+        seed: int = 0,
+        limit: int | None = None,
+        bootstrap_iters: int = bootstrap.DEFAULT_ITERS,
+        confidence: float = bootstrap.DEFAULT_CONFIDENCE,
+        cache_dir: str | Path | None = None,
+        chunk_size: int = 64,
+        progress: bool = True,
+        processes: Processes | None = None,
+        calibration: bool = True,
+    ):
         _check_int("limit", limit, 1, allow_none=True)
         _check_int("bootstrap_iters", bootstrap_iters, 0)
         _check_int("chunk_size", chunk_size, 1)
@@ -148,8 +158,12 @@ class Runner:
         for plan in plans:
             task_results[plan.task.name], samples[plan.task.name] = self.score(plan, responses)
         finished = time.perf_counter()
-        timing = {"plan_s": planned - started, "model_s": resolved - planned, "metrics_s": finished - resolved,
-                  "total_s": finished - started}
+        timing = {
+            "plan_s": planned - started,
+            "model_s": resolved - planned,
+            "metrics_s": finished - resolved,
+            "total_s": finished - started,
+        }
         return self._result(task_results, samples, counts, timing)
 
     def plan(self, task: Task) -> TaskPlan:
@@ -160,14 +174,18 @@ class Runner:
             raise TaskDefinitionError(f"task {task.name!r}: data source {task.data.label} has no rows")
         inputs = {metric.inputs for metric in task.metrics}
         normalize = "labels" if "labels" in inputs else "texts" if "texts" in inputs else None
-        samples = task.build_samples(rows, seq2seq=self.adapter.is_seq2seq, seed=self.seed, limit=self.limit,
-                                     normalize_target=normalize)
+        samples = task.build_samples(
+            rows, seq2seq=self.adapter.is_seq2seq, seed=self.seed, limit=self.limit, normalize_target=normalize
+        )
         return TaskPlan(task, mode, samples, [mode.requests(task, sample) for sample in samples], len(rows))
 
     def resolve(self, unique: dict[str, Request]) -> tuple[dict[str, Response], dict]:
         """Responses to every unique request: from the cache, or computed (sharded across processes)."""
-        cache = RequestCache(self.cache_dir, self.cache_fingerprint(), self.processes.rank) \
-            if self.cache_dir is not None else None
+        cache = (
+            RequestCache(self.cache_dir, self.cache_fingerprint(), self.processes.rank)
+            if self.cache_dir is not None
+            else None
+        )
         known = cache.load() if cache is not None else {}
         self.processes.barrier()  # every process has read the cache before any process appends to it
         responses = {key: known[key] for key in unique if key in known}
@@ -180,8 +198,10 @@ class Runner:
                 bar.set_description(chunk[0].kind)
                 answers = self.adapter.serve(chunk)
                 if len(answers) != len(chunk):
-                    raise HarnessError(f"model adapter {self.adapter.name!r} returned {len(answers)} responses to "
-                                       f"{len(chunk)} {chunk[0].kind} requests")
+                    raise HarnessError(
+                        f"model adapter {self.adapter.name!r} returned {len(answers)} responses to "
+                        f"{len(chunk)} {chunk[0].kind} requests"
+                    )
                 entries = [(request.key, request.kind, answer) for request, answer in zip(chunk, answers)]
                 if cache is not None:
                     cache.add(entries)
@@ -201,37 +221,64 @@ class Runner:
         chunks = []
         for kind in sorted({request.kind for request in requests}):
             ordered = sorted((r for r in requests if r.kind == kind), key=_chunk_order)
-            chunks += [ordered[i:i + self.chunk_size] for i in range(0, len(ordered), self.chunk_size)]
+            chunks += [ordered[i : i + self.chunk_size] for i in range(0, len(ordered), self.chunk_size)]
         return chunks
 
     def score(self, plan: TaskPlan, responses: dict[str, Response]) -> tuple[TaskResult, list[SampleRecord]]:
         """Extract answers, compute the task's metrics and build its per-sample records."""
         task = plan.task
-        outcomes = [self._outcome(task, plan.mode, sample, [responses[r.key] for r in requests])
-                    for sample, requests in zip(plan.samples, plan.requests)]
-        metrics, per_sample = compute_metrics(task, plan.samples, outcomes, self.bootstrap_iters, self.seed,
-                                              self.confidence)
-        probabilities = [choice_probabilities(plan.mode, sample, [responses[r.key] for r in requests])
-                         for sample, requests in zip(plan.samples, plan.requests)] if self.calibration else None
+        outcomes = [
+            self._outcome(task, plan.mode, sample, [responses[r.key] for r in requests])
+            for sample, requests in zip(plan.samples, plan.requests)
+        ]
+        metrics, per_sample = compute_metrics(
+            task, plan.samples, outcomes, self.bootstrap_iters, self.seed, self.confidence
+        )
+        probabilities = (
+            [
+                choice_probabilities(plan.mode, sample, [responses[r.key] for r in requests])
+                for sample, requests in zip(plan.samples, plan.requests)
+            ]
+            if self.calibration
+            else None
+        )
         task_calibration = self._calibration(plan, outcomes, probabilities)
         if task_calibration is None:
             probabilities = [None] * len(plan.samples)
         records = [
-            SampleRecord(task=task.name, index=sample.index, id=sample.id, prompt_hash=_prompt_hash(requests),
-                         output=outcome.output if outcome.output is not None
-                         else [response_to_json(responses[r.key]) for r in requests],
-                         prediction=outcome.prediction, target=sample.target, scores={**scores, **outcome.scores},
-                         prompt=_prompt_text(requests), choices=_choices(requests),
-                         confidence=None if probs is None else probs[int(outcome.prediction)],
-                         probabilities=probs)
-            for sample, requests, outcome, scores, probs in zip(plan.samples, plan.requests, outcomes, per_sample,
-                                                                 probabilities)
+            SampleRecord(
+                task=task.name,
+                index=sample.index,
+                id=sample.id,
+                prompt_hash=_prompt_hash(requests),
+                output=outcome.output
+                if outcome.output is not None
+                else [response_to_json(responses[r.key]) for r in requests],
+                prediction=outcome.prediction,
+                target=sample.target,
+                scores={**scores, **outcome.scores},
+                prompt=_prompt_text(requests),
+                choices=_choices(requests),
+                confidence=None if probs is None else probs[int(outcome.prediction)],
+                probabilities=probs,
+            )
+            for sample, requests, outcome, scores, probs in zip(
+                plan.samples, plan.requests, outcomes, per_sample, probabilities
+            )
         ]
         result = TaskResult(
-            name=task.name, version=task.version, group=task.group, scoring_mode=plan.mode.to_json(),
-            spec=task.to_json(), num_samples=len(plan.samples), num_rows=plan.num_rows, limit=self.limit,
-            metrics=metrics, confusion_matrix=confusion_matrix(task, plan.samples, outcomes),
-            samples_file=f"samples/{task.name}.jsonl", calibration=task_calibration,
+            name=task.name,
+            version=task.version,
+            group=task.group,
+            scoring_mode=plan.mode.to_json(),
+            spec=task.to_json(),
+            num_samples=len(plan.samples),
+            num_rows=plan.num_rows,
+            limit=self.limit,
+            metrics=metrics,
+            confusion_matrix=confusion_matrix(task, plan.samples, outcomes),
+            samples_file=f"samples/{task.name}.jsonl",
+            calibration=task_calibration,
         )
         return result, records
 
@@ -242,33 +289,53 @@ class Runner:
             return None
         predictions = [outcome.prediction for outcome in outcomes]
         targets = [sample.target for sample in plan.samples]
-        if not all(_is_index(p, len(probs)) and _is_index(t, len(probs))
-                   for p, t, probs in zip(predictions, targets, probabilities)):
+        if not all(
+            _is_index(p, len(probs)) and _is_index(t, len(probs))
+            for p, t, probs in zip(predictions, targets, probabilities)
+        ):
             logger.info("task %r: predictions or targets are not choice indices; no calibration", plan.task.name)
             return None
-        summary = calibration.calibration_summary(probabilities, predictions, targets, self.bootstrap_iters,
-                                                  self.seed, self.confidence)
-        metrics = {name: MetricResult(item["value"], item["stderr"], item["ci_low"], item["ci_high"], higher,
-                                      "corpus" if name.startswith(("ece", "selective")) else "mean")
-                   for (name, item), higher in zip(summary["metrics"].items(),
-                                                   calibration.CALIBRATION_METRICS.values())}
+        summary = calibration.calibration_summary(
+            probabilities, predictions, targets, self.bootstrap_iters, self.seed, self.confidence
+        )
+        metrics = {
+            name: MetricResult(
+                item["value"],
+                item["stderr"],
+                item["ci_low"],
+                item["ci_high"],
+                higher,
+                "corpus" if name.startswith(("ece", "selective")) else "mean",
+            )
+            for (name, item), higher in zip(summary["metrics"].items(), calibration.CALIBRATION_METRICS.values())
+        }
         warning = None
         if len(plan.samples) < calibration.MIN_SAMPLES:
-            warning = (f"only {len(plan.samples)} samples (fewer than {calibration.MIN_SAMPLES}): binned calibration "
-                       "errors are noisy at this size (HELM's caveat); evaluate more rows for stable numbers")
+            warning = (
+                f"only {len(plan.samples)} samples (fewer than {calibration.MIN_SAMPLES}): binned calibration "
+                "errors are noisy at this size (HELM's caveat); evaluate more rows for stable numbers"
+            )
             logger.warning("task %r: calibration from %s", plan.task.name, warning)
-        return CalibrationResult(num_samples=len(plan.samples), confidence_source=_confidence_source(plan.mode),
-                                 metrics=metrics, accuracy=summary["accuracy"],
-                                 mean_confidence=summary["mean_confidence"], reliability=summary["reliability"],
-                                 warning=warning)
+        return CalibrationResult(
+            num_samples=len(plan.samples),
+            confidence_source=_confidence_source(plan.mode),
+            metrics=metrics,
+            accuracy=summary["accuracy"],
+            mean_confidence=summary["mean_confidence"],
+            reliability=summary["reliability"],
+            warning=warning,
+        )
 
     @staticmethod
     def _outcome(task: Task, mode: ScoringMode, sample: Sample, responses: list) -> Outcome:
-        outcome = task.process_results(sample.row, responses) if task.process_results else \
-            mode.score(task, sample, responses)
+        outcome = (
+            task.process_results(sample.row, responses) if task.process_results else mode.score(task, sample, responses)
+        )
         if not isinstance(outcome, Outcome):
-            raise TaskDefinitionError(f"task {task.name!r}: process_results must return an Outcome, got "
-                                      f"{type(outcome).__name__} for {sample.where}")
+            raise TaskDefinitionError(
+                f"task {task.name!r}: process_results must return an Outcome, got "
+                f"{type(outcome).__name__} for {sample.where}"
+            )
         return outcome
 
     def _result(self, tasks: dict[str, TaskResult], samples: dict, counts: dict, timing: dict) -> RunResult:
@@ -280,21 +347,35 @@ class Runner:
             created_at=now.isoformat(timespec="seconds"),
             git=provenance.git_state(),
             versions=provenance.versions(),
-            environment={"device": model.get("device"), "dtype": model.get("dtype"),
-                         "world_size": self.processes.world_size, **provenance.platform_info()},
+            environment={
+                "device": model.get("device"),
+                "dtype": model.get("dtype"),
+                "world_size": self.processes.world_size,
+                **provenance.platform_info(),
+            },
             model=model,
-            settings={"seed": self.seed, "limit": self.limit, "bootstrap_iters": self.bootstrap_iters,
-                      "confidence": self.confidence, "chunk_size": self.chunk_size, "calibration": self.calibration,
-                      "batch_size": model.get("batch_size"),
-                      "cache_dir": str(self.cache_dir) if self.cache_dir else None,
-                      "cache_fingerprint": self.cache_fingerprint()},
-            tasks=tasks, counts=counts, timing=timing, samples=samples,
+            settings={
+                "seed": self.seed,
+                "limit": self.limit,
+                "bootstrap_iters": self.bootstrap_iters,
+                "confidence": self.confidence,
+                "chunk_size": self.chunk_size,
+                "calibration": self.calibration,
+                "batch_size": model.get("batch_size"),
+                "cache_dir": str(self.cache_dir) if self.cache_dir else None,
+                "cache_fingerprint": self.cache_fingerprint(),
+            },
+            tasks=tasks,
+            counts=counts,
+            timing=timing,
+            samples=samples,
         )
 
 
 # -- metrics -------------------------------------------------------------------------------------------------------
-def compute_metrics(task: Task, samples: list[Sample], outcomes: list[Outcome], iters: int, seed: int,
-                    confidence: float) -> tuple[dict[str, MetricResult], list[dict]]:
+def compute_metrics(
+    task: Task, samples: list[Sample], outcomes: list[Outcome], iters: int, seed: int, confidence: float
+) -> tuple[dict[str, MetricResult], list[dict]]:
     """Every metric of `task` (each module computed once) and the per-sample scores the modules return."""
     per_sample: list[dict] = [{} for _ in samples]
     results: dict[str, MetricResult] = {}
@@ -303,23 +384,42 @@ def compute_metrics(task: Task, samples: list[Sample], outcomes: list[Outcome], 
         if metric.inputs == "scores":
             values = _scores(task, samples, outcomes, metric.name)
             summary = bootstrap.bootstrap_mean(values, iters, seed, confidence)
-            results[metric.name] = MetricResult(float(np.mean(values)), summary["stderr"], summary["ci_low"],
-                                                summary["ci_high"], metric.higher_is_better, metric.aggregation)
+            results[metric.name] = MetricResult(
+                float(np.mean(values)),
+                summary["stderr"],
+                summary["ci_low"],
+                summary["ci_high"],
+                metric.higher_is_better,
+                metric.aggregation,
+            )
             continue
         key = (metric.module, metric.inputs, metric.options)
         if key not in module_outputs:
             predictions, references = _pairs(task, samples, outcomes, metric)
-            module_outputs[key] = compute_module(metric.module, predictions, references, bootstrap_iters=iters,
-                                                 seed=seed, confidence=confidence, return_per_sample=True,
-                                                 **dict(metric.options))
+            module_outputs[key] = compute_module(
+                metric.module,
+                predictions,
+                references,
+                bootstrap_iters=iters,
+                seed=seed,
+                confidence=confidence,
+                return_per_sample=True,
+                **dict(metric.options),
+            )
             for name, values in module_outputs[key].get("per_sample", {}).items():
                 for scores, value in zip(per_sample, values):
                     scores[name] = value
         output = module_outputs[key]
         interval = output["confidence_interval"].get(metric.name) or [None, None]
-        results[metric.name] = MetricResult(float(output[metric.name]), output["stderr"].get(metric.name),
-                                            interval[0], interval[1], metric.higher_is_better, metric.aggregation,
-                                            output.get("signature"))
+        results[metric.name] = MetricResult(
+            float(output[metric.name]),
+            output["stderr"].get(metric.name),
+            interval[0],
+            interval[1],
+            metric.higher_is_better,
+            metric.aggregation,
+            output.get("signature"),
+        )
     return results, per_sample
 
 
@@ -328,8 +428,10 @@ def _scores(task: Task, samples: list[Sample], outcomes: list[Outcome], name: st
     for sample, outcome in zip(samples, outcomes):
         value = outcome.scores.get(name)
         if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-            raise TaskDefinitionError(f"task {task.name!r}: metric {name!r} needs a numeric per-sample score "
-                                      f"{name!r} in every Outcome, got {value!r} for {sample.where}")
+            raise TaskDefinitionError(
+                f"task {task.name!r}: metric {name!r} needs a numeric per-sample score "
+                f"{name!r} in every Outcome, got {value!r} for {sample.where}"
+            )
         values.append(float(value))
     return np.asarray(values)
 
@@ -340,11 +442,15 @@ def _pairs(task: Task, samples: list[Sample], outcomes: list[Outcome], metric: M
         prediction = outcome.prediction
         is_label = isinstance(prediction, (int, np.integer)) and not isinstance(prediction, bool)
         if metric.inputs == "labels" and not is_label:
-            raise TaskDefinitionError(f"task {task.name!r}: metric {metric.name!r} needs an integer prediction, got "
-                                      f"{prediction!r} for {sample.where}")
+            raise TaskDefinitionError(
+                f"task {task.name!r}: metric {metric.name!r} needs an integer prediction, got "
+                f"{prediction!r} for {sample.where}"
+            )
         if metric.inputs == "texts" and not isinstance(prediction, str):
-            raise TaskDefinitionError(f"task {task.name!r}: metric {metric.name!r} needs a text prediction, got "
-                                      f"{type(prediction).__name__} for {sample.where}")
+            raise TaskDefinitionError(
+                f"task {task.name!r}: metric {metric.name!r} needs a text prediction, got "
+                f"{type(prediction).__name__} for {sample.where}"
+            )
         predictions.append(int(prediction) if metric.inputs == "labels" else prediction)
         references.append(sample.target)
     return predictions, references
@@ -371,8 +477,11 @@ def choice_probabilities(mode: ScoringMode, sample: Sample, responses: list) -> 
     generation (and for responses of another shape)."""
     if isinstance(mode, ClassifierHead) and len(responses) == 1 and isinstance(responses[0], ClassificationResult):
         result = responses[0]
-        order = label_order(sample.choices, result.labels, sample.task, "the model") if sample.choices \
+        order = (
+            label_order(sample.choices, result.labels, sample.task, "the model")
+            if sample.choices
             else range(len(result.labels))
+        )
         return calibration.softmax([result.logprobs[i] for i in order]).tolist()
     if isinstance(mode, MultipleChoice) and responses and all(isinstance(r, LoglikelihoodResult) for r in responses):
         if mode.normalization == "chars" and len(sample.choices or ()) != len(responses):
@@ -452,8 +561,9 @@ def save_run(result: RunResult, output_dir: str | Path, report: bool = True) -> 
     return output_dir / "results.json"
 
 
-def with_overrides(tasks: Sequence[Task], *, num_fewshot: int | None = None,
-                   task_data: dict[str, str] | None = None) -> list[Task]:
+def with_overrides(
+    tasks: Sequence[Task], *, num_fewshot: int | None = None, task_data: dict[str, str] | None = None
+) -> list[Task]:
     """Tasks with `num_fewshot` examples and/or their data read from {task name: JSON-lines path}."""
     task_data = dict(task_data or {})
     unknown = sorted(set(task_data) - {task.name for task in tasks})
@@ -469,5 +579,14 @@ def with_overrides(tasks: Sequence[Task], *, num_fewshot: int | None = None,
     return updated
 
 
-__all__ = ["Runner", "Processes", "distributed_state", "TaskPlan", "compute_metrics", "confusion_matrix", "save_run",
-           "with_overrides", "choice_probabilities"]
+__all__ = [
+    "Runner",
+    "Processes",
+    "distributed_state",
+    "TaskPlan",
+    "compute_metrics",
+    "confusion_matrix",
+    "save_run",
+    "with_overrides",
+    "choice_probabilities",
+]

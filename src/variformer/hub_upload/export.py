@@ -54,24 +54,32 @@ def read_checkpoint_config(checkpoint: str | os.PathLike) -> tuple[Path, dict]:
     """The checkpoint folder and its raw config.json, after checking it is a saved Variformer model."""
     path = Path(checkpoint)
     if not path.is_dir():
-        raise ExportError(f"checkpoint {str(path)!r} is not a folder; pass the folder written by save_pretrained or "
-                          "the Trainer (it holds config.json and the weights).")
+        raise ExportError(
+            f"checkpoint {str(path)!r} is not a folder; pass the folder written by save_pretrained or "
+            "the Trainer (it holds config.json and the weights)."
+        )
     config_file = path / "config.json"
     if not config_file.is_file() and (path / "adapter_config.json").is_file():
-        raise ExportError(f"{path} holds a LoRA adapter, not a full model; push the merged model instead (the "
-                          "`final-merged` folder of the training run, or the output of merge_and_unload()).")
+        raise ExportError(
+            f"{path} holds a LoRA adapter, not a full model; push the merged model instead (the "
+            "`final-merged` folder of the training run, or the output of merge_and_unload())."
+        )
     if not config_file.is_file():
-        raise ExportError(f"{path} has no config.json, so it is not a saved transformers model; pass the folder "
-                          "written by save_pretrained or a Trainer checkpoint-* folder.")
+        raise ExportError(
+            f"{path} has no config.json, so it is not a saved transformers model; pass the folder "
+            "written by save_pretrained or a Trainer checkpoint-* folder."
+        )
     try:
         raw = json.loads(config_file.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise ExportError(f"{config_file} is not valid JSON ({err}).") from err
     model_type = raw.get("model_type") if isinstance(raw, dict) else None
     if model_type != VariformerConfig.model_type:
-        raise ExportError(f"{path} is not a Variformer checkpoint: config.json has model_type={model_type!r}, "
-                          f"expected {VariformerConfig.model_type!r}. Convert GPT-2 / BERT / T5 folders first with "
-                          "`variformer convert`.")
+        raise ExportError(
+            f"{path} is not a Variformer checkpoint: config.json has model_type={model_type!r}, "
+            f"expected {VariformerConfig.model_type!r}. Convert GPT-2 / BERT / T5 folders first with "
+            "`variformer convert`."
+        )
     return path, raw
 
 
@@ -81,11 +89,16 @@ def model_class_for(raw_config: dict, config: VariformerConfig) -> type:
     names = raw_config.get("architectures") or []
     if names:
         if names[0] not in by_name:
-            raise ExportError(f"config.json names architectures={names!r}, which is not a Variformer class; "
-                              f"expected one of {sorted(by_name)}.")
+            raise ExportError(
+                f"config.json names architectures={names!r}, which is not a Variformer class; "
+                f"expected one of {sorted(by_name)}."
+            )
         return by_name[names[0]]
-    default = {"decoder": "VariformerForCausalLM", "encoder": "VariformerForMaskedLM",
-               "encoder-decoder": "VariformerForConditionalGeneration"}
+    default = {
+        "decoder": "VariformerForCausalLM",
+        "encoder": "VariformerForMaskedLM",
+        "encoder-decoder": "VariformerForConditionalGeneration",
+    }
     return by_name[default[config.architecture]]
 
 
@@ -121,8 +134,13 @@ def served_auto_classes(config: VariformerConfig) -> dict[str, type]:
 
 
 # ---------------------------------------------------------------------------------------------- export
-def export_model(checkpoint: str | os.PathLike, output_dir: str | os.PathLike, *, card: CardOptions | None = None,
-                 overwrite: bool = False) -> ExportedModel:
+def export_model(
+    checkpoint: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    *,
+    card: CardOptions | None = None,
+    overwrite: bool = False,
+) -> ExportedModel:
     """Write the Hub folder of `checkpoint` to `output_dir` (atomically; see the module docstring).
 
     `output_dir` must not exist or be empty, unless it holds an earlier export (EXPORT_MARKER) and `overwrite`
@@ -146,37 +164,51 @@ def _check_output_dir(output_dir: Path, checkpoint: Path, overwrite: bool) -> No
         raise ExportError(f"output {output_dir} exists and is not a folder; name a new folder.")
     source = checkpoint.resolve()
     if output_dir == source or source in output_dir.parents or output_dir in source.parents:
-        raise ExportError(f"output folder {output_dir} is, contains or lies inside the checkpoint folder {source}; "
-                          "name a new folder outside it, e.g. --dry-run hub-export.")
+        raise ExportError(
+            f"output folder {output_dir} is, contains or lies inside the checkpoint folder {source}; "
+            "name a new folder outside it, e.g. --dry-run hub-export."
+        )
     cwd = Path.cwd().resolve()
     if output_dir == cwd or output_dir in cwd.parents:
-        raise ExportError(f"output folder {output_dir} is the current directory or one above it; name a new "
-                          "folder for the export, e.g. --dry-run hub-export.")
+        raise ExportError(
+            f"output folder {output_dir} is the current directory or one above it; name a new "
+            "folder for the export, e.g. --dry-run hub-export."
+        )
     if not output_dir.is_dir() or not any(output_dir.iterdir()):
         return
     if not (output_dir / EXPORT_MARKER).is_file():
-        raise ExportError(f"output folder {output_dir} is not empty and was not written by an export (it has no "
-                          f"{EXPORT_MARKER} marker), so it is never replaced, not even with --overwrite; name a "
-                          "new or empty folder.")
+        raise ExportError(
+            f"output folder {output_dir} is not empty and was not written by an export (it has no "
+            f"{EXPORT_MARKER} marker), so it is never replaced, not even with --overwrite; name a "
+            "new or empty folder."
+        )
     if not overwrite:
-        raise ExportError(f"output folder {output_dir} holds an earlier export; replace it with "
-                          "`variformer push --overwrite` (`export_model(..., overwrite=True)`) or name another "
-                          "folder.")
+        raise ExportError(
+            f"output folder {output_dir} holds an earlier export; replace it with "
+            "`variformer push --overwrite` (`export_model(..., overwrite=True)`) or name another "
+            "folder."
+        )
 
 
 def _write_folder(model, served: dict[str, type], checkpoint: Path, folder: Path, card: CardOptions) -> dict:
     """Remote code, weights, configs, tokenizer files and model card into `folder`; returns the auto_map."""
     auto_map = save_remote_code(model.config, served, folder)  # fills model.config.auto_map, saved just below
     model.save_pretrained(folder)
-    (folder / EXPORT_MARKER).write_text("written by variformer's Hub export; `variformer push --overwrite` may "
-                                        "replace this folder\n", encoding="utf-8")
+    (folder / EXPORT_MARKER).write_text(
+        "written by variformer's Hub export; `variformer push --overwrite` may replace this folder\n", encoding="utf-8"
+    )
     copy_tokenizer_files(checkpoint, folder)
-    readme = build_model_card(model.config, checkpoint=checkpoint, options=card, served=served,
-                              model_class=type(model), num_parameters=model.num_parameters(),
-                              has_tokenizer=(folder / "tokenizer_config.json").is_file())
+    readme = build_model_card(
+        model.config,
+        checkpoint=checkpoint,
+        options=card,
+        served=served,
+        model_class=type(model),
+        num_parameters=model.num_parameters(),
+        has_tokenizer=(folder / "tokenizer_config.json").is_file(),
+    )
     (folder / "README.md").write_text(readme, encoding="utf-8")
     return auto_map
 
 
-__all__ = ["EXPORT_MARKER", "ExportError", "ExportedModel", "export_model",
-           "load_checkpoint", "served_auto_classes"]
+__all__ = ["EXPORT_MARKER", "ExportError", "ExportedModel", "export_model", "load_checkpoint", "served_auto_classes"]

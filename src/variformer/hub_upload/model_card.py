@@ -41,8 +41,12 @@ EVAL_REPORT_PATH = "evaluation/report.html"  # where a push puts the run's repor
 PROBE_GROUP = "hallucination"  # the harness group of hallucination probes
 _SECRET_KEY = re.compile(r"token|secret|password|passwd|api_?key|credential|auth", re.IGNORECASE)
 # Hub task type (model-index `task.type`) of a harness task, by its metrics (else the pipeline tag).
-_METRIC_TASK_TYPES = (("bleu", "translation"), ("chrf", "translation"), ("ter", "translation"),
-                      ("rouge", "summarization"))
+_METRIC_TASK_TYPES = (
+    ("bleu", "translation"),
+    ("chrf", "translation"),
+    ("ter", "translation"),
+    ("rouge", "summarization"),
+)
 
 
 class ModelCardError(ValueError):
@@ -70,8 +74,10 @@ def eval_results_file(path: str | Path) -> Path:
     path = Path(path)
     if path.is_dir():
         if not (path / "results.json").is_file():
-            raise ModelCardError(f"{path} is a folder without results.json; give a run folder written by "
-                                 "`variformer eval` or its results.json.")
+            raise ModelCardError(
+                f"{path} is a folder without results.json; give a run folder written by "
+                "`variformer eval` or its results.json."
+            )
         return path / "results.json"
     return path
 
@@ -92,9 +98,10 @@ def load_eval_results(path: str | Path) -> RunResult:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ModelCardError(f"results file {path} is not readable JSON: {err}") from err
     except (AttributeError, KeyError, TypeError, ValueError) as err:
-        raise ModelCardError(f"results file {path} is not a results.json of `variformer eval` (schema "
-                             f"{SCHEMA_VERSION}): {err!r}; give the run folder or results.json an evaluation wrote."
-                             ) from err
+        raise ModelCardError(
+            f"results file {path} is not a results.json of `variformer eval` (schema "
+            f"{SCHEMA_VERSION}): {err!r}; give the run folder or results.json an evaluation wrote."
+        ) from err
 
 
 def _defined(value: float | None) -> bool:
@@ -105,16 +112,28 @@ def _dataset(task) -> dict[str, str | None]:
     """model-index dataset fields of a harness task: its Hub data set, or "<folder>/<file stem>" of a local file."""
     data = task.spec.get("data") or {}
     if data.get("hub_id"):
-        return {"type": data["hub_id"], "name": data["hub_id"], "config": data.get("hub_config"),
-                "split": data.get("split"), "revision": data.get("revision")}
+        return {
+            "type": data["hub_id"],
+            "name": data["hub_id"],
+            "config": data.get("hub_config"),
+            "split": data.get("split"),
+            "revision": data.get("revision"),
+        }
     file = Path(data.get("path") or task.name)
     name = f"{file.parent.name}/{file.name.split('.')[0]}" if file.parent.name else file.stem
     return {"type": name, "name": name, "config": None, "split": None, "revision": None}
 
 
 def _task_type(task, pipeline_tag: str | None) -> str:
-    return next((task_type for metric in task.metrics for prefix, task_type in _METRIC_TASK_TYPES
-                 if metric.lower().startswith(prefix)), pipeline_tag or "text-generation")
+    return next(
+        (
+            task_type
+            for metric in task.metrics
+            for prefix, task_type in _METRIC_TASK_TYPES
+            if metric.lower().startswith(prefix)
+        ),
+        pipeline_tag or "text-generation",
+    )
 
 
 # ---------------------------------------------------------------------------------------------- training record
@@ -135,8 +154,10 @@ def read_training_record(checkpoint: Path | None, recipe: Path | None = None) ->
     recipe_path = recipe or next((f / n for f in folders for n in RECIPE_FILES if (f / n).is_file()), None)
     state_path = next((f / "trainer_state.json" for f in folders if (f / "trainer_state.json").is_file()), None)
     if state_path is None:
-        runs = sorted(checkpoint.parent.glob("checkpoint-*/trainer_state.json"),
-                      key=lambda p: int(p.parent.name.rpartition("-")[2]) if p.parent.name[11:].isdigit() else -1)
+        runs = sorted(
+            checkpoint.parent.glob("checkpoint-*/trainer_state.json"),
+            key=lambda p: int(p.parent.name.rpartition("-")[2]) if p.parent.name[11:].isdigit() else -1,
+        )
         state_path = runs[-1] if runs else None
     return TrainingRecord(
         recipe=_redact(_read_mapping(recipe_path)) if recipe_path else None,
@@ -159,16 +180,25 @@ def _read_mapping(path: Path) -> dict[str, Any]:
 def _redact(value: Any) -> Any:
     """A copy of a recipe with the values of secret-looking keys (tokens, passwords, API keys) replaced."""
     if isinstance(value, dict):
-        return {k: "<redacted>" if _SECRET_KEY.search(str(k)) and v is not None else _redact(v)
-                for k, v in value.items()}
+        return {
+            k: "<redacted>" if _SECRET_KEY.search(str(k)) and v is not None else _redact(v) for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_redact(v) for v in value]
     return value
 
 
 # ---------------------------------------------------------------------------------------------- the card
-def build_model_card(config, *, checkpoint: Path | None, options: CardOptions, served: dict[str, type],
-                     model_class: type, num_parameters: int | None = None, has_tokenizer: bool = False) -> str:
+def build_model_card(
+    config,
+    *,
+    checkpoint: Path | None,
+    options: CardOptions,
+    served: dict[str, type],
+    model_class: type,
+    num_parameters: int | None = None,
+    has_tokenizer: bool = False,
+) -> str:
     """README.md text: YAML front matter and body (see the module docstring)."""
     import transformers
 
@@ -176,8 +206,7 @@ def build_model_card(config, *, checkpoint: Path | None, options: CardOptions, s
 
     results = load_eval_results(options.eval_results) if options.eval_results else None
     record = read_training_record(checkpoint, options.recipe)
-    auto_name = next((name for name, cls in served.items() if cls is model_class and name != "AutoConfig"),
-                     "AutoModel")
+    auto_name = next((name for name, cls in served.items() if cls is model_class and name != "AutoConfig"), "AutoModel")
     pipeline_tag = PIPELINE_TAGS.get(auto_name)
     name = options.repo_id.rpartition("/")[2] if options.repo_id else f"variformer-{config.architecture}"
     datasets = list(dict.fromkeys([*options.datasets, *_recipe_hub_datasets(record.recipe)]))
@@ -195,14 +224,23 @@ def build_model_card(config, *, checkpoint: Path | None, options: CardOptions, s
     )
     description = (record.recipe or {}).get("description")
     card = ModelCard.from_template(
-        card_data, template_path=str(TEMPLATE), name=name, config=config, model_class=model_class.__name__,
+        card_data,
+        template_path=str(TEMPLATE),
+        name=name,
+        config=config,
+        model_class=model_class.__name__,
         size=f"{_count(num_parameters)}-parameter " if num_parameters else "",
         description=description if isinstance(description, str) else None,
         architecture_table=_architecture_table(config, model_class, num_parameters),
-        training=_training_section(record, options), evaluation=_evaluation_section(results, probes=False),
-        probes=_evaluation_section(results, probes=True), has_results=results is not None,
-        report=EVAL_REPORT_PATH if options.eval_report is not None else None, auto_name=auto_name,
-        repo=options.repo_id or "path/to/this/folder", has_tokenizer=has_tokenizer, variformer_version=__version__,
+        training=_training_section(record, options),
+        evaluation=_evaluation_section(results, probes=False),
+        probes=_evaluation_section(results, probes=True),
+        has_results=results is not None,
+        report=EVAL_REPORT_PATH if options.eval_report is not None else None,
+        auto_name=auto_name,
+        repo=options.repo_id or "path/to/this/folder",
+        has_tokenizer=has_tokenizer,
+        variformer_version=__version__,
         transformers_version=transformers.__version__,
     )
     return card.content.rstrip() + "\n"
@@ -210,23 +248,34 @@ def build_model_card(config, *, checkpoint: Path | None, options: CardOptions, s
 
 def _model_index_results(results: RunResult | None, pipeline_tag: str | None) -> list[EvalResult]:
     entries = []
-    for task in (results.tasks.values() if results else ()):
+    for task in results.tasks.values() if results else ():
         dataset = _dataset(task)
         for metric, result in task.metrics.items():
             if _defined(result.value):
-                entries.append(EvalResult(
-                    task_type=_task_type(task, pipeline_tag), task_name=task.name, dataset_type=dataset["type"],
-                    dataset_name=dataset["name"], dataset_config=dataset["config"], dataset_split=dataset["split"],
-                    dataset_revision=dataset["revision"], metric_type=metric, metric_name=metric,
-                    metric_value=result.value,
-                ))
+                entries.append(
+                    EvalResult(
+                        task_type=_task_type(task, pipeline_tag),
+                        task_name=task.name,
+                        dataset_type=dataset["type"],
+                        dataset_name=dataset["name"],
+                        dataset_config=dataset["config"],
+                        dataset_split=dataset["split"],
+                        dataset_revision=dataset["revision"],
+                        metric_type=metric,
+                        metric_name=metric,
+                        metric_value=result.value,
+                    )
+                )
     return entries
 
 
 def _recipe_hub_datasets(recipe: dict | None) -> list[str]:
     data = (recipe or {}).get("data")
-    sources = [s for split in ("train", "validation", "test") for s in (data or {}).get(split) or []] \
-        if isinstance(data, dict) else []
+    sources = (
+        [s for split in ("train", "validation", "test") for s in (data or {}).get(split) or []]
+        if isinstance(data, dict)
+        else []
+    )
     return [s["hub"] for s in sources if isinstance(s, dict) and isinstance(s.get("hub"), str)]
 
 
@@ -249,10 +298,24 @@ def _count(number: int) -> str:
 
 
 def _architecture_table(config, model_class: type, num_parameters: int | None) -> str:
-    fields = ("architecture", "vocab_size", "hidden_size", "num_hidden_layers", "decoder_layers",
-              "num_attention_heads", "num_key_value_heads", "head_dim", "intermediate_size", "hidden_act",
-              "position_embedding_type", "norm_type", "norm_position", "max_position_embeddings",
-              "tie_word_embeddings", "dtype")
+    fields = (
+        "architecture",
+        "vocab_size",
+        "hidden_size",
+        "num_hidden_layers",
+        "decoder_layers",
+        "num_attention_heads",
+        "num_key_value_heads",
+        "head_dim",
+        "intermediate_size",
+        "hidden_act",
+        "position_embedding_type",
+        "norm_type",
+        "norm_position",
+        "max_position_embeddings",
+        "tie_word_embeddings",
+        "dtype",
+    )
     rows = [("model class", model_class.__name__)]
     if num_parameters:
         rows.append(("parameters", f"{num_parameters:,}"))
@@ -272,8 +335,10 @@ def _training_section(record: TrainingRecord, options: CardOptions) -> str:
     if record.state is not None:
         parts.append(_state_summary(record.state))
     if not parts:
-        return ("No training record was found with the checkpoint (no recipe file, no `trainer_state.json`); "
-                "ask the publisher how it was trained.")
+        return (
+            "No training record was found with the checkpoint (no recipe file, no `trainer_state.json`); "
+            "ask the publisher how it was trained."
+        )
     return "\n\n".join(parts)
 
 
@@ -288,19 +353,36 @@ def _recipe_summary(recipe: dict, recipe_file: str | None) -> str:
         if sources:
             rows.append((f"{split} data", ", ".join(sources)))
     training = recipe.get("training") if isinstance(recipe.get("training"), dict) else {}
-    rows += [(key, value) for key, value in training.items()
-             if not isinstance(value, (dict, list)) and not _SECRET_KEY.search(str(key))]
+    rows += [
+        (key, value)
+        for key, value in training.items()
+        if not isinstance(value, (dict, list)) and not _SECRET_KEY.search(str(key))
+    ]
     recipe_yaml = yaml.safe_dump(recipe, sort_keys=False, allow_unicode=True).rstrip()
-    return "\n".join([
-        f"Training recipe (`{recipe_file or 'recipe'}`):", "", _table(("setting", "value"), rows), "",
-        "<details><summary>Full recipe</summary>", "", "```yaml", recipe_yaml, "```", "", "</details>",
-    ])
+    return "\n".join(
+        [
+            f"Training recipe (`{recipe_file or 'recipe'}`):",
+            "",
+            _table(("setting", "value"), rows),
+            "",
+            "<details><summary>Full recipe</summary>",
+            "",
+            "```yaml",
+            recipe_yaml,
+            "```",
+            "",
+            "</details>",
+        ]
+    )
 
 
 def _source_label(source: dict) -> str:
     if source.get("hub"):
-        return f"{source['hub']}" + (f" ({source['hub_config']})" if source.get("hub_config") else "") \
+        return (
+            f"{source['hub']}"
+            + (f" ({source['hub_config']})" if source.get("hub_config") else "")
             + f" [{source.get('split', 'train')}]"
+        )
     path = Path(str(source.get("path", "?")))
     label = f"{path.parent.name}/{path.name}" if path.parent.name else path.name
     return label + (f" (max {source['max_samples']})" if source.get("max_samples") else "")
@@ -310,10 +392,21 @@ def _state_summary(state: dict) -> str:
     history = [entry for entry in state.get("log_history") or [] if isinstance(entry, dict)]
     train_losses = [entry["loss"] for entry in history if isinstance(entry.get("loss"), (int, float))]
     eval_losses = [entry["eval_loss"] for entry in history if isinstance(entry.get("eval_loss"), (int, float))]
-    learning_rates = [entry["learning_rate"] for entry in history if isinstance(entry.get("learning_rate"),
-                                                                                (int, float))]
-    rows = [(key, state[key]) for key in ("global_step", "epoch", "max_steps", "num_train_epochs",
-                                          "train_batch_size", "num_input_tokens_seen") if state.get(key)]
+    learning_rates = [
+        entry["learning_rate"] for entry in history if isinstance(entry.get("learning_rate"), (int, float))
+    ]
+    rows = [
+        (key, state[key])
+        for key in (
+            "global_step",
+            "epoch",
+            "max_steps",
+            "num_train_epochs",
+            "train_batch_size",
+            "num_input_tokens_seen",
+        )
+        if state.get(key)
+    ]
     rows += [("peak learning rate (logged)", max(learning_rates))] if learning_rates else []
     rows += [("last logged training loss", round(train_losses[-1], 4))] if train_losses else []
     rows += [("last evaluation loss", round(eval_losses[-1], 4))] if eval_losses else []
@@ -327,24 +420,49 @@ def _evaluation_section(results: RunResult | None, probes: bool) -> str:
         return "No evaluation results were provided with this export."
     tasks = [task for task in results.tasks.values() if (task.group == PROBE_GROUP) == probes]
     if not tasks:
-        return ("No hallucination probe was run on this model." if probes
-                else "The results file holds only hallucination probes (below).")
+        return (
+            "No hallucination probe was run on this model."
+            if probes
+            else "The results file holds only hallucination probes (below)."
+        )
     rows = []
     for task in tasks:
         dataset = _dataset(task)
-        label = dataset["name"] + (f" ({dataset['config']})" if dataset["config"] else "") \
+        label = (
+            dataset["name"]
+            + (f" ({dataset['config']})" if dataset["config"] else "")
             + (f" [{dataset['split']}]" if dataset["split"] else "")
+        )
         for name, metric in task.metrics.items():
             arrow = {True: " ↑", False: " ↓"}.get(metric.higher_is_better, "")
-            rows.append((task.name, label, name + arrow, _number(metric.value),
-                         "" if metric.stderr is None else f"± {_number(metric.stderr)}", task.num_samples))
-    intro = ("Probes of made-up or unfaithful output, as reported in the results file; mind each metric's "
-             "direction (↑ higher is better, ↓ lower is better).\n\n" if probes else "")
-    meta = {"schema_version": results.schema_version, "run_id": results.run_id, "created": results.created_at,
-            "git commit": results.git.get("commit")}
+            rows.append(
+                (
+                    task.name,
+                    label,
+                    name + arrow,
+                    _number(metric.value),
+                    "" if metric.stderr is None else f"± {_number(metric.stderr)}",
+                    task.num_samples,
+                )
+            )
+    intro = (
+        "Probes of made-up or unfaithful output, as reported in the results file; mind each metric's "
+        "direction (↑ higher is better, ↓ lower is better).\n\n"
+        if probes
+        else ""
+    )
+    meta = {
+        "schema_version": results.schema_version,
+        "run_id": results.run_id,
+        "created": results.created_at,
+        "git commit": results.git.get("commit"),
+    }
     provenance = ", ".join(f"{k}: {v}" for k, v in meta.items() if isinstance(v, (str, int, float)))
-    return intro + _table(("task", "dataset", "metric", "value", "stderr", "samples"), rows) \
+    return (
+        intro
+        + _table(("task", "dataset", "metric", "value", "stderr", "samples"), rows)
         + (f"\n\nResults file metadata: {provenance}." if provenance and not probes else "")
+    )
 
 
 def _number(value: float | None) -> str:
@@ -353,5 +471,13 @@ def _number(value: float | None) -> str:
     return str(value) if isinstance(value, int) else f"{value:.4g}"
 
 
-__all__ = ["CardOptions", "EVAL_REPORT_PATH", "ModelCardError", "build_model_card", "eval_report_file",
-           "eval_results_file", "load_eval_results", "read_training_record"]
+__all__ = [
+    "CardOptions",
+    "EVAL_REPORT_PATH",
+    "ModelCardError",
+    "build_model_card",
+    "eval_report_file",
+    "eval_results_file",
+    "load_eval_results",
+    "read_training_record",
+]

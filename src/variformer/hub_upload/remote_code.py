@@ -49,8 +49,10 @@ def stage_flat_source(folder: Path, package_dir: Path = PACKAGE_DIR) -> list[str
         for source in sorted((package_dir / package).glob("*.py")):
             name = f"{package}.py" if source.name == "__init__.py" else source.name
             if name in written:
-                raise RemoteCodeError(f"{source}: a second module named {name} in {', '.join(REMOTE_PACKAGES)}; "
-                                      "the Hub export lays them into one folder, so rename one of them.")
+                raise RemoteCodeError(
+                    f"{source}: a second module named {name} in {', '.join(REMOTE_PACKAGES)}; "
+                    "the Hub export lays them into one folder, so rename one of them."
+                )
             text = flat_source(source.read_text(encoding="utf-8"))
             _check_flat(source, text)
             (folder / name).write_text(text, encoding="utf-8")
@@ -65,10 +67,12 @@ def _check_flat(source: Path, text: str) -> None:
         if isinstance(node, ast.ImportFrom):
             names = [node.module or ""] if node.level == 0 else []
         if (isinstance(node, ast.ImportFrom) and node.level > 1) or any(n.split(".")[0] == "variformer" for n in names):
-            raise RemoteCodeError(f"{source}:{node.lineno}: `{ast.unparse(node)}` cannot be shipped as Hub remote "
-                                  "code; import a sibling module (`from .module import name`) or a module of "
-                                  f"another model-code package ({', '.join(REMOTE_PACKAGES)}: `from ..package.module "
-                                  "import name`).")
+            raise RemoteCodeError(
+                f"{source}:{node.lineno}: `{ast.unparse(node)}` cannot be shipped as Hub remote "
+                "code; import a sibling module (`from .module import name`) or a module of "
+                f"another model-code package ({', '.join(REMOTE_PACKAGES)}: `from ..package.module "
+                "import name`)."
+            )
 
 
 def save_remote_code(config, served: dict[str, type], folder: Path) -> dict[str, str]:
@@ -92,8 +96,9 @@ def _staged_package(folder: Path) -> Iterator[str]:
     stage_flat_source(folder)
     name = f"_variformer_export_{secrets.token_hex(4)}"
     (folder / "__init__.py").touch()
-    spec = importlib.util.spec_from_file_location(name, folder / "__init__.py",
-                                                  submodule_search_locations=[str(folder)])
+    spec = importlib.util.spec_from_file_location(
+        name, folder / "__init__.py", submodule_search_locations=[str(folder)]
+    )
     sys.modules[name] = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(sys.modules[name])
@@ -113,5 +118,11 @@ def class_reference(cls: type) -> str:
     return f"{cls.__module__.rpartition('.')[2]}.{cls.__name__}"
 
 
-__all__ = ["REMOTE_PACKAGES", "RemoteCodeError", "class_reference", "flat_source", "save_remote_code",
-           "stage_flat_source"]
+__all__ = [
+    "REMOTE_PACKAGES",
+    "RemoteCodeError",
+    "class_reference",
+    "flat_source",
+    "save_remote_code",
+    "stage_flat_source",
+]

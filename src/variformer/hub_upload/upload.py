@@ -28,7 +28,6 @@ from .export import export_model
 from .model_card import EVAL_REPORT_PATH, CardOptions, eval_report_file
 
 
-
 def _client_errors() -> tuple[type[BaseException], ...]:
     """The transport errors of huggingface_hub's HTTP client (httpx in 1.x, httpx2 in 2.x): not OSErrors."""
     errors = []
@@ -66,8 +65,10 @@ class PushResult:
 def check_repo_id(repo_id: str) -> str:
     """`repo_id` if it is a valid "namespace/name" model id, else PushError saying what is wrong."""
     if not isinstance(repo_id, str) or repo_id.count("/") != 1:
-        raise PushError(f"invalid repo id {repo_id!r}: use 'namespace/name', your user or organization name, a "
-                        "slash and the model name (e.g. 'alice/variformer-mt-de-en').")
+        raise PushError(
+            f"invalid repo id {repo_id!r}: use 'namespace/name', your user or organization name, a "
+            "slash and the model name (e.g. 'alice/variformer-mt-de-en')."
+        )
     try:
         validate_repo_id(repo_id)
     except HFValidationError as err:
@@ -87,8 +88,10 @@ def find_token() -> str:
     except Exception as err:  # noqa: BLE001 - e.g. a failed OIDC exchange; its message holds no token
         raise PushError(f"could not read a Hugging Face token: {type(err).__name__}: {err}") from None
     if not token:
-        raise PushError("no Hugging Face token found: set HF_TOKEN to a token with write access, or run "
-                        "`hf auth login` once (the token is then read from the login cache).")
+        raise PushError(
+            "no Hugging Face token found: set HF_TOKEN to a token with write access, or run "
+            "`hf auth login` once (the token is then read from the login cache)."
+        )
     return token
 
 
@@ -103,8 +106,15 @@ def upload_files(folder: Path) -> tuple[tuple[str, int], ...]:
 
 
 # ---------------------------------------------------------------------------------------------- push
-def push_folder(folder: Path, repo_id: str, *, token: str, endpoint: str | None = None, private: bool = False,
-                commit_message: str = "Upload Variformer model") -> PushResult:
+def push_folder(
+    folder: Path,
+    repo_id: str,
+    *,
+    token: str,
+    endpoint: str | None = None,
+    private: bool = False,
+    commit_message: str = "Upload Variformer model",
+) -> PushResult:
     """create_repo (kept if it exists) and one commit holding every file of `folder`."""
     endpoint = endpoint or hub_endpoint()
     _require_online()
@@ -113,27 +123,44 @@ def push_folder(folder: Path, repo_id: str, *, token: str, endpoint: str | None 
         raise PushError(f"{folder} holds no file to upload.")
     api = HfApi(endpoint=endpoint, token=token, library_name="variformer")
     logger.info("creating (or reusing) model repo %s on %s", repo_id, endpoint)
-    _call(token, f"creating the repo {repo_id} on {endpoint}", api.create_repo,
-          refused="Nothing was uploaded.",
-          unanswered="Nothing was uploaded; the repo may or may not have been created.",
-          repo_id=repo_id, repo_type="model", private=private, exist_ok=True)
+    _call(
+        token,
+        f"creating the repo {repo_id} on {endpoint}",
+        api.create_repo,
+        refused="Nothing was uploaded.",
+        unanswered="Nothing was uploaded; the repo may or may not have been created.",
+        repo_id=repo_id,
+        repo_type="model",
+        private=private,
+        exist_ok=True,
+    )
     operations = [CommitOperationAdd(path_in_repo=path, path_or_fileobj=str(folder / path)) for path, _ in files]
     logger.info("uploading %d files to %s in one commit", len(files), repo_id)
-    commit = _call(token, f"uploading to {repo_id} on {endpoint}", api.create_commit,
-                   refused="No commit was made: the repo's files and history are as they were (a repo created by "
-                   "this push stays empty). Running the push again is safe.",
-                   unanswered="The connection failed before the Hub answered, so the commit may or may not have "
-                   "been made; a commit is all or nothing, so the repo holds every file of this push or none of "
-                   "them. Check its history, then push again if needed.",
-                   repo_id=repo_id, repo_type="model", operations=operations, commit_message=commit_message)
-    return PushResult(repo_id=repo_id, endpoint=endpoint, files=files, commit_url=commit.commit_url,
-                      commit_oid=commit.oid)
+    commit = _call(
+        token,
+        f"uploading to {repo_id} on {endpoint}",
+        api.create_commit,
+        refused="No commit was made: the repo's files and history are as they were (a repo created by "
+        "this push stays empty). Running the push again is safe.",
+        unanswered="The connection failed before the Hub answered, so the commit may or may not have "
+        "been made; a commit is all or nothing, so the repo holds every file of this push or none of "
+        "them. Check its history, then push again if needed.",
+        repo_id=repo_id,
+        repo_type="model",
+        operations=operations,
+        commit_message=commit_message,
+    )
+    return PushResult(
+        repo_id=repo_id, endpoint=endpoint, files=files, commit_url=commit.commit_url, commit_oid=commit.oid
+    )
 
 
 def _require_online() -> None:
     if constants.is_offline_mode():
-        raise PushError("offline mode is on (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE); unset it to push, or use "
-                        "--dry-run to only write the folder.")
+        raise PushError(
+            "offline mode is on (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE); unset it to push, or use "
+            "--dry-run to only write the folder."
+        )
 
 
 def _call(token: str, step: str, function, *, refused: str, unanswered: str, **kwargs):
@@ -146,8 +173,10 @@ def _call(token: str, step: str, function, *, refused: str, unanswered: str, **k
     except HfHubHTTPError as err:
         status = err.response.status_code if err.response is not None else None
         detail = err.server_message or str(err).strip().splitlines()[0]
-        hint = {401: " The token was rejected: check HF_TOKEN or run `hf auth login`.",
-                403: " The token may not write to this namespace, or the repo is gated/disabled."}.get(status, "")
+        hint = {
+            401: " The token was rejected: check HF_TOKEN or run `hf auth login`.",
+            403: " The token may not write to this namespace, or the repo is gated/disabled.",
+        }.get(status, "")
         message = f"{step} failed: HTTP {status}: {detail}.{hint} {refused}"
     except ValueError as err:  # e.g. README metadata refused by the Hub's validation
         message = f"{step} failed: {err} {refused}"
@@ -160,9 +189,16 @@ def _scrub(text: str, token: str) -> str:
     return text.replace(token, "<token>") if token else text
 
 
-def push_checkpoint(checkpoint: str | os.PathLike, repo_id: str, *, card: CardOptions | None = None,
-                    private: bool = False, dry_run_dir: str | os.PathLike | None = None, overwrite: bool = False,
-                    commit_message: str | None = None) -> PushResult:
+def push_checkpoint(
+    checkpoint: str | os.PathLike,
+    repo_id: str,
+    *,
+    card: CardOptions | None = None,
+    private: bool = False,
+    dry_run_dir: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    commit_message: str | None = None,
+) -> PushResult:
     """Export `checkpoint` (see `export.export_model`) and push it to `repo_id`, or with `dry_run_dir` only write
     the folder there and report what would be uploaded. When `card.eval_results` is a run folder (or its
     results.json) with a report.html, that page goes up in the same commit and the card links it."""
@@ -173,8 +209,9 @@ def push_checkpoint(checkpoint: str | os.PathLike, repo_id: str, *, card: CardOp
     if dry_run_dir is not None:
         exported = export_model(checkpoint, dry_run_dir, card=card, overwrite=overwrite)
         _add_eval_report(exported.folder, report)
-        return PushResult(repo_id=repo_id, endpoint=hub_endpoint(), files=upload_files(exported.folder),
-                          folder=exported.folder)
+        return PushResult(
+            repo_id=repo_id, endpoint=hub_endpoint(), files=upload_files(exported.folder), folder=exported.folder
+        )
     token = find_token()
     _require_online()
     with tempfile.TemporaryDirectory(prefix="variformer-push-") as workdir:
@@ -192,5 +229,13 @@ def _add_eval_report(folder: Path, report: Path | None) -> None:
         shutil.copyfile(report, target)
 
 
-__all__ = ["PushError", "PushResult", "check_repo_id", "find_token", "hub_endpoint", "push_checkpoint",
-           "push_folder", "upload_files"]
+__all__ = [
+    "PushError",
+    "PushResult",
+    "check_repo_id",
+    "find_token",
+    "hub_endpoint",
+    "push_checkpoint",
+    "push_folder",
+    "upload_files",
+]

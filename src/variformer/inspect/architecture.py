@@ -18,20 +18,49 @@ from .plotting import new_figure
 
 # Norm placement of well-known transformers model types (the config does not say).
 KNOWN_NORM_POSITIONS = {
-    "bert": "post", "roberta": "post", "distilbert": "post", "electra": "post", "albert": "post", "marian": "post",
-    "bart": "post", "gpt2": "pre", "gpt_neox": "pre", "gptj": "pre", "llama": "pre", "mistral": "pre",
-    "qwen2": "pre", "qwen3": "pre", "gemma": "pre", "t5": "pre", "mt5": "pre", "opt": "pre", "phi": "pre",
-    "mbart": "pre", "whisper": "pre",
+    "bert": "post",
+    "roberta": "post",
+    "distilbert": "post",
+    "electra": "post",
+    "albert": "post",
+    "marian": "post",
+    "bart": "post",
+    "gpt2": "pre",
+    "gpt_neox": "pre",
+    "gptj": "pre",
+    "llama": "pre",
+    "mistral": "pre",
+    "qwen2": "pre",
+    "qwen3": "pre",
+    "gemma": "pre",
+    "t5": "pre",
+    "mt5": "pre",
+    "opt": "pre",
+    "phi": "pre",
+    "mbart": "pre",
+    "whisper": "pre",
 }
-GATED_NAMES = {"swiglu": "SwiGLU: silu(x W_gate) * (x W_up), then W_down",
-               "geglu": "GEGLU: gelu(x W_gate) * (x W_up), then W_down",
-               "geglu_tanh": "GEGLU (tanh GELU): gelu_tanh(x W_gate) * (x W_up), then W_down",
-               "reglu": "ReGLU: relu(x W_gate) * (x W_up), then W_down"}
-COLORS = {"embed": "#f6d0e4", "norm": "#fff0a8", "attn": "#ffc98f", "cross": "#ff9f9f", "ffn": "#a9d3ff",
-          "head": "#b9ecb9", "add": "#ffffff", "layer": "#f2f2f2"}
-HEAD_WORDS = {"classifier": "sequence classification (pool, then d -> labels)",  # by `model_kind`
-              "token-classifier": "token classification (d -> labels per token)",
-              "question-answering": "extractive QA (d -> start, end)"}
+GATED_NAMES = {
+    "swiglu": "SwiGLU: silu(x W_gate) * (x W_up), then W_down",
+    "geglu": "GEGLU: gelu(x W_gate) * (x W_up), then W_down",
+    "geglu_tanh": "GEGLU (tanh GELU): gelu_tanh(x W_gate) * (x W_up), then W_down",
+    "reglu": "ReGLU: relu(x W_gate) * (x W_up), then W_down",
+}
+COLORS = {
+    "embed": "#f6d0e4",
+    "norm": "#fff0a8",
+    "attn": "#ffc98f",
+    "cross": "#ff9f9f",
+    "ffn": "#a9d3ff",
+    "head": "#b9ecb9",
+    "add": "#ffffff",
+    "layer": "#f2f2f2",
+}
+HEAD_WORDS = {
+    "classifier": "sequence classification (pool, then d -> labels)",  # by `model_kind`
+    "token-classifier": "token classification (d -> labels per token)",
+    "question-answering": "extractive QA (d -> start, end)",
+}
 
 
 @dataclass
@@ -68,7 +97,7 @@ class ArchitectureSpec:
 
     @property
     def attention_kind(self) -> str:
-        """"MHA" (multi-head), "GQA" (grouped-query), "MQA" (multi-query) or "unknown"."""
+        """ "MHA" (multi-head), "GQA" (grouped-query), "MQA" (multi-query) or "unknown"."""
         if not self.num_heads or not self.num_kv_heads:
             return "unknown"
         if self.num_kv_heads == self.num_heads:
@@ -92,6 +121,7 @@ class ArchitectureSpec:
 
     def shape_rows(self) -> list[tuple[str, str]]:
         """(name, value) rows of the shapes table."""
+
         def show(value):
             return "unknown" if value is None else str(value)
 
@@ -102,8 +132,12 @@ class ArchitectureSpec:
             ("attention", self.attention_words),
             ("head_dim", show(self.head_dim)),
             ("FFN", f"{self.ffn_words}; inner size {show(self.intermediate_size)}"),
-            ("norm", f"{self.norm_type}, {self.norm_position}-LN" if self.norm_position != "unknown"
-             else f"{self.norm_type}, placement unknown"),
+            (
+                "norm",
+                f"{self.norm_type}, {self.norm_position}-LN"
+                if self.norm_position != "unknown"
+                else f"{self.norm_type}, placement unknown",
+            ),
             ("positions", self.position),
             ("vocabulary", show(self.vocab_size)),
             ("embeddings", ", ".join(self.embedding_extras) or "token table only"),
@@ -128,11 +162,23 @@ def describe_architecture(model) -> ArchitectureSpec:
     if config.model_type in ("llama", "mistral", "qwen2", "qwen3", "gemma") and activation in ("silu", "gelu"):
         activation, gated = {"silu": "swiglu", "gelu": "geglu"}[activation], True
     return ArchitectureSpec(
-        model_class=type(model).__name__, model_type=config.model_type, variant=stack_variant(model),
-        stacks=_stacks(model), vocab_size=_first(config, "vocab_size"), hidden_size=hidden, num_heads=heads,
-        num_kv_heads=kv_heads, head_dim=head_dim, intermediate_size=inner, activation=activation, gated=gated,
-        norm_type=_norm_type(model), norm_position=_norm_position(config), position=_position_words(model),
-        embedding_extras=_embedding_extras(config), head=_head_words(model),
+        model_class=type(model).__name__,
+        model_type=config.model_type,
+        variant=stack_variant(model),
+        stacks=_stacks(model),
+        vocab_size=_first(config, "vocab_size"),
+        hidden_size=hidden,
+        num_heads=heads,
+        num_kv_heads=kv_heads,
+        head_dim=head_dim,
+        intermediate_size=inner,
+        activation=activation,
+        gated=gated,
+        norm_type=_norm_type(model),
+        norm_position=_norm_position(config),
+        position=_position_words(model),
+        embedding_extras=_embedding_extras(config),
+        head=_head_words(model),
     )
 
 
@@ -150,8 +196,10 @@ def _stacks(model) -> list[StackSpec]:
     variant = stack_variant(model)
     if variant == "encoder-decoder":
         decoder_layers = _first(config, "decoder_layers", "num_decoder_layers") or layers
-        return [StackSpec("encoder", layers, causal=False, cross_attention=False),
-                StackSpec("decoder", decoder_layers, causal=True, cross_attention=True)]
+        return [
+            StackSpec("encoder", layers, causal=False, cross_attention=False),
+            StackSpec("decoder", decoder_layers, causal=True, cross_attention=True),
+        ]
     return [StackSpec(variant, layers, causal=variant == "decoder", cross_attention=False)]
 
 
@@ -171,10 +219,12 @@ def _norm_position(config) -> str:
 def _position_words(model) -> str:
     scheme = getattr(model.config, "position_embedding_type", None)
     if model.config.model_type == "variformer":
-        extra = {"learned": f", table of {model.config.max_position_embeddings}",
-                 "sinusoidal": f", table of {model.config.max_position_embeddings}",
-                 "rotary": f", theta {model.config.rope_theta:g}",
-                 "relative_bias": f", {model.config.relative_attention_num_buckets} buckets per stack"}
+        extra = {
+            "learned": f", table of {model.config.max_position_embeddings}",
+            "sinusoidal": f", table of {model.config.max_position_embeddings}",
+            "rotary": f", theta {model.config.rope_theta:g}",
+            "relative_bias": f", {model.config.relative_attention_num_buckets} buckets per stack",
+        }
         return f"{scheme}{extra.get(scheme, '')}"
     from .position_plots import _find_sources
 
@@ -218,11 +268,20 @@ class _Column:
         bottom = self.y + self.GAP
         self.last = (bottom, bottom + height)
         if self.y > 0:
-            self.axes.annotate("", (self.x, bottom), (self.x, self.y),
-                               arrowprops=dict(arrowstyle="->", color="#444444", lw=1.0))
-        self.axes.add_patch(FancyBboxPatch((self.x - self.BOX_W / 2, bottom), self.BOX_W, height,
-                                           boxstyle="round,pad=0.02,rounding_size=0.12", facecolor=color,
-                                           edgecolor="#333333", linewidth=1.0))
+            self.axes.annotate(
+                "", (self.x, bottom), (self.x, self.y), arrowprops=dict(arrowstyle="->", color="#444444", lw=1.0)
+            )
+        self.axes.add_patch(
+            FancyBboxPatch(
+                (self.x - self.BOX_W / 2, bottom),
+                self.BOX_W,
+                height,
+                boxstyle="round,pad=0.02,rounding_size=0.12",
+                facecolor=color,
+                edgecolor="#333333",
+                linewidth=1.0,
+            )
+        )
         self.axes.text(self.x, bottom + height / 2, text, ha="center", va="center", fontsize=7.5, wrap=True)
         self.y = bottom + height
         return bottom, self.y
@@ -231,10 +290,15 @@ class _Column:
         """The residual addition (+), with the skip connection drawn on the left from `residual_from`."""
         bottom, top = self.box("+  residual", COLORS["add"], height=0.34)
         left = self.x - self.BOX_W / 2 - 0.25
-        self.axes.plot([self.x, left, left], [residual_from, residual_from, (bottom + top) / 2],
-                       color="#777777", lw=0.9)
-        self.axes.annotate("", (self.x - self.BOX_W / 2, (bottom + top) / 2), (left, (bottom + top) / 2),
-                           arrowprops=dict(arrowstyle="->", color="#777777", lw=0.9))
+        self.axes.plot(
+            [self.x, left, left], [residual_from, residual_from, (bottom + top) / 2], color="#777777", lw=0.9
+        )
+        self.axes.annotate(
+            "",
+            (self.x - self.BOX_W / 2, (bottom + top) / 2),
+            (left, (bottom + top) / 2),
+            arrowprops=dict(arrowstyle="->", color="#777777", lw=0.9),
+        )
 
 
 def _sublayer(column: _Column, spec: ArchitectureSpec, text: str, color: str) -> tuple[float, float]:
@@ -275,17 +339,38 @@ def _draw_stack(axes, spec: ArchitectureSpec, stack: StackSpec, x: float, is_las
     crosses = []
     _sublayer(column, spec, _attention_text(spec, stack), COLORS["attn"])
     if stack.cross_attention:
-        crosses.append(_sublayer(column, spec, f"Cross-attention to encoder\n({spec.attention_words})",
-                                 COLORS["cross"]))
-    _sublayer(column, spec, f"FFN d={spec.hidden_size} -> {spec.intermediate_size} -> {spec.hidden_size}\n"
-                            f"{spec.ffn_words}", COLORS["ffn"])
+        crosses.append(
+            _sublayer(column, spec, f"Cross-attention to encoder\n({spec.attention_words})", COLORS["cross"])
+        )
+    _sublayer(
+        column,
+        spec,
+        f"FFN d={spec.hidden_size} -> {spec.intermediate_size} -> {spec.hidden_size}\n{spec.ffn_words}",
+        COLORS["ffn"],
+    )
     layer_top = column.y + 0.12
     width = column.BOX_W + 0.9
-    axes.add_patch(FancyBboxPatch((x - width / 2, layer_bottom), width, layer_top - layer_bottom,
-                                  boxstyle="round,pad=0.05", facecolor="none", edgecolor="#555555",
-                                  linestyle="--", linewidth=1.2, zorder=0))
-    axes.text(x + width / 2 + 0.1, (layer_bottom + layer_top) / 2, f"x {stack.num_layers}", fontsize=12,
-              fontweight="bold", va="center")
+    axes.add_patch(
+        FancyBboxPatch(
+            (x - width / 2, layer_bottom),
+            width,
+            layer_top - layer_bottom,
+            boxstyle="round,pad=0.05",
+            facecolor="none",
+            edgecolor="#555555",
+            linestyle="--",
+            linewidth=1.2,
+            zorder=0,
+        )
+    )
+    axes.text(
+        x + width / 2 + 0.1,
+        (layer_bottom + layer_top) / 2,
+        f"x {stack.num_layers}",
+        fontsize=12,
+        fontweight="bold",
+        va="center",
+    )
     column.y = layer_top
     if spec.norm_position == "pre":
         column.box(f"final {spec.norm_type}", COLORS["norm"], height=0.34)
@@ -298,17 +383,20 @@ def _draw_stack(axes, spec: ArchitectureSpec, stack: StackSpec, x: float, is_las
 _SPACING = 5.8  # distance between stack columns
 
 
-def _draw_encoder_arrows(axes, output: tuple[float, float], crosses: list[tuple[float, float]],
-                         target_x: float) -> None:
+def _draw_encoder_arrows(
+    axes, output: tuple[float, float], crosses: list[tuple[float, float]], target_x: float
+) -> None:
     """Encoder output -> every decoder cross-attention box: right, down/up between the columns, right."""
     start_x, start_y = output
     middle_x = target_x - 0.75
     for bottom, top in crosses:
         end_y = (bottom + top) / 2
-        axes.plot([start_x, middle_x, middle_x, target_x - 0.05], [start_y, start_y, end_y, end_y],
-                  color="#c0392b", lw=1.6)
-        axes.annotate("", (target_x, end_y), (target_x - 0.3, end_y),
-                      arrowprops=dict(arrowstyle="->", color="#c0392b", lw=1.6))
+        axes.plot(
+            [start_x, middle_x, middle_x, target_x - 0.05], [start_y, start_y, end_y, end_y], color="#c0392b", lw=1.6
+        )
+        axes.annotate(
+            "", (target_x, end_y), (target_x - 0.3, end_y), arrowprops=dict(arrowstyle="->", color="#c0392b", lw=1.6)
+        )
     axes.text(middle_x - 0.05, start_y + 0.12, "encoder output", color="#c0392b", fontsize=7.5, ha="right")
 
 
@@ -317,8 +405,10 @@ def draw_architecture(spec: ArchitectureSpec, extra_rows: list[tuple[str, str]] 
     columns = len(spec.stacks)
     figure = new_figure(5.2 * columns + 6.5, 9.0)
     axes = figure.add_axes((0.0, 0.0, 0.6 if columns == 1 else 0.68, 0.95))
-    drawn = [_draw_stack(axes, spec, stack, 2.6 + _SPACING * index, index == columns - 1)
-             for index, stack in enumerate(spec.stacks)]
+    drawn = [
+        _draw_stack(axes, spec, stack, 2.6 + _SPACING * index, index == columns - 1)
+        for index, stack in enumerate(spec.stacks)
+    ]
     if columns == 2:
         _draw_encoder_arrows(axes, drawn[0]["output"], drawn[1]["crosses"], 2.6 + _SPACING - _Column.BOX_W / 2)
     height = max(item["top"] for item in drawn) + 0.9
@@ -327,8 +417,10 @@ def draw_architecture(spec: ArchitectureSpec, extra_rows: list[tuple[str, str]] 
     axes.set_aspect("equal")
     axes.set_axis_off()
     _draw_shape_table(figure, spec.shape_rows() + (extra_rows or []), left=0.62 if columns == 1 else 0.7)
-    figure.suptitle(f"{spec.model_class}: {spec.variant}, {spec.norm_position}-LN "
-                    f"{spec.norm_type}, {spec.attention_kind}", fontsize=13)
+    figure.suptitle(
+        f"{spec.model_class}: {spec.variant}, {spec.norm_position}-LN {spec.norm_type}, {spec.attention_kind}",
+        fontsize=13,
+    )
     return figure
 
 

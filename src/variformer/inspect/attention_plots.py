@@ -79,8 +79,9 @@ class AttentionResult:
 
 
 # ---------------------------------------------------------------------------------------------- computing
-def attention_maps(model, tokenizer, text: str, target: str | None = None, max_tokens: int = DEFAULT_MAX_TOKENS,
-                   draw: bool = True) -> AttentionResult:
+def attention_maps(
+    model, tokenizer, text: str, target: str | None = None, max_tokens: int = DEFAULT_MAX_TOKENS, draw: bool = True
+) -> AttentionResult:
     """Run `model` once on `text` (and `target` as decoder input for encoder-decoder models) with eager attention.
 
     Sequences longer than `max_tokens` (or the model's position table) are cut to their first tokens and a note
@@ -127,8 +128,10 @@ def _encode(tokenizer, text: str, limit: int, what: str, notes: list[str], add_s
     if not ids:
         raise ValueError(f"The {what} {text!r} gives no tokens; pass a non-empty {what}.")
     if len(ids) > limit:
-        notes.append(f"Truncated: the {what} has {len(ids)} tokens; only the first {limit} are shown "
-                     "(raise --max-tokens to see more).")
+        notes.append(
+            f"Truncated: the {what} has {len(ids)} tokens; only the first {limit} are shown "
+            "(raise --max-tokens to see more)."
+        )
         ids = ids[:limit]
     return ids
 
@@ -195,8 +198,10 @@ def _collect_maps(model, outputs, source_tokens, target_tokens) -> dict[str, Att
     for kind, (key, queries, keys, causal) in layout.items():
         per_layer = getattr(outputs, key, None)
         if not per_layer or per_layer[0] is None:
-            raise ValueError(f"{type(model).__name__} returned no {key} with output_attentions=True and eager "
-                             "attention; this model cannot be inspected.")
+            raise ValueError(
+                f"{type(model).__name__} returned no {key} with output_attentions=True and eager "
+                "attention; this model cannot be inspected."
+            )
         weights = np.stack([layer[0].float().cpu().numpy() for layer in per_layer])  # (layers, heads, q, k)
         if causal is None:
             causal = _is_causal(model, weights)
@@ -255,13 +260,20 @@ def _suptitle(figure: Figure, title: str, notes: list[str] | None) -> None:
 def _label_axes(axes, amap: AttentionMap, xticks: bool, yticks: bool, fontsize: float | None = None) -> None:
     queries, keys = len(amap.query_tokens), len(amap.key_tokens)
     if xticks:
-        axes.set_xticks(range(keys), [tick_label(token) for token in amap.key_tokens], rotation=90,
-                        fontsize=fontsize or label_font_size(keys))
+        axes.set_xticks(
+            range(keys),
+            [tick_label(token) for token in amap.key_tokens],
+            rotation=90,
+            fontsize=fontsize or label_font_size(keys),
+        )
     else:
         axes.set_xticks([])
     if yticks:
-        axes.set_yticks(range(queries), [tick_label(token) for token in amap.query_tokens],
-                        fontsize=fontsize or label_font_size(queries))
+        axes.set_yticks(
+            range(queries),
+            [tick_label(token) for token in amap.query_tokens],
+            fontsize=fontsize or label_font_size(queries),
+        )
     else:
         axes.set_yticks([])
 
@@ -290,8 +302,9 @@ def plot_layer(amap: AttentionMap, layer: int, notes: list[str] | None = None) -
         if head >= heads:
             axes.set_axis_off()
             continue
-        image = axes.imshow(_masked(amap, weights[head]), cmap=_colormap(), vmin=0.0, vmax=vmax, aspect="auto",
-                            interpolation="nearest")
+        image = axes.imshow(
+            _masked(amap, weights[head]), cmap=_colormap(), vmin=0.0, vmax=vmax, aspect="auto", interpolation="nearest"
+        )
         axes.set_title(_head_title(amap, head), fontsize=10)
         bottom_row, first_column = head >= heads - columns, head % columns == 0
         _label_axes(axes, amap, xticks=bottom_row, yticks=first_column, fontsize=points)
@@ -310,14 +323,22 @@ def plot_head(amap: AttentionMap, layer: int, head: int, notes: list[str] | None
     figure = new_figure(min(max(0.3 * keys + 2.5, 4.0), 14.0), min(max(0.3 * queries + 2.0, 2.5), 14.0))
     axes = figure.subplots()
     weights = amap.weights[layer, head]  # (query, key)
-    image = axes.imshow(_masked(amap, weights), cmap=_colormap(), vmin=0.0, vmax=1.0, aspect="auto",
-                        interpolation="nearest")
+    image = axes.imshow(
+        _masked(amap, weights), cmap=_colormap(), vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest"
+    )
     _label_axes(axes, amap, xticks=True, yticks=True)
     if max(queries, keys) <= 12:
         for (row, column), value in np.ndenumerate(weights):
             if not (amap.causal and column > row):
-                axes.text(column, row, f"{value:.2f}", ha="center", va="center", fontsize=7,
-                          color="white" if value < 0.6 else "black")
+                axes.text(
+                    column,
+                    row,
+                    f"{value:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if value < 0.6 else "black",
+                )
     y_name, x_name = _axis_names(amap)
     axes.set_ylabel(y_name)
     axes.set_xlabel(x_name)
@@ -336,18 +357,35 @@ def plot_overview(amap: AttentionMap, notes: list[str] | None = None) -> Figure:
     grid = figure.subplots(layers, heads, squeeze=False)
     for (layer, head), axes in np.ndenumerate(grid):
         weights = amap.weights[layer, head]  # (query, key)
-        axes.imshow(_masked(amap, weights), cmap=_colormap(), vmin=0.0, vmax=float(weights.max()) or 1.0,
-                    aspect="auto", interpolation="nearest")
+        axes.imshow(
+            _masked(amap, weights),
+            cmap=_colormap(),
+            vmin=0.0,
+            vmax=float(weights.max()) or 1.0,
+            aspect="auto",
+            interpolation="nearest",
+        )
         axes.set_xticks([])
         axes.set_yticks([])
         if layer == 0:
             axes.set_title(f"H{head}", fontsize=8)
         if head == 0:
             axes.set_ylabel(f"L{layer}", fontsize=8)
-    _suptitle(figure, f"{amap.title}: all {layers} layers x {heads} heads ({queries} x {keys} tokens; "
-                      "each head scaled to its own maximum)", notes)
+    _suptitle(
+        figure,
+        f"{amap.title}: all {layers} layers x {heads} heads ({queries} x {keys} tokens; "
+        "each head scaled to its own maximum)",
+        notes,
+    )
     return figure
 
 
-__all__ = ["AttentionMap", "AttentionResult", "attention_maps", "eager_eval", "plot_head", "plot_layer",
-           "plot_overview"]
+__all__ = [
+    "AttentionMap",
+    "AttentionResult",
+    "attention_maps",
+    "eager_eval",
+    "plot_head",
+    "plot_layer",
+    "plot_overview",
+]

@@ -17,12 +17,17 @@ from .attention_plots import DEFAULT_MAX_TOKENS
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="Checkpoint folder (config.json + weights) or Hub id.")
     parser.add_argument("--text", required=True, help="Input text (the source text for encoder-decoder models).")
-    parser.add_argument("--target", default=None,
-                        help="Target text fed to the decoder of encoder-decoder models (teacher forcing).")
+    parser.add_argument(
+        "--target", default=None, help="Target text fed to the decoder of encoder-decoder models (teacher forcing)."
+    )
     parser.add_argument("--output", default="inspect", help="Folder for the PNGs and the page (default: inspect).")
     parser.add_argument("--tokenizer", default=None, help="Tokenizer folder or id (default: the checkpoint).")
-    parser.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS,
-                        help=f"Longest sequence drawn; longer ones are cut with a note (default {DEFAULT_MAX_TOKENS}).")
+    parser.add_argument(
+        "--max-tokens",
+        type=int,
+        default=DEFAULT_MAX_TOKENS,
+        help=f"Longest sequence drawn; longer ones are cut with a note (default {DEFAULT_MAX_TOKENS}).",
+    )
     parser.add_argument("--per-head", action="store_true", help="Also write one large picture per head.")
 
 
@@ -52,13 +57,23 @@ def run(args: argparse.Namespace) -> int:
         model = load_model(args.checkpoint)
         tokenizer = AutoTokenizer.from_pretrained(args.tokenizer or args.checkpoint)
     except (OSError, ValueError) as error:
-        print(f"variformer inspect: cannot load {args.checkpoint!r}: {error}\n(pass --tokenizer if the checkpoint "
-              "folder has no tokenizer)", file=sys.stderr)
+        print(
+            f"variformer inspect: cannot load {args.checkpoint!r}: {error}\n(pass --tokenizer if the checkpoint "
+            "folder has no tokenizer)",
+            file=sys.stderr,
+        )
         return 1
     try:
-        report = inspect_model(model, tokenizer, args.text, Path(args.output), target=args.target,
-                               max_tokens=args.max_tokens, per_head=args.per_head,
-                               title=f"Inside {Path(args.checkpoint).name} ({type(model).__name__})")
+        report = inspect_model(
+            model,
+            tokenizer,
+            args.text,
+            Path(args.output),
+            target=args.target,
+            max_tokens=args.max_tokens,
+            per_head=args.per_head,
+            title=f"Inside {Path(args.checkpoint).name} ({type(model).__name__})",
+        )
     except ValueError as error:
         print(f"variformer inspect: {error}", file=sys.stderr)
         return 1

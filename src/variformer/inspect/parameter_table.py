@@ -106,8 +106,15 @@ def component_of(name: str, base_prefix: str | None = None) -> str:
     if base_prefix and not name.startswith(base_prefix):
         return "heads"
     parts = [part.lower() for part in name.split(".")]
-    checks = ((_NORM, "norms"), (_POSITION, "positions"), (_CROSS, "cross-attention"), (_ATTENTION, "attention"),
-              (_FFN, "FFN"), (_EMBEDDING, "embeddings"), (_HEAD, "heads"))
+    checks = (
+        (_NORM, "norms"),
+        (_POSITION, "positions"),
+        (_CROSS, "cross-attention"),
+        (_ATTENTION, "attention"),
+        (_FFN, "FFN"),
+        (_EMBEDDING, "embeddings"),
+        (_HEAD, "heads"),
+    )
     for pattern, component in checks:
         if any(pattern.search(part) for part in parts):
             return component
@@ -146,18 +153,31 @@ def _attention_layers(model) -> list[tuple[str, nn.Module]]:
     found = []
     for name, module in model.named_modules():
         if type(module).__name__.endswith("Attention") and not any(
-                type(child).__name__.endswith("Attention") for child in module.children()):
+            type(child).__name__.endswith("Attention") for child in module.children()
+        ):
             found.append((name, module))
     return found
 
 
 def _attention_width(module: nn.Module, config) -> int:
     """n_heads * d_head of an attention module (query heads), from the module or else the config."""
-    heads = next((getattr(module, attr) for attr in ("num_heads", "num_attention_heads", "n_heads", "n_head")
-                  if isinstance(getattr(module, attr, None), int)), None)
-    heads = heads or getattr(config, "num_attention_heads")
-    head_dim = next((getattr(module, attr) for attr in ("head_dim", "attention_head_size", "key_value_proj_dim")
-                     if isinstance(getattr(module, attr, None), int)), None)
+    heads = next(
+        (
+            getattr(module, attr)
+            for attr in ("num_heads", "num_attention_heads", "n_heads", "n_head")
+            if isinstance(getattr(module, attr, None), int)
+        ),
+        None,
+    )
+    heads = heads or config.num_attention_heads
+    head_dim = next(
+        (
+            getattr(module, attr)
+            for attr in ("head_dim", "attention_head_size", "key_value_proj_dim")
+            if isinstance(getattr(module, attr, None), int)
+        ),
+        None,
+    )
     head_dim = head_dim or getattr(config, "head_dim", None) or config.hidden_size // heads
     return heads * head_dim
 
@@ -189,10 +209,13 @@ def parameter_table(model, seq_len: int = 128, source_len: int | None = None) ->
         keys = source_len if _is_cross(name, module) else lengths[stack]
         component = "cross-attention" if _is_cross(name, module) else "attention"
         flops[(stack, component, _per(stack))] += 4 * _attention_width(module, model.config) * keys
-    rows = [ComponentRow(*key[:2], parameters.get(key, 0), flops.get(key, 0), key[2])
-            for key in sorted(set(parameters) | set(flops), key=_row_order)]
-    tokens = ({"source token": source_len, "target token": seq_len} if model.config.is_encoder_decoder
-              else {"token": seq_len})
+    rows = [
+        ComponentRow(*key[:2], parameters.get(key, 0), flops.get(key, 0), key[2])
+        for key in sorted(set(parameters) | set(flops), key=_row_order)
+    ]
+    tokens = (
+        {"source token": source_len, "target token": seq_len} if model.config.is_encoder_decoder else {"token": seq_len}
+    )
     return ParameterTable(rows, sum(row.parameters for row in rows), tokens, _table_notes(model))
 
 
@@ -206,8 +229,11 @@ def _flop_key(name: str, model, prefix: str | None) -> tuple[str, str, str]:
 
 def _row_order(key: tuple[str, str, str]) -> tuple:
     stack, component, per = key
-    return (["encoder", "model", "decoder"].index(stack) if stack in ("encoder", "model", "decoder") else 3,
-            COMPONENTS.index(component), per)
+    return (
+        ["encoder", "model", "decoder"].index(stack) if stack in ("encoder", "model", "decoder") else 3,
+        COMPONENTS.index(component),
+        per,
+    )
 
 
 def _table_notes(model) -> list[str]:
@@ -215,8 +241,10 @@ def _table_notes(model) -> list[str]:
     head = getattr(model, "lm_head", None)
     embeddings = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
     if head is not None and embeddings is not None and head.weight is getattr(embeddings, "weight", None):
-        notes.append("The language-model head is tied to the token embeddings: its matrix is counted once, "
-                     "under embeddings, while its FLOPs are under heads.")
+        notes.append(
+            "The language-model head is tied to the token embeddings: its matrix is counted once, "
+            "under embeddings, while its FLOPs are under heads."
+        )
     return notes
 
 
@@ -241,8 +269,7 @@ def draw_parameter_chart(table: ParameterTable):
         values = [totals[name][index] for name in names]
         total = sum(values) or 1
         bars = axes.barh(names, values, color="#4c72b0")
-        axes.bar_label(bars, [f"{value:,} ({100 * value / total:.1f}%)" for value in values], fontsize=8,
-                       padding=3)
+        axes.bar_label(bars, [f"{value:,} ({100 * value / total:.1f}%)" for value in values], fontsize=8, padding=3)
         axes.set_title(f"{title}: {sum(values):,}")
         axes.set_xlim(0, max(values + [1]) * 1.45)
         axes.tick_params(axis="x", labelsize=7)
@@ -251,5 +278,14 @@ def draw_parameter_chart(table: ParameterTable):
     return figure
 
 
-__all__ = ["COMPONENTS", "FLOPS_FORMULA", "FLOPS_FORMULA_TERMS", "ComponentRow", "ParameterTable", "component_of",
-           "draw_parameter_chart", "measure_forward_flops", "parameter_table"]
+__all__ = [
+    "COMPONENTS",
+    "FLOPS_FORMULA",
+    "FLOPS_FORMULA_TERMS",
+    "ComponentRow",
+    "ParameterTable",
+    "component_of",
+    "draw_parameter_chart",
+    "measure_forward_flops",
+    "parameter_table",
+]

@@ -59,10 +59,16 @@ def positional_pictures(model, max_positions: int = DEFAULT_MAX_POSITIONS, lengt
     if not sources:
         scheme = getattr(model.config, "position_embedding_type", None)
         if scheme == "none":
-            return PositionReport("none", "This model uses no positional encoding (position_embedding_type="
-                                  "'none'): apart from a causal mask, attention does not depend on token order.")
-        return PositionReport("unrecognised", f"The positional scheme of {type(model).__name__} was not "
-                              "recognised (no rotary frequencies, relative bias or position table found).")
+            return PositionReport(
+                "none",
+                "This model uses no positional encoding (position_embedding_type="
+                "'none'): apart from a causal mask, attention does not depend on token order.",
+            )
+        return PositionReport(
+            "unrecognised",
+            f"The positional scheme of {type(model).__name__} was not "
+            "recognised (no rotary frequencies, relative bias or position table found).",
+        )
     scheme = sources[0][0]
     report = PositionReport(scheme, _DESCRIPTIONS[scheme])
     for kind, stack, module in sources:
@@ -148,12 +154,16 @@ def _draw_table(model, stack: str, module: nn.Module, max_positions: int, length
     table = full[:max_positions].detach().float().cpu().numpy()  # (shown, dim)
     if kind == "learned":
         title = f"Learned position embeddings{_stack_words(stack)}"
-        caption = ("The trained position table and how similar each position's vector is to every other; "
-                   "neighbouring positions usually end up similar after training (a random table before).")
+        caption = (
+            "The trained position table and how similar each position's vector is to every other; "
+            "neighbouring positions usually end up similar after training (a random table before)."
+        )
     else:
         title = "Sinusoidal position table (fixed)"
-        caption = ("PE[pos, 2i] = sin(pos / 10000^(2i/d)), PE[pos, 2i+1] = cos(pos / 10000^(2i/d)): low dimensions "
-                   "oscillate fast, high ones slowly; similarity depends only on the distance between positions.")
+        caption = (
+            "PE[pos, 2i] = sin(pos / 10000^(2i/d)), PE[pos, 2i+1] = cos(pos / 10000^(2i/d)): low dimensions "
+            "oscillate fast, high ones slowly; similarity depends only on the distance between positions."
+        )
     figure = _table_figure(table, title, full.shape[0])
     return [PositionPicture(f"positions_{kind}{_stack_suffix(stack)}", title, caption, figure)]
 
@@ -168,8 +178,9 @@ def _draw_rotary(model, stack: str, module: nn.Module, max_positions: int, lengt
     freq_axes.set_xlabel("rotary pair i")
     freq_axes.set_ylabel("theta_i (radians per token)")
     freq_axes.set_title("frequencies; wavelength 2*pi/theta_i")
-    wavelength = freq_axes.secondary_yaxis("right", functions=(lambda t: 2 * np.pi / np.maximum(t, 1e-30),
-                                                               lambda w: 2 * np.pi / np.maximum(w, 1e-30)))
+    wavelength = freq_axes.secondary_yaxis(
+        "right", functions=(lambda t: 2 * np.pi / np.maximum(t, 1e-30), lambda w: 2 * np.pi / np.maximum(w, 1e-30))
+    )
     wavelength.set_ylabel("wavelength (tokens)")
     image = angle_axes.imshow(np.cos(angles), cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto", interpolation="nearest")
     angle_axes.set_xlabel("rotary pair i")
@@ -184,27 +195,30 @@ def _draw_rotary(model, stack: str, module: nn.Module, max_positions: int, lengt
     theta = getattr(model.config, "rope_theta", None)
     title = "Rotary position embedding (RoPE)" + (f", base {theta:g}" if isinstance(theta, (int, float)) else "")
     figure.suptitle(f"{title}: {2 * len(inv_freq)} rotated features per head", fontsize=12)
-    caption = ("Queries and keys are rotated pair by pair by the angle position * theta_i, so their dot product "
-               "depends on the distance only; fast pairs resolve nearby tokens, slow pairs far ones.")
+    caption = (
+        "Queries and keys are rotated pair by pair by the angle position * theta_i, so their dot product "
+        "depends on the distance only; fast pairs resolve nearby tokens, slow pairs far ones."
+    )
     return [PositionPicture(f"positions_rotary{_stack_suffix(stack)}", title, caption, figure)]
 
 
 def _bias_settings(model, module: nn.Module, stack: str) -> tuple[bool, int, int]:
     """(bidirectional, num_buckets, max_distance) of a relative-bias module, from the module or the config."""
-    owner = next((parent for parent in model.modules() if any(child is module for child in parent.children())),
-                 None)
+    owner = next((parent for parent in model.modules() if any(child is module for child in parent.children())), None)
     config = model.config
     bidirectional = getattr(owner, "bidirectional", None)
     if bidirectional is None:
         bidirectional = stack != "decoder" and not getattr(config, "is_decoder", False)
     num_buckets = getattr(owner, "num_buckets", None) or module.num_embeddings
-    max_distance = (getattr(owner, "max_distance", None) or getattr(owner, "relative_attention_max_distance", None)
-                    or getattr(config, "relative_attention_max_distance", 128))
+    max_distance = (
+        getattr(owner, "max_distance", None)
+        or getattr(owner, "relative_attention_max_distance", None)
+        or getattr(config, "relative_attention_max_distance", 128)
+    )
     return bool(bidirectional), int(num_buckets), int(max_distance)
 
 
-def _draw_relative_bias(model, stack: str, module: nn.Module, max_positions: int,
-                        length: int) -> list[PositionPicture]:
+def _draw_relative_bias(model, stack: str, module: nn.Module, max_positions: int, length: int) -> list[PositionPicture]:
     bidirectional, num_buckets, max_distance = _bias_settings(model, module, stack)
     weight = module.weight.detach().float().cpu()  # (buckets, heads)
     span = min(DEFAULT_MAX_DISTANCE, max_distance)
@@ -214,8 +228,15 @@ def _draw_relative_bias(model, stack: str, module: nn.Module, max_positions: int
     figure = new_figure(12.0, 0.45 * by_distance.shape[0] + 2.4)
     axes = figure.subplots()
     limit = float(np.abs(by_distance).max()) or 1.0
-    image = axes.imshow(by_distance, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest",
-                        extent=(-span - 0.5, int(distance[-1]) + 0.5, by_distance.shape[0] - 0.5, -0.5))
+    image = axes.imshow(
+        by_distance,
+        cmap="RdBu_r",
+        vmin=-limit,
+        vmax=limit,
+        aspect="auto",
+        interpolation="nearest",
+        extent=(-span - 0.5, int(distance[-1]) + 0.5, by_distance.shape[0] - 0.5, -0.5),
+    )
     axes.set_xlabel("distance = key position - query position (tokens)")
     axes.set_ylabel("head")
     axes.set_yticks(range(by_distance.shape[0]))
@@ -223,20 +244,24 @@ def _draw_relative_bias(model, stack: str, module: nn.Module, max_positions: int
     direction = "bidirectional" if bidirectional else "causal (only keys at or before the query)"
     title = f"Relative position bias{_stack_words(stack)}: {num_buckets} buckets, {direction}"
     figure.suptitle(title, fontsize=12)
-    caption = (f"One learned scalar per (bucket, head), added to the attention logits; distances below "
-               f"{num_buckets // (2 if bidirectional else 1) // 2} tokens get their own bucket, longer ones share "
-               f"logarithmic buckets up to {max_distance} tokens.")
+    caption = (
+        f"One learned scalar per (bucket, head), added to the attention logits; distances below "
+        f"{num_buckets // (2 if bidirectional else 1) // 2} tokens get their own bucket, longer ones share "
+        f"logarithmic buckets up to {max_distance} tokens."
+    )
     pictures = [PositionPicture(f"positions_relative_bias{_stack_suffix(stack)}", title, caption, figure)]
     pictures.append(_bias_matrix_picture(weight, bidirectional, num_buckets, max_distance, stack, length))
     return pictures
 
 
-def _bias_matrix_picture(weight: torch.Tensor, bidirectional: bool, num_buckets: int, max_distance: int,
-                         stack: str, length: int) -> PositionPicture:
+def _bias_matrix_picture(
+    weight: torch.Tensor, bidirectional: bool, num_buckets: int, max_distance: int, stack: str, length: int
+) -> PositionPicture:
     """The (query, key) bias matrix of every head for a sequence of `length` tokens."""
     positions = torch.arange(length)
-    buckets = relative_position_bucket(positions[None, :] - positions[:, None], bidirectional, num_buckets,
-                                       max_distance)  # (query, key)
+    buckets = relative_position_bucket(
+        positions[None, :] - positions[:, None], bidirectional, num_buckets, max_distance
+    )  # (query, key)
     matrices = weight[buckets].permute(2, 0, 1).numpy()  # (heads, query, key)
     heads = matrices.shape[0]
     columns = min(heads, 6)
@@ -271,9 +296,9 @@ _DESCRIPTIONS = {
     "sinusoidal": "Fixed sinusoidal position table (Vaswani et al. 2017), added to the token embeddings.",
     "learned": "Learned absolute position embeddings (BERT, GPT-2), added to the token embeddings.",
     "rotary": "Rotary position embedding (Su et al. 2021): queries and keys are rotated by position-dependent "
-              "angles, so attention scores depend on relative distance.",
+    "angles, so attention scores depend on relative distance.",
     "relative_bias": "Relative position bias (T5, Raffel et al. 2020): a learned per-head scalar, chosen by the "
-                     "bucketed distance between query and key, is added to the attention logits.",
+    "bucketed distance between query and key, is added to the attention logits.",
 }
 
 

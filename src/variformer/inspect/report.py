@@ -50,9 +50,16 @@ class InspectionReport:
         return [picture.path for picture in self.pictures] + [self.markdown_path, self.html_path]
 
 
-def inspect_model(model, tokenizer, text: str, output_dir: str | Path, target: str | None = None,
-                  max_tokens: int = DEFAULT_MAX_TOKENS, per_head: bool = False,
-                  title: str | None = None) -> InspectionReport:
+def inspect_model(
+    model,
+    tokenizer,
+    text: str,
+    output_dir: str | Path,
+    target: str | None = None,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+    per_head: bool = False,
+    title: str | None = None,
+) -> InspectionReport:
     """Write the attention maps, positional pictures, architecture sheet and parameter table of `model`."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -62,18 +69,34 @@ def inspect_model(model, tokenizer, text: str, output_dir: str | Path, target: s
     positions = positional_pictures(model, length=min(source_len, 24))
     spec = describe_architecture(model)
     table = parameter_table(model, seq_len=target_len, source_len=source_len)
-    report = InspectionReport(output_dir, attention, positions, spec, table,
-                              title=title or f"Inside {type(model).__name__}")
+    report = InspectionReport(
+        output_dir, attention, positions, spec, table, title=title or f"Inside {type(model).__name__}"
+    )
     _save_attention(report, per_head)
     for picture in positions.pictures:
-        report.pictures.append(Picture("positions", save_png(picture.figure, output_dir / f"{picture.name}.png"),
-                                       picture.title, picture.caption))
+        report.pictures.append(
+            Picture(
+                "positions",
+                save_png(picture.figure, output_dir / f"{picture.name}.png"),
+                picture.title,
+                picture.caption,
+            )
+        )
     extra = [("parameters", f"{table.total_parameters:,}")]
-    report.pictures.append(Picture("architecture", save_png(draw_architecture(spec, extra),
-                                                            output_dir / "architecture.png"), "Architecture sheet"))
-    report.pictures.append(Picture("parameters", save_png(draw_parameter_chart(table),
-                                                          output_dir / "parameters.png"),
-                                   "Parameters and forward FLOPs by component"))
+    report.pictures.append(
+        Picture(
+            "architecture",
+            save_png(draw_architecture(spec, extra), output_dir / "architecture.png"),
+            "Architecture sheet",
+        )
+    )
+    report.pictures.append(
+        Picture(
+            "parameters",
+            save_png(draw_parameter_chart(table), output_dir / "parameters.png"),
+            "Parameters and forward FLOPs by component",
+        )
+    )
     report.markdown_path = output_dir / "report.md"
     report.markdown_path.write_text(render_markdown(report), encoding="utf-8")
     report.html_path = output_dir / "index.html"
@@ -90,18 +113,28 @@ def _save_attention(report: InspectionReport, per_head: bool) -> None:
             path = save_png(plot_layer(amap, layer, result.notes), out / f"attention_{kind}_layer{layer:02d}.png")
             report.pictures.append(Picture(f"attention:{kind}", path, f"{amap.title}: layer {layer}"))
             for head in range(amap.num_heads if per_head else 0):
-                path = save_png(plot_head(amap, layer, head, result.notes),
-                                out / f"attention_{kind}_layer{layer:02d}_head{head:02d}.png")
+                path = save_png(
+                    plot_head(amap, layer, head, result.notes),
+                    out / f"attention_{kind}_layer{layer:02d}_head{head:02d}.png",
+                )
                 report.pictures.append(Picture(f"attention:{kind}", path, f"{amap.title}: layer {layer}, head {head}"))
 
 
 # ---------------------------------------------------------------------------------------------- page content
 def _table_rows(table: ParameterTable) -> list[list[str]]:
     """Rows of the parameter/FLOPs table, then a total row."""
-    rows = [[row.stack, row.component, f"{row.parameters:,}", f"{row.flops_per_token:,}", row.per]
-            for row in table.rows]
-    rows.append(["total", "", f"{table.total_parameters:,}", f"{table.forward_flops:,} for this input",
-                 ", ".join(f"{count} {kind}s" for kind, count in table.tokens.items())])
+    rows = [
+        [row.stack, row.component, f"{row.parameters:,}", f"{row.flops_per_token:,}", row.per] for row in table.rows
+    ]
+    rows.append(
+        [
+            "total",
+            "",
+            f"{table.total_parameters:,}",
+            f"{table.forward_flops:,} for this input",
+            ", ".join(f"{count} {kind}s" for kind, count in table.tokens.items()),
+        ]
+    )
     return rows
 
 
@@ -120,8 +153,9 @@ def _sections(report: InspectionReport) -> list[tuple[str, list[Picture]]]:
 def _token_line(report: InspectionReport) -> list[str]:
     lines = [f"Source tokens ({len(report.attention.source_tokens)}): " + " ".join(report.attention.source_tokens)]
     if report.attention.target_tokens is not None:
-        lines.append(f"Decoder input tokens ({len(report.attention.target_tokens)}): "
-                     + " ".join(report.attention.target_tokens))
+        lines.append(
+            f"Decoder input tokens ({len(report.attention.target_tokens)}): " + " ".join(report.attention.target_tokens)
+        )
     return lines
 
 
@@ -145,10 +179,12 @@ def render_markdown(report: InspectionReport) -> str:
     return "\n".join(lines)
 
 
-_STYLE = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
-          "img{max-width:100%;border:1px solid #ddd;margin:.5em 0}.note{background:#fff3cd;padding:.6em;"
-          "border-left:4px solid #e0a800}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
-          "padding:.25em .6em;text-align:left}code{background:#f4f4f4}")
+_STYLE = (
+    "body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
+    "img{max-width:100%;border:1px solid #ddd;margin:.5em 0}.note{background:#fff3cd;padding:.6em;"
+    "border-left:4px solid #e0a800}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
+    "padding:.25em .6em;text-align:left}code{background:#f4f4f4}"
+)
 
 
 def _html_picture(path: Path, title: str, caption: str = "") -> str:
@@ -164,16 +200,21 @@ def render_html(report: InspectionReport) -> str:
         parts.append(f"<h2>{_html.escape(heading)}</h2>")
         parts += [_html_picture(picture.path, picture.title) for picture in pictures]
     positions, out = report.positions, report.output_dir
-    parts.append(f"<h2>Positional scheme</h2><p><b>{_html.escape(positions.scheme)}</b>: "
-                 f"{_html.escape(positions.description)}</p>")
+    parts.append(
+        f"<h2>Positional scheme</h2><p><b>{_html.escape(positions.scheme)}</b>: "
+        f"{_html.escape(positions.description)}</p>"
+    )
     parts += [_html_picture(out / f"{p.name}.png", p.title, p.caption) for p in positions.pictures]
     parts.append("<h2>Architecture</h2>" + _html_picture(out / "architecture.png", "Architecture sheet"))
     parts.append(_html.table([], [list(row) for row in report.architecture.shape_rows()]))
     parts.append("<h2>Parameters and FLOPs</h2>" + _html_picture(out / "parameters.png", "Parameters and FLOPs"))
     parts.append(_html.table(TABLE_HEADER, _table_rows(report.table)))
     parts += [f"<p>{_html.escape(note)}</p>" for note in report.table.notes]
-    parts.append(f"<p><b>FLOPs formula:</b> <code>{_html.escape(FLOPS_FORMULA)}</code></p><ul>"
-                 + "".join(f"<li>{_html.escape(term)}</li>" for term in FLOPS_FORMULA_TERMS) + "</ul>")
+    parts.append(
+        f"<p><b>FLOPs formula:</b> <code>{_html.escape(FLOPS_FORMULA)}</code></p><ul>"
+        + "".join(f"<li>{_html.escape(term)}</li>" for term in FLOPS_FORMULA_TERMS)
+        + "</ul>"
+    )
     return _html.page(report.title, "\n".join(parts), _STYLE)
 
 

@@ -38,22 +38,39 @@ def _scaled(hidden_states: torch.Tensor, scale: float) -> torch.Tensor:
     return hidden_states if scale == 1.0 else hidden_states * scale
 
 
-def _trains_without_logits(model: VariformerPreTrainedModel, labels: torch.Tensor | None,
-                           logits_to_keep: int | torch.Tensor = 0) -> bool:
+def _trains_without_logits(
+    model: VariformerPreTrainedModel, labels: torch.Tensor | None, logits_to_keep: int | torch.Tensor = 0
+) -> bool:
     """Whether the loss is computed chunk by chunk without the full logits (see `lm_loss_chunk_size`): training
     mode with labels, a plain linear head, every position kept."""
-    return (labels is not None and model.training and model.config.lm_loss_chunk_size is not None
-            and isinstance(logits_to_keep, int) and logits_to_keep == 0 and fusable_head(model.lm_head))
+    return (
+        labels is not None
+        and model.training
+        and model.config.lm_loss_chunk_size is not None
+        and isinstance(logits_to_keep, int)
+        and logits_to_keep == 0
+        and fusable_head(model.lm_head)
+    )
 
 
-def _chunked_loss(model: VariformerPreTrainedModel, hidden_states: torch.Tensor, labels: torch.LongTensor,
-                  num_items_in_batch: torch.Tensor | int | None = None, ignore_index: int = -100,
-                  **kwargs) -> torch.Tensor:
+def _chunked_loss(
+    model: VariformerPreTrainedModel,
+    hidden_states: torch.Tensor,
+    labels: torch.LongTensor,
+    num_items_in_batch: torch.Tensor | int | None = None,
+    ignore_index: int = -100,
+    **kwargs,
+) -> torch.Tensor:
     """The head's cross-entropy of `hidden_states` (..., hidden) against `labels` (...), as transformers' loss
     reduces it (mean over labelled tokens, or sum / `num_items_in_batch`), without the full logits."""
-    return linear_cross_entropy(_scaled(hidden_states, model.config.lm_head_scale), model.lm_head, labels,
-                                num_items_in_batch=num_items_in_batch, ignore_index=ignore_index,
-                                chunk_size=model.config.lm_loss_chunk_size)
+    return linear_cross_entropy(
+        _scaled(hidden_states, model.config.lm_head_scale),
+        model.lm_head,
+        labels,
+        num_items_in_batch=num_items_in_batch,
+        ignore_index=ignore_index,
+        chunk_size=model.config.lm_loss_chunk_size,
+    )
 
 
 def _require_architecture(config: VariformerConfig, head: str, allowed: tuple[str, ...]) -> None:
@@ -100,27 +117,37 @@ class VariformerForCausalLM(VariformerPreTrainedModel, GenerationMixin):
         **kwargs: Unpack[TransformersKwargs],
     ) -> CausalLMOutputWithPast:
         outputs = self.model(
-            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-            cache=resolve_cache(cache, past_key_values), inputs_embeds=inputs_embeds, use_cache=use_cache, **kwargs,
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            cache=resolve_cache(cache, past_key_values),
+            inputs_embeds=inputs_embeds,
+            use_cache=use_cache,
+            **kwargs,
         )
         if _trains_without_logits(self, labels, logits_to_keep):
-            logits, loss = None, _chunked_loss(self, outputs.last_hidden_state, _next_tokens(labels, **kwargs),
-                                               **kwargs)
+            logits, loss = (
+                None,
+                _chunked_loss(self, outputs.last_hidden_state, _next_tokens(labels, **kwargs), **kwargs),
+            )
         else:
             hidden_states = slice_logits_to_keep(outputs.last_hidden_state, logits_to_keep)
             logits = self.lm_head(_scaled(hidden_states, self.config.lm_head_scale))  # (batch, seq, vocab)
             loss = None
             if labels is not None:
-                loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size,
-                                          **kwargs)
+                loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size, **kwargs)
         return CausalLMOutputWithPast(
-            loss=loss, logits=logits, **cache_field(output_cache(outputs)),
-            hidden_states=outputs.hidden_states, attentions=outputs.attentions,
+            loss=loss,
+            logits=logits,
+            **cache_field(output_cache(outputs)),
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
         )
 
 
-def _next_tokens(labels: torch.LongTensor, shift_labels: torch.LongTensor | None = None, ignore_index: int = -100,
-                 **kwargs) -> torch.LongTensor:
+def _next_tokens(
+    labels: torch.LongTensor, shift_labels: torch.LongTensor | None = None, ignore_index: int = -100, **kwargs
+) -> torch.LongTensor:
     """The causal-LM targets (batch, seq): `shift_labels` when given, else `labels` shifted one step left with
     `ignore_index` last (transformers' `ForCausalLMLoss`)."""
     if shift_labels is not None:
@@ -171,8 +198,12 @@ class VariformerForMaskedLM(VariformerPreTrainedModel):
         **kwargs: Unpack[TransformersKwargs],
     ) -> MaskedLMOutput:
         outputs = self.model(
-            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-            position_ids=position_ids, inputs_embeds=inputs_embeds, **kwargs,
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            **kwargs,
         )
         if _trains_without_logits(self, labels):
             hidden_states, labels = _labelled_positions(outputs.last_hidden_state, labels, **kwargs)
@@ -181,14 +212,15 @@ class VariformerForMaskedLM(VariformerPreTrainedModel):
             logits = self.lm_head(_scaled(self.transform(outputs.last_hidden_state), self.config.lm_head_scale))
             loss = None
             if labels is not None:
-                loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size,
-                                          **kwargs)
-        return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
-                              attentions=outputs.attentions)
+                loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size, **kwargs)
+        return MaskedLMOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
 
 
-def _labelled_positions(hidden_states: torch.Tensor, labels: torch.LongTensor, ignore_index: int = -100,
-                        **kwargs) -> tuple[torch.Tensor, torch.LongTensor]:
+def _labelled_positions(
+    hidden_states: torch.Tensor, labels: torch.LongTensor, ignore_index: int = -100, **kwargs
+) -> tuple[torch.Tensor, torch.LongTensor]:
     """The hidden states (labelled, hidden) and labels (labelled,) of the positions with a label. Inside
     torch.compile every position is kept (a data-dependent shape would break the graph); ignored labels then
     add nothing to the loss."""
@@ -242,10 +274,16 @@ class VariformerForConditionalGeneration(VariformerPreTrainedModel, GenerationMi
         if labels is not None and decoder_input_ids is None and decoder_inputs_embeds is None:
             decoder_input_ids = self._shift_right(labels)  # (batch, tgt)
         outputs = self.model(
-            input_ids=input_ids, attention_mask=attention_mask, decoder_input_ids=decoder_input_ids,
-            decoder_attention_mask=decoder_attention_mask, encoder_outputs=encoder_outputs,
-            cache=resolve_cache(cache, past_key_values), inputs_embeds=inputs_embeds,
-            decoder_inputs_embeds=decoder_inputs_embeds, use_cache=use_cache, **kwargs,
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            decoder_input_ids=decoder_input_ids,
+            decoder_attention_mask=decoder_attention_mask,
+            encoder_outputs=encoder_outputs,
+            cache=resolve_cache(cache, past_key_values),
+            inputs_embeds=inputs_embeds,
+            decoder_inputs_embeds=decoder_inputs_embeds,
+            use_cache=use_cache,
+            **kwargs,
         )
         if _trains_without_logits(self, labels, logits_to_keep):
             logits, loss = None, _chunked_loss(self, outputs.last_hidden_state, labels, **kwargs)
@@ -256,10 +294,15 @@ class VariformerForConditionalGeneration(VariformerPreTrainedModel, GenerationMi
             if labels is not None:
                 loss = ForMaskedLMLoss(logits, labels.contiguous(), vocab_size=self.config.vocab_size, **kwargs)
         return Seq2SeqLMOutput(
-            loss=loss, logits=logits, **cache_field(output_cache(outputs)),
-            decoder_hidden_states=outputs.decoder_hidden_states, decoder_attentions=outputs.decoder_attentions,
-            cross_attentions=outputs.cross_attentions, encoder_last_hidden_state=outputs.encoder_last_hidden_state,
-            encoder_hidden_states=outputs.encoder_hidden_states, encoder_attentions=outputs.encoder_attentions,
+            loss=loss,
+            logits=logits,
+            **cache_field(output_cache(outputs)),
+            decoder_hidden_states=outputs.decoder_hidden_states,
+            decoder_attentions=outputs.decoder_attentions,
+            cross_attentions=outputs.cross_attentions,
+            encoder_last_hidden_state=outputs.encoder_last_hidden_state,
+            encoder_hidden_states=outputs.encoder_hidden_states,
+            encoder_attentions=outputs.encoder_attentions,
         )
 
     def prepare_decoder_input_ids_from_labels(self, labels: torch.Tensor) -> torch.Tensor:
@@ -298,8 +341,9 @@ class VariformerForSequenceClassification(VariformerPreTrainedModel):
         super().__init__(config)
         self.num_labels = config.num_labels
         self.model = VariformerModel(config)
-        self.pooler = nn.Linear(config.hidden_size, config.hidden_size) \
-            if config.classifier_pooling == "first" else None
+        self.pooler = (
+            nn.Linear(config.hidden_size, config.hidden_size) if config.classifier_pooling == "first" else None
+        )
         self.dropout = nn.Dropout(config.effective_classifier_dropout)
         self.score = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
@@ -318,25 +362,43 @@ class VariformerForSequenceClassification(VariformerPreTrainedModel):
         attention_mask = self._padding_mask(input_ids, inputs_embeds, attention_mask)
         if self.config.is_encoder_decoder:
             decoder_input_ids = self._shift_right(input_ids) if input_ids is not None else None
-            outputs = self.model(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds,
-                                 decoder_input_ids=decoder_input_ids, use_cache=False, **kwargs)
+            outputs = self.model(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                inputs_embeds=inputs_embeds,
+                decoder_input_ids=decoder_input_ids,
+                use_cache=False,
+                **kwargs,
+            )
         else:
-            outputs = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                                 position_ids=position_ids, inputs_embeds=inputs_embeds, use_cache=False, **kwargs)
-        pooled = pool_sequence(outputs.last_hidden_state, self.config.classifier_pooling,
-                               attention_mask)  # (batch, hidden)
+            outputs = self.model(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                token_type_ids=token_type_ids,
+                position_ids=position_ids,
+                inputs_embeds=inputs_embeds,
+                use_cache=False,
+                **kwargs,
+            )
+        pooled = pool_sequence(
+            outputs.last_hidden_state, self.config.classifier_pooling, attention_mask
+        )  # (batch, hidden)
         if self.pooler is not None:
             pooled = torch.tanh(self.pooler(pooled))
         logits = self.score(self.dropout(pooled))  # (batch, labels)
         loss = None
         if labels is not None:
             loss = self.loss_function(logits=logits, labels=labels, pooled_logits=logits, config=self.config)
-        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=_hidden(outputs),
-                                        attentions=_attentions(outputs))
+        return SequenceClassifierOutput(
+            loss=loss, logits=logits, hidden_states=_hidden(outputs), attentions=_attentions(outputs)
+        )
 
-
-    def _padding_mask(self, input_ids: torch.LongTensor | None, inputs_embeds: torch.Tensor | None,
-                      attention_mask: torch.Tensor | None) -> torch.Tensor | None:
+    def _padding_mask(
+        self,
+        input_ids: torch.LongTensor | None,
+        inputs_embeds: torch.Tensor | None,
+        attention_mask: torch.Tensor | None,
+    ) -> torch.Tensor | None:
         """The mask pooling reads: the given one, else non-padding tokens. Pooling the last token of a batch with
         neither would read padding positions, so that is an error (as in GPT-2)."""
         if attention_mask is not None:
@@ -385,14 +447,21 @@ class VariformerForTokenClassification(VariformerPreTrainedModel):
         labels: torch.LongTensor | None = None,
         **kwargs: Unpack[TransformersKwargs],
     ) -> TokenClassifierOutput:
-        outputs = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                             position_ids=position_ids, inputs_embeds=inputs_embeds, **kwargs)
+        outputs = self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            **kwargs,
+        )
         logits = self.score(self.dropout(outputs.last_hidden_state))  # (batch, seq, labels)
         loss = None
         if labels is not None:
             loss = self.loss_function(logits, labels, self.config, **kwargs)
-        return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
-                                     attentions=outputs.attentions)
+        return TokenClassifierOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
 
 
 class VariformerForQuestionAnswering(VariformerPreTrainedModel):
@@ -419,15 +488,26 @@ class VariformerForQuestionAnswering(VariformerPreTrainedModel):
         end_positions: torch.LongTensor | None = None,
         **kwargs: Unpack[TransformersKwargs],
     ) -> QuestionAnsweringModelOutput:
-        outputs = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                             position_ids=position_ids, inputs_embeds=inputs_embeds, **kwargs)
+        outputs = self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            **kwargs,
+        )
         logits = self.qa_outputs(outputs.last_hidden_state)  # (batch, seq, 2)
         start_logits, end_logits = (part.squeeze(-1).contiguous() for part in logits.split(1, dim=-1))
         loss = None
         if start_positions is not None and end_positions is not None:
             loss = self.loss_function(start_logits, end_logits, start_positions, end_positions, **kwargs)
-        return QuestionAnsweringModelOutput(loss=loss, start_logits=start_logits, end_logits=end_logits,
-                                            hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+        return QuestionAnsweringModelOutput(
+            loss=loss,
+            start_logits=start_logits,
+            end_logits=end_logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
 
 
 __all__ = [

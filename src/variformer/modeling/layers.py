@@ -55,13 +55,30 @@ class VariformerLayer(GradientCheckpointingLayer):
         """The stack passes the tensors that carry gradients positionally, and the cache under the installed
         transformers' name, which `GradientCheckpointingLayer` drops while checkpointing."""
         cache = resolve_cache(cache, past_key_values)
-        hidden_states = self._residual(hidden_states, self.self_attn_norm, lambda normed: self.self_attn(
-            normed, attention_mask=attention_mask, position_embeddings=position_embeddings,
-            position_bias=position_bias, cache=cache, **kwargs)[0])
+        hidden_states = self._residual(
+            hidden_states,
+            self.self_attn_norm,
+            lambda normed: self.self_attn(
+                normed,
+                attention_mask=attention_mask,
+                position_embeddings=position_embeddings,
+                position_bias=position_bias,
+                cache=cache,
+                **kwargs,
+            )[0],
+        )
         if encoder_hidden_states is not None:
-            hidden_states = self._residual(hidden_states, self.cross_attn_norm, lambda normed: self.cross_attn(
-                normed, attention_mask=encoder_attention_mask, key_value_states=encoder_hidden_states,
-                cache=cache, **kwargs)[0])
+            hidden_states = self._residual(
+                hidden_states,
+                self.cross_attn_norm,
+                lambda normed: self.cross_attn(
+                    normed,
+                    attention_mask=encoder_attention_mask,
+                    key_value_states=encoder_hidden_states,
+                    cache=cache,
+                    **kwargs,
+                )[0],
+            )
         return self._residual(hidden_states, self.mlp_norm, self.mlp)
 
     def _residual(self, hidden_states: torch.Tensor, norm: nn.Module, sublayer: Callable) -> torch.Tensor:

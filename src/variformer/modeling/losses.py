@@ -24,16 +24,31 @@ def fusable_head(head: nn.Module) -> bool:
     return type(head) is nn.Linear and not head._forward_hooks and not head._forward_pre_hooks
 
 
-def linear_cross_entropy(hidden_states: torch.Tensor, head: nn.Linear, labels: torch.LongTensor, *,
-                         num_items_in_batch: torch.Tensor | int | None = None, ignore_index: int = -100,
-                         label_smoothing: float = 0.0, chunk_size: int = 1024) -> torch.Tensor:
+def linear_cross_entropy(
+    hidden_states: torch.Tensor,
+    head: nn.Linear,
+    labels: torch.LongTensor,
+    *,
+    num_items_in_batch: torch.Tensor | int | None = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+    chunk_size: int = 1024,
+) -> torch.Tensor:
     """Scalar loss of `head(hidden_states)` (..., vocab) against `labels` (...), computed `chunk_size` tokens at a
     time. Reduction as transformers' `fixed_cross_entropy`: the mean over tokens whose label is not `ignore_index`,
     or, when `num_items_in_batch` is given, the sum divided by it."""
     hidden_states = hidden_states.reshape(-1, hidden_states.shape[-1])  # (tokens, hidden)
     labels = labels.reshape(-1).to(hidden_states.device)  # (tokens,)
-    total = _ChunkedLinearCrossEntropy.apply(hidden_states, head.weight, head.bias, labels, chunk_size,
-                                             ignore_index, label_smoothing, torch.is_grad_enabled())
+    total = _ChunkedLinearCrossEntropy.apply(
+        hidden_states,
+        head.weight,
+        head.bias,
+        labels,
+        chunk_size,
+        ignore_index,
+        label_smoothing,
+        torch.is_grad_enabled(),
+    )
     if num_items_in_batch is None:
         return total / (labels != ignore_index).sum()
     if torch.is_tensor(num_items_in_batch):
@@ -50,8 +65,9 @@ class _ChunkedLinearCrossEntropy(torch.autograd.Function):
         total = hidden_states.new_zeros((), dtype=torch.float32)
         for start in range(0, hidden_states.shape[0], chunk_size):
             chunk = slice(start, start + chunk_size)
-            loss, grad_logits = _chunk_loss(hidden_states[chunk], weight, bias, labels[chunk], ignore_index,
-                                            label_smoothing, grads.wanted)
+            loss, grad_logits = _chunk_loss(
+                hidden_states[chunk], weight, bias, labels[chunk], ignore_index, label_smoothing, grads.wanted
+            )
             total = total + loss
             if grads.wanted:
                 grads.add(chunk, hidden_states[chunk], weight, grad_logits)
@@ -70,10 +86,12 @@ class _Gradients:
     """The gradients `_ChunkedLinearCrossEntropy` fills in forward, for the inputs that need one (fp32 accumulators
     for the weight and bias, cast to their dtype at the end)."""
 
-    def __init__(self, hidden_states: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                 grad_enabled: bool):
-        needs = [grad_enabled and tensor is not None and tensor.requires_grad
-                 for tensor in (hidden_states, weight, bias)]
+    def __init__(
+        self, hidden_states: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, grad_enabled: bool
+    ):
+        needs = [
+            grad_enabled and tensor is not None and tensor.requires_grad for tensor in (hidden_states, weight, bias)
+        ]
         self.wanted = any(needs)
         self.dtypes = [tensor.dtype if tensor is not None else None for tensor in (hidden_states, weight, bias)]
         self.hidden = torch.zeros_like(hidden_states) if needs[0] else None  # (tokens, hidden)
@@ -113,8 +131,9 @@ def _chunk_loss(hidden_chunk, weight, bias, labels, ignore_index: int, label_smo
     s; the gradient is softmax - (1 - s) * onehot(label) - s / vocab, zero for ignored tokens.
     """
     dtype = _compute_dtype(weight)
-    logits = nn.functional.linear(hidden_chunk.to(dtype), weight.to(dtype),
-                                  bias.to(dtype) if bias is not None else None).float()  # (chunk, vocab)
+    logits = nn.functional.linear(
+        hidden_chunk.to(dtype), weight.to(dtype), bias.to(dtype) if bias is not None else None
+    ).float()  # (chunk, vocab)
     valid = labels != ignore_index  # (chunk,)
     targets = torch.where(valid, labels, 0)[:, None]  # (chunk, 1)
     lse = torch.logsumexp(logits, dim=-1, keepdim=True)  # (chunk, 1)

@@ -77,9 +77,15 @@ class VariformerModel(VariformerStack):
                     f"model is architecture={self.config.architecture!r}; pass input_ids only."
                 )
             return super().forward(
-                input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                token_type_ids=token_type_ids, inputs_embeds=inputs_embeds, cache=cache, use_cache=use_cache,
-                return_dict=True, **kwargs,
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                position_ids=position_ids,
+                token_type_ids=token_type_ids,
+                inputs_embeds=inputs_embeds,
+                cache=cache,
+                use_cache=use_cache,
+                return_dict=True,
+                **kwargs,
             )
         if decoder_input_ids is None and decoder_inputs_embeds is None:
             raise ValueError(
@@ -89,7 +95,10 @@ class VariformerModel(VariformerStack):
             )
         if encoder_outputs is None:
             encoder_outputs = self.encoder(
-                input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds, return_dict=True,
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                inputs_embeds=inputs_embeds,
+                return_dict=True,
                 **kwargs,
             )
         elif isinstance(encoder_outputs, tuple):

@@ -70,8 +70,9 @@ def apply_rotary_pos_emb(query, key, cos, sin):
     return query * cos + rotate_half(query) * sin, key * cos + rotate_half(key) * sin
 
 
-def relative_position_bucket(relative_position: torch.Tensor, bidirectional: bool, num_buckets: int,
-                             max_distance: int) -> torch.Tensor:
+def relative_position_bucket(
+    relative_position: torch.Tensor, bidirectional: bool, num_buckets: int, max_distance: int
+) -> torch.Tensor:
     """T5's bucketing of (key - query) distances: exact buckets for small distances, logarithmic beyond."""
     buckets = torch.zeros_like(relative_position)
     if bidirectional:
@@ -105,8 +106,9 @@ class VariformerRelativePositionBias(nn.Module):
         device = self.relative_attention_bias.weight.device
         query_position = torch.arange(query_length, device=device)[:, None] + past_length  # (seq, 1)
         key_position = torch.arange(key_length, device=device)[None, :]  # (1, kv)
-        buckets = relative_position_bucket(key_position - query_position, self.bidirectional, self.num_buckets,
-                                           self.max_distance)  # (seq, kv)
+        buckets = relative_position_bucket(
+            key_position - query_position, self.bidirectional, self.num_buckets, self.max_distance
+        )  # (seq, kv)
         bias = self.relative_attention_bias(buckets).permute(2, 0, 1).unsqueeze(0)  # (1, heads, seq, kv)
         return bias.contiguous()  # made contiguous once here rather than by the kernel in every layer
 

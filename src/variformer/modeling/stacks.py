@@ -33,8 +33,13 @@ class VariformerStack(VariformerPreTrainedModel):
     (batch, seq, hidden).
     """
 
-    def __init__(self, config: VariformerConfig, is_causal: bool, cross_attention: bool = False,
-                 embed_tokens: nn.Embedding | None = None):
+    def __init__(
+        self,
+        config: VariformerConfig,
+        is_causal: bool,
+        cross_attention: bool = False,
+        embed_tokens: nn.Embedding | None = None,
+    ):
         """`embed_tokens`: a token embedding to share (the encoder-decoder's decoder takes the encoder's)."""
         super().__init__(config)
         self.is_causal = is_causal
@@ -51,12 +56,15 @@ class VariformerStack(VariformerPreTrainedModel):
         self.rotary_emb = VariformerRotaryEmbedding(config) if config.position_embedding_type == "rotary" else None
         self.relative_bias = (
             VariformerRelativePositionBias(config, bidirectional=not self.is_causal)
-            if config.position_embedding_type == "relative_bias" else None
+            if config.position_embedding_type == "relative_bias"
+            else None
         )
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
         self.layers = nn.ModuleList(
-            [VariformerLayer(config, i, is_causal=self.is_causal, has_cross_attention=cross_attention)
-             for i in range(num_layers)]
+            [
+                VariformerLayer(config, i, is_causal=self.is_causal, has_cross_attention=cross_attention)
+                for i in range(num_layers)
+            ]
         )
         self.norm = build_norm(config) if config.norm_position == "pre" else nn.Identity()
         self.gradient_checkpointing = False  # set by `gradient_checkpointing_enable()`
@@ -101,7 +109,9 @@ class VariformerStack(VariformerPreTrainedModel):
         attention_mask = self._self_attention_mask(attention_mask, inputs_embeds, position_ids, self_cache)
         if encoder_hidden_states is not None:
             encoder_attention_mask = create_bidirectional_mask(
-                config=self.config, inputs_embeds=inputs_embeds, attention_mask=encoder_attention_mask,
+                config=self.config,
+                inputs_embeds=inputs_embeds,
+                attention_mask=encoder_attention_mask,
                 encoder_hidden_states=encoder_hidden_states,
             )
         position_embeddings = self.rotary_emb(hidden_states, position_ids) if self.rotary_emb is not None else None
@@ -110,11 +120,18 @@ class VariformerStack(VariformerPreTrainedModel):
         for layer in self.layers:
             # tensors that carry gradients go positionally: reentrant checkpointing replays only positional inputs
             hidden_states = layer(
-                hidden_states, attention_mask, encoder_hidden_states, encoder_attention_mask, position_bias,
-                position_embeddings=position_embeddings, **{CACHE_KWARG: cache}, **kwargs,
+                hidden_states,
+                attention_mask,
+                encoder_hidden_states,
+                encoder_attention_mask,
+                position_bias,
+                position_embeddings=position_embeddings,
+                **{CACHE_KWARG: cache},
+                **kwargs,
             )
         return BaseModelOutputWithPastAndCrossAttentions(
-            last_hidden_state=self.norm(hidden_states), **cache_field(cache if use_cache else None),
+            last_hidden_state=self.norm(hidden_states),
+            **cache_field(cache if use_cache else None),
         )
 
     def _prepare_cache(self, cache: Cache | None, use_cache: bool | None, cross: bool) -> Cache | None:
@@ -128,8 +145,13 @@ class VariformerStack(VariformerPreTrainedModel):
             return DynamicCache(config=self.config)
         return cache
 
-    def _self_attention_mask(self, attention_mask: torch.Tensor | None, inputs_embeds: torch.Tensor,
-                             position_ids: torch.LongTensor, self_cache: Cache | None):
+    def _self_attention_mask(
+        self,
+        attention_mask: torch.Tensor | None,
+        inputs_embeds: torch.Tensor,
+        position_ids: torch.LongTensor,
+        self_cache: Cache | None,
+    ):
         """The self-attention mask in the form the attention backend takes (transformers' mask functions), with two
         shortcuts that give the same attention without the per-step cost of building a mask:
 
@@ -160,9 +182,14 @@ class VariformerStack(VariformerPreTrainedModel):
             return False
         return attention_mask.dim() == 2 and bool(attention_mask.all())
 
-    def _check_inputs(self, input_ids: torch.LongTensor | None, inputs_embeds: torch.Tensor | None,
-                      token_type_ids: torch.LongTensor | None, attention_mask: torch.Tensor | None,
-                      past_length: int) -> None:
+    def _check_inputs(
+        self,
+        input_ids: torch.LongTensor | None,
+        inputs_embeds: torch.Tensor | None,
+        token_type_ids: torch.LongTensor | None,
+        attention_mask: torch.Tensor | None,
+        past_length: int,
+    ) -> None:
         """Clear errors for inputs that would otherwise fail deep inside an embedding or a mask.
 
         Shape and length comparisons only (O(1) per step). Token ids out of range are reported by `embed_ids` when
@@ -209,8 +236,9 @@ class VariformerStack(VariformerPreTrainedModel):
                     "the same batch, covering the cached tokens too."
                 )
 
-    def _embed(self, inputs_embeds: torch.Tensor, position_ids: torch.LongTensor,
-               token_type_ids: torch.LongTensor | None) -> torch.Tensor:
+    def _embed(
+        self, inputs_embeds: torch.Tensor, position_ids: torch.LongTensor, token_type_ids: torch.LongTensor | None
+    ) -> torch.Tensor:
         """Token embeddings (scaled), plus token types and absolute positions, normalized and dropped out.
 
         Summed in BERT's order (tokens + types + positions): float addition is not associative, and imported BERT
@@ -220,8 +248,9 @@ class VariformerStack(VariformerPreTrainedModel):
         if self.embed_token_types is not None:
             if token_type_ids is None:
                 token_type_ids = torch.zeros_like(position_ids)
-            token_types = embed_ids(self.embed_token_types, token_type_ids, self.config, "token_type_ids",
-                                    "type_vocab_size")
+            token_types = embed_ids(
+                self.embed_token_types, token_type_ids, self.config, "token_type_ids", "type_vocab_size"
+            )
             hidden_states = hidden_states + token_types  # (batch, seq, hidden)
         if self.embed_positions is not None:
             hidden_states = hidden_states + self.embed_positions(position_ids)  # (batch, seq, hidden)
@@ -229,8 +258,9 @@ class VariformerStack(VariformerPreTrainedModel):
             hidden_states = self.embed_norm(hidden_states)
         return self.dropout(hidden_states) if self.training else hidden_states
 
-    def _relative_bias(self, batch_size: int, seq_length: int, past_length,
-                       self_cache: Cache | None) -> torch.Tensor | None:
+    def _relative_bias(
+        self, batch_size: int, seq_length: int, past_length, self_cache: Cache | None
+    ) -> torch.Tensor | None:
         """T5 bias (batch, heads, seq, kv) for every layer of this stack, or None for other position schemes.
 
         Expanded (a view) to the batch: flex attention indexes the bias by batch element.
@@ -276,8 +306,9 @@ def check_token_ids(ids: torch.LongTensor, size: int, name: str, field: str) -> 
         )
 
 
-def embed_ids(embedding: nn.Embedding, ids: torch.LongTensor, config: VariformerConfig, name: str,
-              field: str) -> torch.Tensor:
+def embed_ids(
+    embedding: nn.Embedding, ids: torch.LongTensor, config: VariformerConfig, name: str, field: str
+) -> torch.Tensor:
     """`embedding(ids)`, (batch, seq) -> (batch, seq, hidden). On the CPU an id outside the table fails the lookup
     with an IndexError, which becomes `check_token_ids`' ValueError naming `config.<field>`: the ids (and the
     config) are read only when the lookup fails."""

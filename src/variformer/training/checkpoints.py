@@ -37,8 +37,11 @@ def find_resume_checkpoint(output_dir: str | os.PathLike) -> ResumePoint:
 
     ResumeError when there are checkpoint folders but none is complete (starting over would write over them).
     """
-    steps = {folder: int(match.group(1)) for folder in Path(output_dir).glob("checkpoint-*")
-             if folder.is_dir() and (match := CHECKPOINT_NAME.match(folder.name))}
+    steps = {
+        folder: int(match.group(1))
+        for folder in Path(output_dir).glob("checkpoint-*")
+        if folder.is_dir() and (match := CHECKPOINT_NAME.match(folder.name))
+    }
     folders = sorted(steps, key=steps.get, reverse=True)
     skipped: list[tuple[Path, str]] = []
     for folder in folders:
@@ -48,8 +51,10 @@ def find_resume_checkpoint(output_dir: str | os.PathLike) -> ResumePoint:
         skipped.append((folder, problem))
     if skipped:
         reasons = "; ".join(f"{folder.name}: {problem}" for folder, problem in skipped)
-        raise ResumeError(f"--resume: no complete checkpoint in {output_dir} ({reasons}); the folders are left as "
-                          "they are. Move them away to start from scratch, or pass another --output-dir.")
+        raise ResumeError(
+            f"--resume: no complete checkpoint in {output_dir} ({reasons}); the folders are left as "
+            "they are. Move them away to start from scratch, or pass another --output-dir."
+        )
     return ResumePoint(None)
 
 

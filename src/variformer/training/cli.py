@@ -16,15 +16,24 @@ import sys
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("recipe", help="recipe YAML file (see recipes/)")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue from the newest complete checkpoint-* folder in the output directory (model, "
-                             "optimizer, scheduler, RNG and data position); incomplete ones are skipped, not deleted; "
-                             "starts from scratch if there is none")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the newest complete checkpoint-* folder in the output directory (model, "
+        "optimizer, scheduler, RNG and data position); incomplete ones are skipped, not deleted; "
+        "starts from scratch if there is none",
+    )
     parser.add_argument("--max-steps", type=int, default=None, help="override training.max_steps")
     parser.add_argument("--output-dir", default=None, help="override the recipe's output_dir")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override any recipe key (dotted; VALUE is YAML), e.g. --set data.train.max_samples=2000"
-                             " --set lora.enabled=true; repeatable")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any recipe key (dotted; VALUE is YAML), e.g. --set data.train.max_samples=2000"
+        " --set lora.enabled=true; repeatable",
+    )
     parser.add_argument("--check", action="store_true", help="validate the recipe and exit without training")
 
 
@@ -54,8 +63,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"variformer train: error: {error}", file=sys.stderr)
         return 1
     if "schema_version" in metrics:  # the main process
-        print(json.dumps({key: metrics[key] for key in ("recipe", "global_step", "wall_time_s", "validation", "test")
-                          if key in metrics}, indent=2, default=str))
+        print(
+            json.dumps(
+                {
+                    key: metrics[key]
+                    for key in ("recipe", "global_step", "wall_time_s", "validation", "test")
+                    if key in metrics
+                },
+                indent=2,
+                default=str,
+            )
+        )
         print(f"metrics: {recipe.output_path / 'metrics.json'}")
     return 0
 

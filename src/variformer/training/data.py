@@ -108,10 +108,12 @@ def tokenize_dataset(dataset, tokenizer, recipe: Recipe):
 
         def encode(batch):
             encoded = tokenizer(batch["source"], truncation=True, max_length=data.max_length)
-            encoded["labels"] = tokenizer(text_target=batch["target"], truncation=True,
-                                          max_length=target_length)["input_ids"]
+            encoded["labels"] = tokenizer(text_target=batch["target"], truncation=True, max_length=target_length)[
+                "input_ids"
+            ]
             return encoded
     elif objective == "sequence_classification":
+
         def encode(batch):
             texts = [_prompted(text, data.prompt) for text in batch["text"]]
             pairs = batch.get("text_pair")
@@ -119,15 +121,16 @@ def tokenize_dataset(dataset, tokenizer, recipe: Recipe):
             encoded["labels"] = batch["label"]
             return encoded
     else:
+
         def encode(batch):
             texts = [_prompted(text, data.prompt) for text in batch["text"]]
             if data.pack:  # whole texts, cut into blocks below; no warning about texts longer than the model
                 return tokenizer(texts, truncation=False, verbose=False)
             return tokenizer(texts, truncation=True, max_length=data.max_length)
+
     encoded = dataset.map(encode, batched=True, remove_columns=dataset.column_names, desc="tokenize")
     if data.pack:
-        encoded = encoded.map(_packer(data.max_length), batched=True, remove_columns=encoded.column_names,
-                              desc="pack")
+        encoded = encoded.map(_packer(data.max_length), batched=True, remove_columns=encoded.column_names, desc="pack")
     return encoded
 
 
@@ -137,7 +140,7 @@ def _packer(block_size: int):
     def pack(batch):
         ids = [token for row in batch["input_ids"] for token in row]
         usable = len(ids) - len(ids) % block_size
-        blocks = [ids[i:i + block_size] for i in range(0, usable, block_size)]
+        blocks = [ids[i : i + block_size] for i in range(0, usable, block_size)]
         return {"input_ids": blocks, "attention_mask": [[1] * block_size for _ in blocks]}
 
     return pack
@@ -158,5 +161,12 @@ def data_collator(recipe: Recipe, tokenizer, model=None):
     return DataCollatorWithPadding(tokenizer)
 
 
-__all__ = ["data_collator", "load_raw_splits", "load_source", "read_jsonl", "tokenize_dataset",
-           "tokenize_splits", "training_texts"]
+__all__ = [
+    "data_collator",
+    "load_raw_splits",
+    "load_source",
+    "read_jsonl",
+    "tokenize_dataset",
+    "tokenize_splits",
+    "training_texts",
+]

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from .._peft_defaults import DEFAULT_LORA_TARGET_MODULES
+
 # objective -> peft TaskType name (None: a plain PeftModel, e.g. masked LM, for which PEFT has no task type)
 PEFT_TASK_TYPES: dict[str, str | None] = {
     "causal_lm": "CAUSAL_LM",
@@ -29,8 +30,15 @@ def classification_head_modules(model: nn.Module) -> list[str]:
     return [name for name in ("pooler", "score") if isinstance(getattr(model, name, None), nn.Module)]
 
 
-def lora_config(objective: str, model: nn.Module, r: int = 8, alpha: int = 16, dropout: float = 0.05,
-                target_modules: list[str] | None = None, modules_to_save: list[str] | None = None):
+def lora_config(
+    objective: str,
+    model: nn.Module,
+    r: int = 8,
+    alpha: int = 16,
+    dropout: float = 0.05,
+    target_modules: list[str] | None = None,
+    modules_to_save: list[str] | None = None,
+):
     """A `peft.LoraConfig` for `objective` on `model` with Variformer defaults filled in."""
     from peft import LoraConfig, TaskType
 
@@ -38,7 +46,9 @@ def lora_config(objective: str, model: nn.Module, r: int = 8, alpha: int = 16, d
     if modules_to_save is None and objective == "sequence_classification":
         modules_to_save = classification_head_modules(model)
     return LoraConfig(
-        r=r, lora_alpha=alpha, lora_dropout=dropout,
+        r=r,
+        lora_alpha=alpha,
+        lora_dropout=dropout,
         target_modules=list(target_modules or DEFAULT_LORA_TARGET_MODULES),
         modules_to_save=modules_to_save,
         task_type=getattr(TaskType, task_type) if task_type else None,
@@ -60,8 +70,11 @@ def apply_lora(model: nn.Module, objective: str, quantized: bool = False, **lora
 def trainable_parameter_summary(model: nn.Module) -> dict[str, float]:
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
-    return {"trainable_parameters": trainable, "total_parameters": total,
-            "trainable_fraction": trainable / total if total else 0.0}
+    return {
+        "trainable_parameters": trainable,
+        "total_parameters": total,
+        "trainable_fraction": trainable / total if total else 0.0,
+    }
 
 
 def qlora_unavailable_reason() -> str | None:
@@ -78,7 +91,9 @@ def four_bit_quantization_config():
     from transformers import BitsAndBytesConfig
 
     return BitsAndBytesConfig(
-        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
         bnb_4bit_compute_dtype=torch.bfloat16,
     )
 

@@ -31,9 +31,11 @@ def corpus_bleu(hypotheses: list[str], references: list[str]) -> dict[str, float
     from sacrebleu.metrics import BLEU, CHRF
 
     bleu, chrf = BLEU(tokenize="13a"), CHRF()
-    return {"bleu": float(bleu.corpus_score(hypotheses, [references]).score),
-            "chrf": float(chrf.corpus_score(hypotheses, [references]).score),
-            "bleu_signature": str(bleu.get_signature())}
+    return {
+        "bleu": float(bleu.corpus_score(hypotheses, [references]).score),
+        "chrf": float(chrf.corpus_score(hypotheses, [references]).score),
+        "bleu_signature": str(bleu.get_signature()),
+    }
 
 
 __all__ = ["accuracy_metrics", "corpus_bleu", "perplexity"]

@@ -46,17 +46,24 @@ class ProgressLine(TrainerCallback):
         if "loss" not in logs and "eval_loss" not in logs:
             return
         if "eval_loss" in logs:
-            shown = {key[len("eval_"):]: value for key, value in logs.items()
-                     if key.startswith("eval_") and isinstance(value, float)
-                     and not key.endswith(("runtime", "per_second"))}
-            self.print(f"eval at step {state.global_step}: "
-                       + " | ".join(f"{key} {value:.4f}" for key, value in shown.items()), flush=True)
+            shown = {
+                key[len("eval_") :]: value
+                for key, value in logs.items()
+                if key.startswith("eval_") and isinstance(value, float) and not key.endswith(("runtime", "per_second"))
+            }
+            self.print(
+                f"eval at step {state.global_step}: "
+                + " | ".join(f"{key} {value:.4f}" for key, value in shown.items()),
+                flush=True,
+            )
             return
         elapsed = time.perf_counter() - self._started
         steps = state.global_step - self._first_step
         total = state.max_steps
-        parts = [f"step {state.global_step}/{total} ({100 * state.global_step / max(total, 1):.0f}%)",
-                 f"loss {logs['loss']:.4f}"]
+        parts = [
+            f"step {state.global_step}/{total} ({100 * state.global_step / max(total, 1):.0f}%)",
+            f"loss {logs['loss']:.4f}",
+        ]
         if "learning_rate" in logs:
             parts.append(f"lr {logs['learning_rate']:.2e}")
         if elapsed > 0 and steps > 0:

@@ -247,12 +247,15 @@ class Recipe(_Spec):
 
         cuda = torch.cuda.is_available()
         defaults: dict[str, Any] = {
-            "report_to": "none", "logging_steps": 10, "dataloader_pin_memory": cuda,
+            "report_to": "none",
+            "logging_steps": 10,
+            "dataloader_pin_memory": cuda,
             # every Variformer parameter takes part in each forward pass; True costs an extra graph traversal
             "ddp_find_unused_parameters": False,
             # progress: one line per log step (training.progress.ProgressLine) instead of tqdm bars; tokens/s
             # counts the non-padding input tokens
-            "disable_tqdm": True, "include_num_input_tokens_seen": "non_padding",
+            "disable_tqdm": True,
+            "include_num_input_tokens_seen": "non_padding",
         }
         if not cuda and not torch.backends.mps.is_available():
             defaults["use_cpu"] = True  # CPU data parallelism (gloo) under torchrun / accelerate launch
@@ -270,7 +273,7 @@ class Recipe(_Spec):
 
 def resolve_path(path: str, base_dir: str | os.PathLike = ".") -> Path:
     if path.startswith("pkg://"):
-        package, _, rest = path[len("pkg://"):].partition("/")
+        package, _, rest = path[len("pkg://") :].partition("/")
         spec = importlib.util.find_spec(package)
         if spec is None or not spec.submodule_search_locations:
             raise FileNotFoundError(f"{path}: Python package {package!r} is not installed (pip install it)")
@@ -286,8 +289,12 @@ def training_arguments_class(objective: str):
 
 
 # ---------------------------------------------------------------------------------------------- loading
-def load_recipe(path: str | os.PathLike, overrides: list[str] | None = None,
-                base_dir: str | os.PathLike | None = None, check_files: bool = True) -> Recipe:
+def load_recipe(
+    path: str | os.PathLike,
+    overrides: list[str] | None = None,
+    base_dir: str | os.PathLike | None = None,
+    check_files: bool = True,
+) -> Recipe:
     """Read, merge (`extends`), override (``dotted.key=yaml``) and validate a recipe file."""
     path = Path(path)
     if not path.is_file():
@@ -295,12 +302,14 @@ def load_recipe(path: str | os.PathLike, overrides: list[str] | None = None,
     raw = _read_with_extends(path, seen=())
     for item in overrides or []:
         _apply_override(raw, item)
-    return recipe_from_dict(raw, base_dir=base_dir if base_dir is not None else os.getcwd(),
-                            check_files=check_files, source=str(path))
+    return recipe_from_dict(
+        raw, base_dir=base_dir if base_dir is not None else os.getcwd(), check_files=check_files, source=str(path)
+    )
 
 
-def recipe_from_dict(raw: dict, base_dir: str | os.PathLike = ".", check_files: bool = True,
-                     source: str = "<dict>") -> Recipe:
+def recipe_from_dict(
+    raw: dict, base_dir: str | os.PathLike = ".", check_files: bool = True, source: str = "<dict>"
+) -> Recipe:
     if not isinstance(raw, dict):
         raise RecipeError(f"{source}: a recipe is a YAML mapping, got {type(raw).__name__}")
     if "base_dir" in raw:
@@ -372,8 +381,15 @@ def _apply_override(raw: dict, item: str) -> None:
 
 # ---------------------------------------------------------------------------------------------- errors
 # pydantic error type (its first word) -> what the key expects
-_EXPECTED = {"int": "int", "float": "float", "bool": "bool", "string": "str", "dict": "a mapping",
-             "model": "a mapping", "list": "a list"}
+_EXPECTED = {
+    "int": "int",
+    "float": "float",
+    "bool": "bool",
+    "string": "str",
+    "dict": "a mapping",
+    "model": "a mapping",
+    "list": "a list",
+}
 # pydantic error type of a `Field` bound -> its comparison
 _BOUNDS = {"greater_than_equal": ">=", "greater_than": ">", "less_than": "<", "less_than_equal": "<="}
 
@@ -390,8 +406,10 @@ def _recipe_error(problem: dict, key: str | None = None) -> RecipeError:
         return RecipeError(f"{key}: required key is missing")
     if kind == "literal_error":
         choices = typing.get_args(_section_at(loc[:-1]).model_fields[loc[-1]].annotation)
-        return RecipeError(f"{key}: {value!r} is not allowed; choose one of {', '.join(map(repr, choices))}"
-                           f"{_suggest(value, [str(choice) for choice in choices])}")
+        return RecipeError(
+            f"{key}: {value!r} is not allowed; choose one of {', '.join(map(repr, choices))}"
+            f"{_suggest(value, [str(choice) for choice in choices])}"
+        )
     if kind in _BOUNDS:
         number = "an integer" if isinstance(value, int) else "a number"
         bound = next(iter(problem["ctx"].values()))
@@ -407,8 +425,11 @@ def _section_at(loc: tuple) -> type[BaseModel]:
     section: type[BaseModel] = Recipe
     for part in (part for part in loc if isinstance(part, str)):
         annotation = section.model_fields[part].annotation
-        section = next(candidate for candidate in (annotation, *typing.get_args(annotation))
-                       if isinstance(candidate, type) and issubclass(candidate, BaseModel))
+        section = next(
+            candidate
+            for candidate in (annotation, *typing.get_args(annotation))
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel)
+        )
     return section
 
 
@@ -456,13 +477,16 @@ def _validate_model(recipe: Recipe, check_files: bool) -> None:
     model = recipe.model
     chosen = [name for name in ("preset", "checkpoint", "convert_from") if getattr(model, name) is not None]
     if len(chosen) != 1:
-        raise RecipeError(f"model: set exactly one of model.preset, model.checkpoint, model.convert_from "
-                          f"(got {chosen or 'none'})")
+        raise RecipeError(
+            f"model: set exactly one of model.preset, model.checkpoint, model.convert_from (got {chosen or 'none'})"
+        )
     from ..configuration import PRESETS, VariformerConfig
 
     if model.preset is not None and model.preset not in PRESETS:
-        raise RecipeError(f"model.preset: unknown preset {model.preset!r}{_suggest(model.preset, PRESETS)}; "
-                          f"choose one of {', '.join(sorted(PRESETS))}")
+        raise RecipeError(
+            f"model.preset: unknown preset {model.preset!r}{_suggest(model.preset, PRESETS)}; "
+            f"choose one of {', '.join(sorted(PRESETS))}"
+        )
     config_fields = {name for klass in VariformerConfig.__mro__ for name in vars(klass).get("__annotations__", {})}
     config_fields |= {"num_labels", "id2label", "label2id"}
     for key in model.config:
@@ -474,8 +498,7 @@ def _validate_model(recipe: Recipe, check_files: bool) -> None:
         except (ValueError, TypeError) as error:
             raise RecipeError(f"model.config: {error}") from None
     if model.label_names is not None and len(model.label_names) != model.num_labels:
-        raise RecipeError(f"model.label_names: {len(model.label_names)} names for model.num_labels="
-                          f"{model.num_labels}")
+        raise RecipeError(f"model.label_names: {len(model.label_names)} names for model.num_labels={model.num_labels}")
     for key in ("checkpoint", "convert_from"):
         value = getattr(model, key)
         if value is not None and check_files:
@@ -483,8 +506,10 @@ def _validate_model(recipe: Recipe, check_files: bool) -> None:
     architecture = _model_architecture(recipe, check_files)
     allowed = OBJECTIVE_ARCHITECTURES[recipe.objective]
     if architecture is not None and architecture not in allowed:
-        raise RecipeError(f"objective: {recipe.objective!r} needs a model with architecture in {list(allowed)}, "
-                          f"but the model is {architecture!r}")
+        raise RecipeError(
+            f"objective: {recipe.objective!r} needs a model with architecture in {list(allowed)}, "
+            f"but the model is {architecture!r}"
+        )
 
 
 def _model_architecture(recipe: Recipe, check_files: bool) -> str | None:
@@ -509,8 +534,9 @@ def _require_file(recipe: Recipe, key: str, value: str, inside: str | None = Non
     except FileNotFoundError as error:
         raise RecipeError(f"{key}: {error}") from None
     if not path.exists():
-        raise RecipeError(f"{key}: {value!r} does not exist (resolved to {path}; relative paths start at "
-                          f"{recipe.base_dir})")
+        raise RecipeError(
+            f"{key}: {value!r} does not exist (resolved to {path}; relative paths start at {recipe.base_dir})"
+        )
     if inside is not None and not (path / inside).is_file():
         raise RecipeError(f"{key}: {value!r} has no {inside} (resolved to {path})")
     return path
@@ -520,8 +546,9 @@ def _validate_tokenizer(recipe: Recipe, check_files: bool) -> None:
     spec = recipe.tokenizer
     if spec is None:
         if recipe.model.checkpoint is None and recipe.model.convert_from is None:
-            raise RecipeError("tokenizer: required when the model comes from a preset (tokenizer.train or "
-                              "tokenizer.pretrained)")
+            raise RecipeError(
+                "tokenizer: required when the model comes from a preset (tokenizer.train or tokenizer.pretrained)"
+            )
         return
     if (spec.pretrained is None) == (spec.train is None):
         raise RecipeError("tokenizer: set exactly one of tokenizer.pretrained and tokenizer.train")
@@ -550,15 +577,22 @@ def _validate_source(recipe: Recipe, key: str, source: SourceSpec, required, opt
         raise RecipeError(f"{key}: set exactly one of path (local JSON lines) and hub (Hub data set id)")
     for name in source.columns:
         if name not in required + optional:
-            raise RecipeError(f"{key}.columns.{name}: objective {recipe.objective!r} uses the columns "
-                              f"{list(required + optional)}{_suggest(name, required + optional)}")
+            raise RecipeError(
+                f"{key}.columns.{name}: objective {recipe.objective!r} uses the columns "
+                f"{list(required + optional)}{_suggest(name, required + optional)}"
+            )
     if source.hub is not None:
-        offline = [name for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
-                   if os.environ.get(name, "").lower() in ("1", "true", "yes", "on")]
+        offline = [
+            name
+            for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+            if os.environ.get(name, "").lower() in ("1", "true", "yes", "on")
+        ]
         if offline:
-            raise RecipeError(f"{key}.hub: {source.hub!r} is a Hub data set, but {offline[0]}=1 (offline); "
-                              "download it elsewhere and point `path` at a local .jsonl file, or unset "
-                              f"{offline[0]}")
+            raise RecipeError(
+                f"{key}.hub: {source.hub!r} is a Hub data set, but {offline[0]}=1 (offline); "
+                "download it elsewhere and point `path` at a local .jsonl file, or unset "
+                f"{offline[0]}"
+            )
         if check_files:
             _check_hub_dataset(key, source.hub)
         return
@@ -571,12 +605,16 @@ def _validate_source(recipe: Recipe, key: str, source: SourceSpec, required, opt
     for column in required:
         field_name = source.columns.get(column, column)
         if field_name not in fields:
-            raise RecipeError(f"{key}.columns.{column}: field {field_name!r} is not in {source.path} (its "
-                              f"records have {sorted(fields)}); map it with columns: {{{column}: FIELD}}")
+            raise RecipeError(
+                f"{key}.columns.{column}: field {field_name!r} is not in {source.path} (its "
+                f"records have {sorted(fields)}); map it with columns: {{{column}: FIELD}}"
+            )
     for column in optional:
         if column in source.columns and source.columns[column] not in fields:
-            raise RecipeError(f"{key}.columns.{column}: field {source.columns[column]!r} is not in "
-                              f"{source.path} (its records have {sorted(fields)})")
+            raise RecipeError(
+                f"{key}.columns.{column}: field {source.columns[column]!r} is not in "
+                f"{source.path} (its records have {sorted(fields)})"
+            )
 
 
 def _check_hub_dataset(key: str, repo_id: str, timeout: float = 10.0) -> None:
@@ -586,9 +624,11 @@ def _check_hub_dataset(key: str, repo_id: str, timeout: float = 10.0) -> None:
     try:
         HfApi().dataset_info(repo_id, timeout=timeout)
     except Exception as error:  # noqa: BLE001 - network, auth and not-found errors all stop the recipe here
-        raise RecipeError(f"{key}.hub: cannot use Hub data set {repo_id!r} ({type(error).__name__}: "
-                          f"{str(error).splitlines()[0] if str(error) else 'no detail'}); offline? point `path` "
-                          "at a local .jsonl file instead") from None
+        raise RecipeError(
+            f"{key}.hub: cannot use Hub data set {repo_id!r} ({type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else 'no detail'}); offline? point `path` "
+            "at a local .jsonl file instead"
+        ) from None
 
 
 def _first_record_fields(path: Path, key: str) -> set[str]:
@@ -610,8 +650,10 @@ def _validate_lora(recipe: Recipe) -> None:
     if not recipe.lora.enabled:
         raise RecipeError("lora.quantize_4bit: QLoRA needs lora.enabled: true")
     if recipe.model.preset is not None:
-        raise RecipeError("lora.quantize_4bit: QLoRA quantizes pretrained weights; use model.checkpoint or "
-                          "model.convert_from, not model.preset")
+        raise RecipeError(
+            "lora.quantize_4bit: QLoRA quantizes pretrained weights; use model.checkpoint or "
+            "model.convert_from, not model.preset"
+        )
     from .lora import qlora_unavailable_reason
 
     reason = qlora_unavailable_reason()
@@ -624,15 +666,21 @@ def _validate_training(recipe: Recipe) -> None:
     recipe.training = _typed_training_keys(recipe.training, cls)
     if recipe.average_checkpoints > 1:
         if recipe.early_stopping is not None or recipe.training.get("load_best_model_at_end"):
-            raise RecipeError("average_checkpoints: averages the last checkpoints, which contradicts keeping the best "
-                              "one (early_stopping / training.load_best_model_at_end); use one or the other")
+            raise RecipeError(
+                "average_checkpoints: averages the last checkpoints, which contradicts keeping the best "
+                "one (early_stopping / training.load_best_model_at_end); use one or the other"
+            )
         limit = recipe.training.get("save_total_limit")
         if limit is not None and limit < recipe.average_checkpoints:
-            raise RecipeError(f"training.save_total_limit: {limit} keeps fewer checkpoints than average_checkpoints="
-                              f"{recipe.average_checkpoints} averages")
+            raise RecipeError(
+                f"training.save_total_limit: {limit} keeps fewer checkpoints than average_checkpoints="
+                f"{recipe.average_checkpoints} averages"
+            )
     if recipe.early_stopping is not None and str(recipe.training.get("eval_strategy", "no")) == "no":
-        raise RecipeError("training.eval_strategy: early_stopping needs periodic evaluation; set "
-                          "training.eval_strategy to 'steps' or 'epoch' (and save_strategy to match)")
+        raise RecipeError(
+            "training.eval_strategy: early_stopping needs periodic evaluation; set "
+            "training.eval_strategy to 'steps' or 'epoch' (and save_strategy to match)"
+        )
     _check_training_ranges(recipe.training)  # before TrainingArguments, whose messages name no recipe key
     try:
         args = recipe.training_arguments()
@@ -651,8 +699,10 @@ def _typed_training_keys(training: dict[str, Any], cls) -> dict[str, Any]:
         if key not in section.model_fields:
             raise RecipeError(f"training.{key}: not a {cls.__name__} field{_suggest(key, section.model_fields)}")
         if isinstance(value, bool) and not _accepts_bool(section.model_fields[key].annotation):
-            raise RecipeError(f"training.{key}: got the boolean {str(value).lower()}, but {key} is not a flag; "
-                              "YAML reads a bare no/yes/off/on as a boolean, so quote it (e.g. 'no')")
+            raise RecipeError(
+                f"training.{key}: got the boolean {str(value).lower()}, but {key} is not a flag; "
+                "YAML reads a bare no/yes/off/on as a boolean, so quote it (e.g. 'no')"
+            )
     try:
         typed = section.model_validate(training)
     except ValidationError as error:
@@ -677,8 +727,12 @@ def _check_training_ranges(values: dict[str, Any]) -> None:
         if name in values:
             _check_range(f"training.{name}", values[name], test, valid)
     if values.get("max_steps", -1) == -1 and "num_train_epochs" in values:
-        _check_range("training.num_train_epochs", values["num_train_epochs"], _positive,
-                     "a number > 0 (training.max_steps is -1, so the epochs decide how long training runs)")
+        _check_range(
+            "training.num_train_epochs",
+            values["num_train_epochs"],
+            _positive,
+            "a number > 0 (training.max_steps is -1, so the epochs decide how long training runs)",
+        )
 
 
 def _accepts_bool(annotation) -> bool:

@@ -14,12 +14,24 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-SPECIAL_TOKENS = {"pad_token": "<pad>", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
-                  "mask_token": "<mask>"}
+SPECIAL_TOKENS = {
+    "pad_token": "<pad>",
+    "bos_token": "<s>",
+    "eos_token": "</s>",
+    "unk_token": "<unk>",
+    "mask_token": "<mask>",
+}
 
 
-def train_tokenizer(texts: Iterable[str], kind: str = "bpe", vocab_size: int = 8000, min_frequency: int = 2,
-                    lowercase: bool = False, template: str = "wrap", model_max_length: int = 1024):
+def train_tokenizer(
+    texts: Iterable[str],
+    kind: str = "bpe",
+    vocab_size: int = 8000,
+    min_frequency: int = 2,
+    lowercase: bool = False,
+    template: str = "wrap",
+    model_max_length: int = 1024,
+):
     """Train a tokenizer on `texts` and return it as a `PreTrainedTokenizerFast`.
 
     kind: "bpe" (byte-level BPE: lossless round trip, no unknown tokens) or "unigram" (SentencePiece-style
@@ -33,14 +45,20 @@ def train_tokenizer(texts: Iterable[str], kind: str = "bpe", vocab_size: int = 8
         tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
         # the prefix space the pre-tokenizer adds is stripped again on decode
         tokenizer.decoder = decoders.Sequence([decoders.ByteLevel(), decoders.Strip(content=" ", left=1, right=0)])
-        trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=specials,
-                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+        trainer = trainers.BpeTrainer(
+            vocab_size=vocab_size,
+            min_frequency=min_frequency,
+            special_tokens=specials,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+            show_progress=False,
+        )
     elif kind == "unigram":
         tokenizer = Tokenizer(models.Unigram())
         tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
         tokenizer.decoder = decoders.Metaspace()
-        trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=specials,
-                                          unk_token=SPECIAL_TOKENS["unk_token"], show_progress=False)
+        trainer = trainers.UnigramTrainer(
+            vocab_size=vocab_size, special_tokens=specials, unk_token=SPECIAL_TOKENS["unk_token"], show_progress=False
+        )
     else:
         raise ValueError(f"kind={kind!r} is not supported; choose 'bpe' or 'unigram'")
     steps = [normalizers.NFKC()] + ([normalizers.Lowercase()] if lowercase else [])
@@ -59,11 +77,15 @@ def _template(tokenizer, template: str):
 
     ids = {token: tokenizer.token_to_id(token) for token in ("<s>", "</s>")}
     if template == "eos":
-        return processors.TemplateProcessing(single="$A </s>", pair="$A </s> $B </s>",
-                                             special_tokens=[("</s>", ids["</s>"])])
+        return processors.TemplateProcessing(
+            single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", ids["</s>"])]
+        )
     if template == "wrap":
-        return processors.TemplateProcessing(single="<s> $A </s>", pair="<s> $A </s> $B </s>",
-                                             special_tokens=[("<s>", ids["<s>"]), ("</s>", ids["</s>"])])
+        return processors.TemplateProcessing(
+            single="<s> $A </s>",
+            pair="<s> $A </s> $B </s>",
+            special_tokens=[("<s>", ids["<s>"]), ("</s>", ids["</s>"])],
+        )
     raise ValueError(f"template={template!r} is not supported; choose 'wrap' or 'eos'")
 
 
@@ -72,8 +94,10 @@ def wrap_tokenizer(tokenizer, model_max_length: int = 1024):
     from transformers import PreTrainedTokenizerFast
 
     return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer, model_max_length=model_max_length,
-        model_input_names=["input_ids", "attention_mask"], **SPECIAL_TOKENS,
+        tokenizer_object=tokenizer,
+        model_max_length=model_max_length,
+        model_input_names=["input_ids", "attention_mask"],
+        **SPECIAL_TOKENS,
     )
 
 

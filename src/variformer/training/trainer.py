@@ -58,8 +58,12 @@ def build_tokenizer(recipe: Recipe, train_split, args, reuse_saved: bool = False
             if spec.train.max_texts is not None:
                 texts = texts[: spec.train.max_texts]
             tokenizer = train_tokenizer(
-                texts, kind=spec.train.kind, vocab_size=spec.train.vocab_size, min_frequency=spec.train.min_frequency,
-                lowercase=spec.train.lowercase, template=tokenizer_template_for(recipe.objective),
+                texts,
+                kind=spec.train.kind,
+                vocab_size=spec.train.vocab_size,
+                min_frequency=spec.train.min_frequency,
+                lowercase=spec.train.lowercase,
+                template=tokenizer_template_for(recipe.objective),
             )
         if tokenizer.pad_token is None:  # GPT-2-style tokenizers have no padding token
             tokenizer.pad_token = tokenizer.eos_token
@@ -84,13 +88,18 @@ def build_model(recipe: Recipe, tokenizer, args=None):
     if recipe.lora.enabled and recipe.lora.quantize_4bit:
         load_kwargs.update(quantization_config=four_bit_quantization_config(), device_map={"": _local_device()})
     if spec.preset is not None:
-        token_ids = {name: getattr(tokenizer, name) for name in ("pad_token_id", "bos_token_id", "eos_token_id")
-                     if getattr(tokenizer, name) is not None}
-        config = VariformerConfig.from_preset(spec.preset, vocab_size=len(tokenizer), **token_ids, **spec.config,
-                                              **head_kwargs)
+        token_ids = {
+            name: getattr(tokenizer, name)
+            for name in ("pad_token_id", "bos_token_id", "eos_token_id")
+            if getattr(tokenizer, name) is not None
+        }
+        config = VariformerConfig.from_preset(
+            spec.preset, vocab_size=len(tokenizer), **token_ids, **spec.config, **head_kwargs
+        )
         if config.vocab_size < len(tokenizer):
-            raise ValueError(f"model.config.vocab_size={config.vocab_size} is smaller than the tokenizer "
-                             f"({len(tokenizer)} tokens)")
+            raise ValueError(
+                f"model.config.vocab_size={config.vocab_size} is smaller than the tokenizer ({len(tokenizer)} tokens)"
+            )
         return auto_class.from_config(config, **load_kwargs)
     path = recipe.resolve(spec.checkpoint) if spec.checkpoint is not None else _converted_checkpoint(recipe, args)
     return auto_class.from_pretrained(str(path), **spec.config, **head_kwargs, **load_kwargs)
@@ -100,8 +109,11 @@ def _head_kwargs(recipe: Recipe) -> dict[str, Any]:
     if recipe.objective != "sequence_classification":
         return {}
     names = recipe.model.label_names or [f"LABEL_{i}" for i in range(recipe.model.num_labels)]
-    return {"num_labels": recipe.model.num_labels, "id2label": dict(enumerate(names)),
-            "label2id": {name: i for i, name in enumerate(names)}}
+    return {
+        "num_labels": recipe.model.num_labels,
+        "id2label": dict(enumerate(names)),
+        "label2id": {name: i for i, name in enumerate(names)},
+    }
 
 
 def _local_device() -> int | str:
@@ -123,8 +135,9 @@ def _converted_checkpoint(recipe: Recipe, args=None) -> Path:
     with args.main_process_first(desc="convert") if args is not None else nullcontext():
         if main and not (target / "config.json").is_file():
             difference = convert_checkpoint(recipe.resolve(recipe.model.convert_from), target, overwrite=True)
-            logger.info("converted %s -> %s (max output difference %.2g)", recipe.model.convert_from, target,
-                        difference)
+            logger.info(
+                "converted %s -> %s (max output difference %.2g)", recipe.model.convert_from, target, difference
+            )
     return target
 
 
@@ -134,12 +147,20 @@ def build_trainer(recipe: Recipe, model, tokenizer, datasets: dict, args, callba
 
     callbacks = [ProgressLine(), *(callbacks or [])]
     if recipe.early_stopping is not None:
-        callbacks.append(EarlyStoppingCallback(early_stopping_patience=recipe.early_stopping.patience,
-                                               early_stopping_threshold=recipe.early_stopping.threshold))
+        callbacks.append(
+            EarlyStoppingCallback(
+                early_stopping_patience=recipe.early_stopping.patience,
+                early_stopping_threshold=recipe.early_stopping.threshold,
+            )
+        )
     trainer_class = Seq2SeqTrainer if recipe.objective == "seq2seq" else Trainer
     trainer = trainer_class(
-        model=model, args=args, train_dataset=datasets["train"], eval_dataset=datasets.get("validation"),
-        processing_class=tokenizer, data_collator=data_collator(recipe, tokenizer, model),
+        model=model,
+        args=args,
+        train_dataset=datasets["train"],
+        eval_dataset=datasets.get("validation"),
+        processing_class=tokenizer,
+        data_collator=data_collator(recipe, tokenizer, model),
         compute_metrics=accuracy_metrics if recipe.objective == "sequence_classification" else None,
         compute_loss_func=_shifted_label_smoothing(args) if recipe.objective == "causal_lm" else None,
         callbacks=callbacks,
@@ -200,9 +221,16 @@ def run_recipe(recipe: Recipe, resume: bool = False, callbacks: list | None = No
     model = build_model(recipe, tokenizer, args)
     _set_generation_defaults(recipe, model, tokenizer)
     if recipe.lora.enabled:
-        model = apply_lora(model, recipe.objective, quantized=recipe.lora.quantize_4bit, r=recipe.lora.r,
-                           alpha=recipe.lora.alpha, dropout=recipe.lora.dropout,
-                           target_modules=recipe.lora.target_modules, modules_to_save=recipe.lora.modules_to_save)
+        model = apply_lora(
+            model,
+            recipe.objective,
+            quantized=recipe.lora.quantize_4bit,
+            r=recipe.lora.r,
+            alpha=recipe.lora.alpha,
+            dropout=recipe.lora.dropout,
+            target_modules=recipe.lora.target_modules,
+            modules_to_save=recipe.lora.modules_to_save,
+        )
     parameters = trainable_parameter_summary(model)
     trainer = build_trainer(recipe, model, tokenizer, datasets, args, callbacks)
 
@@ -211,11 +239,14 @@ def run_recipe(recipe: Recipe, resume: bool = False, callbacks: list | None = No
         average_last_checkpoints(trainer, recipe.average_checkpoints)
     trainer.save_model(str(output / "final"))
     _drop_early_stopping(trainer)  # the final evaluations below use other metric prefixes
-    metrics = {"train": dict(train_result.metrics), "global_step": trainer.state.global_step,
-               "loss_curve": [[entry["step"], entry["loss"]] for entry in trainer.state.log_history
-                              if "loss" in entry],
-               "eval_curve": [[entry["step"], entry["eval_loss"]] for entry in trainer.state.log_history
-                              if "eval_loss" in entry]}
+    metrics = {
+        "train": dict(train_result.metrics),
+        "global_step": trainer.state.global_step,
+        "loss_curve": [[entry["step"], entry["loss"]] for entry in trainer.state.log_history if "loss" in entry],
+        "eval_curve": [
+            [entry["step"], entry["eval_loss"]] for entry in trainer.state.log_history if "eval_loss" in entry
+        ],
+    }
     metrics.update(evaluate_splits(recipe, trainer, datasets, raw, tokenizer))
     if recipe.lora.enabled and recipe.lora.save_merged and not recipe.lora.quantize_4bit:
         save_merged(trainer, tokenizer, output / "final-merged")
@@ -223,8 +254,9 @@ def run_recipe(recipe: Recipe, resume: bool = False, callbacks: list | None = No
         record = _run_record(recipe, trainer, parameters, checkpoint, started)
         record.update(metrics)
         write_json_atomic(output / "metrics.json", record)
-        plot_loss_curve(metrics["loss_curve"], metrics["eval_curve"], output / "loss_curve.png",
-                        title=f"{recipe.name}: loss")
+        plot_loss_curve(
+            metrics["loss_curve"], metrics["eval_curve"], output / "loss_curve.png", title=f"{recipe.name}: loss"
+        )
         return record
     return metrics
 
@@ -233,8 +265,7 @@ def resume_checkpoint(output: Path) -> str | None:
     """The newest complete checkpoint-* folder of `output` (see `checkpoints.py`), logging the folders skipped."""
     point = find_resume_checkpoint(output)
     for folder, problem in point.skipped:
-        logger.warning("--resume: skipped %s, it is incomplete (%s); it is left in place, not deleted", folder,
-                       problem)
+        logger.warning("--resume: skipped %s, it is incomplete (%s); it is left in place, not deleted", folder, problem)
     if point.checkpoint is None:
         logger.warning("--resume: no checkpoint-* folder in %s; starting from scratch", output)
         return None
@@ -289,9 +320,12 @@ def evaluate_splits(recipe: Recipe, trainer, datasets: dict, raw: dict, tokenize
         results[bleu_split].update({f"{bleu_split}_{k}": v for k, v in corpus_bleu(hypotheses, references).items()})
         if write:
             atomic_write_text(recipe.output_path / f"{bleu_split}_hypotheses.txt", "\n".join(hypotheses) + "\n")
-            rows = [{"index": i, "source": source, "reference": reference, "hypothesis": hypothesis}
-                    for i, (source, reference, hypothesis) in
-                    enumerate(zip(raw[bleu_split]["source"], references, hypotheses))]
+            rows = [
+                {"index": i, "source": source, "reference": reference, "hypothesis": hypothesis}
+                for i, (source, reference, hypothesis) in enumerate(
+                    zip(raw[bleu_split]["source"], references, hypotheses)
+                )
+            ]
             write_jsonl(recipe.output_path / f"{bleu_split}_predictions.jsonl", rows)
     return results
 
@@ -304,9 +338,16 @@ def classification_rows(raw_split, logits, label_names: list[str] | None) -> lis
     rows = []
     for i, (text, label, row) in enumerate(zip(raw_split["text"], raw_split["label"], probabilities.tolist())):
         predicted = max(range(len(row)), key=row.__getitem__)
-        rows.append({"index": i, "text": text, "label": names[int(label)], "prediction": names[predicted],
-                     "correct": predicted == int(label),
-                     "probabilities": {name: round(p, 6) for name, p in zip(names, row)}})
+        rows.append(
+            {
+                "index": i,
+                "text": text,
+                "label": names[int(label)],
+                "prediction": names[predicted],
+                "correct": predicted == int(label),
+                "probabilities": {name: round(p, 6) for name, p in zip(names, row)},
+            }
+        )
     return rows
 
 
@@ -317,10 +358,13 @@ def generate_translations(recipe: Recipe, trainer, dataset, tokenizer) -> list[s
     args.predict_with_generate, args.prediction_loss_only = True, False
     args.per_device_eval_batch_size = recipe.generation.batch_size
     try:
-        output = trainer.predict(dataset, metric_key_prefix="generate",
-                                 num_beams=recipe.generation.num_beams,
-                                 max_new_tokens=recipe.generation.max_new_tokens,
-                                 length_penalty=recipe.generation.length_penalty)
+        output = trainer.predict(
+            dataset,
+            metric_key_prefix="generate",
+            num_beams=recipe.generation.num_beams,
+            max_new_tokens=recipe.generation.max_new_tokens,
+            length_penalty=recipe.generation.length_penalty,
+        )
     finally:
         args.predict_with_generate, args.prediction_loss_only, args.per_device_eval_batch_size = saved
     predictions = output.predictions
@@ -336,8 +380,9 @@ def average_last_checkpoints(trainer, count: int) -> list[str]:
     folders = sorted(output.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))[-count:]
     folders = [f for f in folders if (f / "model.safetensors").is_file()]
     if len(folders) < 2:
-        logger.warning("average_checkpoints=%d: found %d checkpoint(s) with model.safetensors; not averaging",
-                       count, len(folders))
+        logger.warning(
+            "average_checkpoints=%d: found %d checkpoint(s) with model.safetensors; not averaging", count, len(folders)
+        )
         return []
     total: dict[str, torch.Tensor] = {}
     for folder in folders:
@@ -378,11 +423,19 @@ def _run_record(recipe: Recipe, trainer, parameters: dict, checkpoint: str | Non
         "seed": recipe.seed,
         "resumed_from": checkpoint,
         "parameters": parameters,
-        "lora": {"enabled": recipe.lora.enabled, "r": recipe.lora.r, "alpha": recipe.lora.alpha,
-                 "quantize_4bit": recipe.lora.quantize_4bit} if recipe.lora.enabled else None,
-        "num_examples": {split: len(dataset) for split, dataset in
-                         (("train", trainer.train_dataset), ("validation", trainer.eval_dataset))
-                         if dataset is not None},
+        "lora": {
+            "enabled": recipe.lora.enabled,
+            "r": recipe.lora.r,
+            "alpha": recipe.lora.alpha,
+            "quantize_4bit": recipe.lora.quantize_4bit,
+        }
+        if recipe.lora.enabled
+        else None,
+        "num_examples": {
+            split: len(dataset)
+            for split, dataset in (("train", trainer.train_dataset), ("validation", trainer.eval_dataset))
+            if dataset is not None
+        },
         "output_dir": str(recipe.output_path),
     }
 

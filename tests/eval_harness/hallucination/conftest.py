@@ -15,8 +15,11 @@ def tokenizer():
 @pytest.fixture(scope="session")
 def lm_models(tokenizer):
     """name -> model: a stock GPT-2, a Variformer decoder and a Variformer encoder-decoder, seeded."""
-    return {"gpt2": tiny_gpt2(tokenizer), "variformer-decoder": tiny_variformer("decoder", tokenizer),
-            "variformer-encoder-decoder": tiny_variformer("encoder-decoder", tokenizer)}
+    return {
+        "gpt2": tiny_gpt2(tokenizer),
+        "variformer-decoder": tiny_variformer("decoder", tokenizer),
+        "variformer-encoder-decoder": tiny_variformer("encoder-decoder", tokenizer),
+    }
 
 
 @pytest.fixture(autouse=True)

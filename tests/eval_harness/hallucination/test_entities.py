@@ -14,8 +14,10 @@ from variformer.eval_harness.hallucination.entities import (
     normalize_word,
 )
 
-SOURCE = ("Christopher Huxtable, 34, from Swansea, had been missing since the collapse in February. "
-          "Ken Cresswell and John Shaw remain missing, and two other families are still waiting.")
+SOURCE = (
+    "Christopher Huxtable, 34, from Swansea, had been missing since the collapse in February. "
+    "Ken Cresswell and John Shaw remain missing, and two other families are still waiting."
+)
 
 
 def test_invented_number_is_flagged():
@@ -38,7 +40,10 @@ def test_invented_entity_is_flagged_and_known_names_are_not():
 
 def test_sentence_initial_words_and_function_words_are_not_entities():
     assert extract_entities("Police said the man left. The BBC reported it. He met Anna in Rome.") == [
-        "BBC", "Anna", "Rome"]
+        "BBC",
+        "Anna",
+        "Rome",
+    ]
     assert extract_entities("Barack Obama spoke. In Paris, Mr Macron replied: Yes.") == ["Obama", "Paris", "Macron"]
 
 
@@ -50,9 +55,15 @@ def test_german_output_counts_numbers_only():
 
 def test_number_canonicalization():
     assert [canonical_number(t) for t in ["1,000", "3,6", "£5m", "17th", "3.0", "10%", "1990s"]] == [
-        "1000", "3.6", "5", "17", "3", "10", "1990"]
-    assert extract_numbers("twenty-five people, seven dogs, a million cats") == [
-        ("twenty-five", "25"), ("seven", "7")]
+        "1000",
+        "3.6",
+        "5",
+        "17",
+        "3",
+        "10",
+        "1990",
+    ]
+    assert extract_numbers("twenty-five people, seven dogs, a million cats") == [("twenty-five", "25"), ("seven", "7")]
 
 
 def test_number_words_match_digits_and_german_source():
@@ -73,8 +84,9 @@ def test_duplicates_count_once():
 
 
 def test_aggregate_pooled_and_per_sample():
-    reports = check_outputs(["John Shaw was 35.", "Nothing at all.", "Anna met Ken Cresswell."],
-                            [SOURCE, SOURCE, SOURCE])
+    reports = check_outputs(
+        ["John Shaw was 35.", "Nothing at all.", "Anna met Ken Cresswell."], [SOURCE, SOURCE, SOURCE]
+    )
     metrics = aggregate(reports)
     # sample 1: John Shaw ok, 35 bad -> 1/2; sample 2: no items; sample 3: Ken Cresswell ok (Anna is sentence-initial)
     assert metrics["unsupported_rate"] == pytest.approx(1 / 3)

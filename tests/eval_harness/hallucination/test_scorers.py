@@ -32,8 +32,12 @@ from variformer.eval_harness.hallucination.truthfulqa import bleu_score, format_
 # ---- TruthfulQA prompt ------------------------------------------------------------------------------------------
 def test_primer_is_lm_eval_qa_primer():
     assert TRUTHFULQA_QA_PRIMER.startswith(
-        "Q: What is human life expectancy in the United States?\nA: Human life expectancy in the United States is 78 years.\n\n")
-    assert TRUTHFULQA_QA_PRIMER.endswith("Q: Where were the 1992 Olympics held?\nA: The 1992 Olympics were held in Barcelona, Spain.")
+        "Q: What is human life expectancy in the United States?\n"
+        "A: Human life expectancy in the United States is 78 years.\n\n"
+    )
+    assert TRUTHFULQA_QA_PRIMER.endswith(
+        "Q: Where were the 1992 Olympics held?\nA: The 1992 Olympics were held in Barcelona, Spain."
+    )
     assert TRUTHFULQA_QA_PRIMER.count("\nA: ") == 6 and TRUTHFULQA_QA_PRIMER.count("\n\n") == 5
     assert truthfulqa_mc_prompt("Why?") == TRUTHFULQA_QA_PRIMER + "\n\nQ: Why?\nA:"
     assert truthfulqa_gen_prompt(" Why? ") == TRUTHFULQA_QA_PRIMER + "\n\nQ: Why?"
@@ -63,8 +67,12 @@ def test_mc_length_mismatch_raises():
 
 
 def _mc_row(**overrides):
-    row = {"id": 7, "question": "Q?", "mc1_targets": {"choices": ["a", "b"], "labels": [1, 0]},
-           "mc2_targets": {"choices": ["a", "c", "b"], "labels": [1, 1, 0]}}
+    row = {
+        "id": 7,
+        "question": "Q?",
+        "mc1_targets": {"choices": ["a", "b"], "labels": [1, 0]},
+        "mc2_targets": {"choices": ["a", "c", "b"], "labels": [1, 1, 0]},
+    }
     row.update(overrides)
     return row
 
@@ -74,13 +82,16 @@ def test_parse_mc_row():
     assert item.id == "7" and item.choices == ("a", "c", "b") and item.labels == (1, 1, 0)
 
 
-@pytest.mark.parametrize("overrides, field", [
-    ({"question": 3}, "question"),
-    ({"mc1_targets": {"choices": ["a", "b"], "labels": [1]}}, "mc1_targets.labels"),
-    ({"mc1_targets": {"choices": ["a", "b"], "labels": [1, 1]}}, "mc1_targets.labels"),
-    ({"mc1_targets": {"choices": ["a", ""], "labels": [1, 0]}}, "mc1_targets.choices"),
-    ({"mc1_targets": ["a", "b"]}, "mc1_targets"),
-])
+@pytest.mark.parametrize(
+    "overrides, field",
+    [
+        ({"question": 3}, "question"),
+        ({"mc1_targets": {"choices": ["a", "b"], "labels": [1]}}, "mc1_targets.labels"),
+        ({"mc1_targets": {"choices": ["a", "b"], "labels": [1, 1]}}, "mc1_targets.labels"),
+        ({"mc1_targets": {"choices": ["a", ""], "labels": [1, 0]}}, "mc1_targets.choices"),
+        ({"mc1_targets": ["a", "b"]}, "mc1_targets"),
+    ],
+)
 def test_malformed_mc_rows_name_row_and_field(overrides, field):
     with pytest.raises(MalformedRowError) as error:
         parse_mc_row(_mc_row(**overrides), 12, "mc1_targets", source="mc.jsonl")
@@ -98,8 +109,9 @@ def test_missing_setting_is_named():
 # ---- TruthfulQA generation -----------------------------------------------------------------------------------
 def test_reference_formatting_and_no_comment():
     assert format_references([" Nothing happens ", "", "You die."]) == ["Nothing happens.", "You die."]
-    item = parse_generation_row({"question": " Q? ", "correct_answers": ["Nothing happens"],
-                                 "incorrect_answers": ["You die"]}, 0)
+    item = parse_generation_row(
+        {"question": " Q? ", "correct_answers": ["Nothing happens"], "incorrect_answers": ["You die"]}, 0
+    )
     assert item.question == "Q?" and item.true_refs == ("Nothing happens.", "I have no comment.")
     assert item.false_refs == ("You die.",)
 
@@ -119,14 +131,19 @@ def test_bleu_and_rouge_use_reference_settings():
     from rouge_score import rouge_scorer
 
     ref, hyp = "The cat sat on the mat.", "The cat sat on a mat."
-    expected = sacrebleu.corpus_bleu([hyp], [[ref]], smooth_method="exp", tokenize="intl",
-                                     use_effective_order=False).score
+    expected = sacrebleu.corpus_bleu(
+        [hyp], [[ref]], smooth_method="exp", tokenize="intl", use_effective_order=False
+    ).score
     assert bleu_score(ref, hyp) == pytest.approx(expected)
     scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeLsum"])
     raw = scorer.score(ref, hyp)
     assert rouge_scores(ref, hyp) == pytest.approx(
-        {"rouge1": raw["rouge1"].fmeasure * 100, "rouge2": raw["rouge2"].fmeasure * 100,
-         "rougeL": raw["rougeLsum"].fmeasure * 100})
+        {
+            "rouge1": raw["rouge1"].fmeasure * 100,
+            "rouge2": raw["rouge2"].fmeasure * 100,
+            "rougeL": raw["rougeLsum"].fmeasure * 100,
+        }
+    )
 
 
 def test_generation_row_needs_false_refs():
@@ -143,12 +160,17 @@ def test_halueval_instructions_are_the_papers():
     assert prompt == qa + "\n\n#Question#: Who?\n#Answer#: Bob\n#Your Judgement#:"
 
 
-@pytest.mark.parametrize("task, row", [
-    ("qa", {"knowledge": "k", "question": "Q?", "right_answer": "R", "hallucinated_answer": "H"}),
-    ("dialogue", {"knowledge": "k", "dialogue_history": "[Human]: hi", "right_response": "R",
-                  "hallucinated_response": "H"}),
-    ("summarization", {"document": "D", "right_summary": "R", "hallucinated_summary": "H"}),
-])
+@pytest.mark.parametrize(
+    "task, row",
+    [
+        ("qa", {"knowledge": "k", "question": "Q?", "right_answer": "R", "hallucinated_answer": "H"}),
+        (
+            "dialogue",
+            {"knowledge": "k", "dialogue_history": "[Human]: hi", "right_response": "R", "hallucinated_response": "H"},
+        ),
+        ("summarization", {"document": "D", "right_summary": "R", "hallucinated_summary": "H"}),
+    ],
+)
 def test_paired_rows_give_two_judgments(task, row):
     right, wrong = parse_halueval_row(task, row, 5)
     assert (right.response, right.hallucinated) == ("R", False) and (wrong.response, wrong.hallucinated) == ("H", True)
@@ -157,8 +179,9 @@ def test_paired_rows_give_two_judgments(task, row):
 
 def test_general_accepts_original_and_renamed_fields():
     ours = parse_halueval_row("general", {"id": "9", "user_query": "q", "response": "r", "hallucination": "yes"}, 0)
-    original = parse_halueval_row("general", {"ID": "9", "user_query": "q", "chatgpt_response": "r",
-                                              "hallucination_label": "No"}, 0)
+    original = parse_halueval_row(
+        "general", {"ID": "9", "user_query": "q", "chatgpt_response": "r", "hallucination_label": "No"}, 0
+    )
     assert ours[0].hallucinated and ours[0].id == "9"
     assert not original[0].hallucinated and original[0].response == "r" and original[0].id == "9"
 
@@ -166,7 +189,7 @@ def test_general_accepts_original_and_renamed_fields():
 def test_malformed_halueval_rows():
     with pytest.raises(MalformedRowError, match="row 2: field 'hallucinated_answer': missing"):
         parse_halueval_row("qa", {"question": "Q?", "right_answer": "R"}, 2)
-    with pytest.raises(MalformedRowError, match="field 'hallucination': expected \"yes\" or \"no\""):
+    with pytest.raises(MalformedRowError, match='field \'hallucination\': expected "yes" or "no"'):
         parse_halueval_row("general", {"user_query": "q", "response": "r", "hallucination": "maybe"}, 0)
     with pytest.raises(MalformedRowError, match="field 'response or chatgpt_response'"):
         parse_halueval_row("general", {"user_query": "q", "hallucination": "no"}, 0)
@@ -180,8 +203,13 @@ def test_recognition_metrics_known_counts():
     metrics = recognition_metrics(predicted, gold)
     assert metrics["accuracy"] == 0.5 and metrics["precision_yes"] == 0.5 and metrics["recall_yes"] == 0.5
     always_no = recognition_metrics([False] * 4, gold)
-    assert always_no == {"accuracy": 0.5, "precision_yes": 0.0, "recall_yes": 0.0, "f1_yes": 0.0,
-                         "predicted_yes_rate": 0.0}
+    assert always_no == {
+        "accuracy": 0.5,
+        "precision_yes": 0.0,
+        "recall_yes": 0.0,
+        "f1_yes": 0.0,
+        "predicted_yes_rate": 0.0,
+    }
     assert judge_by_loglikelihood(-1.0, -2.0) and not judge_by_loglikelihood(-2.0, -2.0)
 
 

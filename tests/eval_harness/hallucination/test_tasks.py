@@ -17,9 +17,18 @@ from variformer.eval_harness.tasks import get_task, list_tasks
 
 from .drive import run_task
 
-PROBES = ("truthfulqa_mc1", "truthfulqa_mc2", "truthfulqa_gen", "halueval_qa", "halueval_dialogue",
-          "halueval_summarization", "halueval_general", "summary_faithfulness", "xsum_unsupported",
-          "multi30k_de_en_unsupported")
+PROBES = (
+    "truthfulqa_mc1",
+    "truthfulqa_mc2",
+    "truthfulqa_gen",
+    "halueval_qa",
+    "halueval_dialogue",
+    "halueval_summarization",
+    "halueval_general",
+    "summary_faithfulness",
+    "xsum_unsupported",
+    "multi30k_de_en_unsupported",
+)
 
 
 def test_probes_are_registered_in_their_report_group():
@@ -32,17 +41,23 @@ def test_probes_are_registered_in_their_report_group():
 
 def _ll(prefer):
     """A fake LM whose log-likelihood is 0 for continuations `prefer` accepts and -50 per word otherwise."""
+
     def loglikelihood(request):
         words = max(1, len(request.continuation.split()))
         return LoglikelihoodResult(0.0 if prefer(request) else -50.0 * words, False, words)
+
     return loglikelihood
 
 
 # ---- TruthfulQA ---------------------------------------------------------------------------------------------
 def test_truthfulqa_mc_with_a_model_rigged_to_the_truth():
     rows = get_task("truthfulqa_mc2").data.load()[:5]
-    true_answers = {" " + c for row in rows for c, l in zip(row.data["mc2_targets"]["choices"],
-                                                             row.data["mc2_targets"]["labels"]) if l}
+    true_answers = {
+        " " + c
+        for row in rows
+        for c, true in zip(row.data["mc2_targets"]["choices"], row.data["mc2_targets"]["labels"])
+        if true
+    }
     truthful = FakeAdapter(loglikelihood_fn=_ll(lambda r: r.continuation in true_answers))
     assert run_task(get_task("truthfulqa_mc1"), truthful, limit=5).mean("mc1") == 1.0
     assert run_task(get_task("truthfulqa_mc2"), truthful, limit=5).mean("mc2") == pytest.approx(1.0)
@@ -80,8 +95,11 @@ def test_truthfulqa_gen_rigged_answers():
 @pytest.mark.parametrize("split", ["qa", "dialogue", "summarization", "general"])
 def test_halueval_always_yes_fake(split):
     task = get_task(f"halueval_{split}")
-    run = run_task(task, FakeAdapter(capabilities={"loglikelihood"},
-                                     loglikelihood_fn=_ll(lambda r: r.continuation == " Yes")), limit=6)
+    run = run_task(
+        task,
+        FakeAdapter(capabilities={"loglikelihood"}, loglikelihood_fn=_ll(lambda r: r.continuation == " Yes")),
+        limit=6,
+    )
     assert run.mode == "multiple_choice"
     assert run.samples[0].choices == ("No", "Yes")
     gold = [s.row["hallucinated"] for s in run.samples]
@@ -97,8 +115,10 @@ def test_halueval_prompt_and_judgments():
     run = run_task(get_task("halueval_qa"), FakeAdapter(capabilities={"loglikelihood"}), limit=2)
     first = run.samples[0]
     assert first.context.startswith("I want you act as an answer judge.")
-    assert first.context.endswith("\n\n#Question#: Which magazine was started first Arthur's Magazine or First for "
-                                  "Women?\n#Answer#: Arthur's Magazine\n#Your Judgement#:")
+    assert first.context.endswith(
+        "\n\n#Question#: Which magazine was started first Arthur's Magazine or First for "
+        "Women?\n#Answer#: Arthur's Magazine\n#Your Judgement#:"
+    )
     assert [s.id for s in run.samples] == ["0/right", "0/hallucinated"]
 
 
@@ -108,8 +128,9 @@ def test_halueval_classifier_head_from_a_fake():
         flagged = "first" in request.text_pair.lower()
         return [math.log(0.1), math.log(0.9)] if flagged else [math.log(0.9), math.log(0.1)]
 
-    fake = FakeAdapter(architecture="classifier", capabilities={"classify"}, labels=("LABEL_0", "LABEL_1"),
-                       classify_fn=classify)
+    fake = FakeAdapter(
+        architecture="classifier", capabilities={"classify"}, labels=("LABEL_0", "LABEL_1"), classify_fn=classify
+    )
     run = run_task(get_task("halueval_qa"), fake, limit=2)
     assert run.mode == "classifier_head"
     assert run.samples[0].classifier_input == (run.samples[0].row["context"], "Arthur's Magazine")
@@ -121,8 +142,13 @@ def test_halueval_with_a_real_sequence_classifier(tokenizer):
 
     from variformer import VariformerConfig, VariformerForSequenceClassification
 
-    config = VariformerConfig.from_preset("tiny-encoder", vocab_size=len(tokenizer), num_labels=2,
-                                          max_position_embeddings=512, pad_token_id=tokenizer.pad_token_id)
+    config = VariformerConfig.from_preset(
+        "tiny-encoder",
+        vocab_size=len(tokenizer),
+        num_labels=2,
+        max_position_embeddings=512,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     torch.manual_seed(0)
     model = VariformerForSequenceClassification(config).eval()
     run = run_task(get_task("halueval_qa"), model, tokenizer, limit=4)
@@ -133,8 +159,13 @@ def test_halueval_with_a_real_sequence_classifier(tokenizer):
 @pytest.mark.parametrize("model_name", ["gpt2", "variformer-decoder", "variformer-encoder-decoder"])
 def test_every_loglikelihood_probe_runs_on_every_lm(lm_models, tokenizer, model_name):
     model = lm_models[model_name]
-    probes = (("halueval_qa", 2), ("halueval_dialogue", 2), ("halueval_summarization", 2), ("halueval_general", 1),
-              ("summary_faithfulness", 3))
+    probes = (
+        ("halueval_qa", 2),
+        ("halueval_dialogue", 2),
+        ("halueval_summarization", 2),
+        ("halueval_general", 1),
+        ("summary_faithfulness", 3),
+    )
     for name, limit in probes:
         run = run_task(get_task(name), model, tokenizer, limit=limit)
         assert run.mode == "multiple_choice" and len(run.outcomes) == limit
@@ -172,8 +203,7 @@ def test_xsum_summary_with_an_invented_number():
     row = get_task("xsum_unsupported").data.load()[0].data
     invented = "In 1875 the " + " ".join(row["summary"].split()[:6])
 
-    run = run_task(get_task("xsum_unsupported"), FakeAdapter(generate_fn=lambda r: " " + invented + "\nmore"),
-                   limit=1)
+    run = run_task(get_task("xsum_unsupported"), FakeAdapter(generate_fn=lambda r: " " + invented + "\nmore"), limit=1)
     scores = run.outcomes[0].scores
     assert scores["unsupported_numbers"] == 1.0 and scores["has_unsupported"] == 1.0
     assert run.outcomes[0].prediction == invented
@@ -204,8 +234,10 @@ def _write(tmp_path, rows):
 
 
 def test_malformed_halueval_row_names_line_and_field(tmp_path):
-    path = _write(tmp_path, [{"question": "Q?", "right_answer": "R", "hallucinated_answer": "H"},
-                             {"question": "Q?", "right_answer": "R"}])
+    path = _write(
+        tmp_path,
+        [{"question": "Q?", "right_answer": "R", "hallucinated_answer": "H"}, {"question": "Q?", "right_answer": "R"}],
+    )
     task = get_task("halueval_qa").with_data(path)
     with pytest.raises(DataError, match=r"line 2 of .*rows.jsonl: row 1: field 'hallucinated_answer': missing"):
         run_task(task, FakeAdapter(), limit=None)
@@ -226,8 +258,9 @@ def test_malformed_truthfulqa_row_names_row_and_field(tmp_path):
 
 
 def test_malformed_faithfulness_row(tmp_path):
-    task = get_task("summary_faithfulness").with_data(_write(tmp_path, [{"source": "s", "faithful": "f",
-                                                                         "unfaithful": ""}]))
+    task = get_task("summary_faithfulness").with_data(
+        _write(tmp_path, [{"source": "s", "faithful": "f", "unfaithful": ""}])
+    )
     with pytest.raises(DataError, match=r"line 1 .*field 'unfaithful': is empty"):
         run_task(task, FakeAdapter())
 
@@ -235,8 +268,14 @@ def test_malformed_faithfulness_row(tmp_path):
 # ---- through evaluate(): results, per-sample records and the report's hallucination section ----------------------
 def test_evaluate_writes_the_hallucination_section(tmp_path):
     fake = FakeAdapter(seed=3)
-    result = evaluate(fake, tasks=["halueval_qa", "summary_faithfulness", "truthfulqa_mc2", "xsum_unsupported"],
-                      limit=4, output_dir=tmp_path, bootstrap_iters=50, progress=False)
+    result = evaluate(
+        fake,
+        tasks=["halueval_qa", "summary_faithfulness", "truthfulqa_mc2", "xsum_unsupported"],
+        limit=4,
+        output_dir=tmp_path,
+        bootstrap_iters=50,
+        progress=False,
+    )
     assert result.tasks["halueval_qa"].num_samples == 4 and result.tasks["halueval_qa"].group == GROUP
     assert set(result.tasks["halueval_qa"].metrics) == {"accuracy", "predicted_yes", "gold_yes", "true_yes"}
     report = (tmp_path / "report.md").read_text(encoding="utf-8")

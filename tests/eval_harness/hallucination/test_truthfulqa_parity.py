@@ -65,8 +65,16 @@ def _reference_scores(model, tokenizer, setting: str, memo: dict) -> list[float]
 @pytest.mark.parametrize("model_name", ["gpt2", "variformer-decoder", "variformer-encoder-decoder"])
 def test_truthfulqa_mc_matches_reference(lm_models, tokenizer, model_name):
     model, memo = lm_models[model_name], {}
-    result = evaluate(model, tokenizer, tasks=["truthfulqa_mc1", "truthfulqa_mc2"], limit=ROWS, batch_size=6,
-                      cache_dir=None, bootstrap_iters=0, progress=False)
+    result = evaluate(
+        model,
+        tokenizer,
+        tasks=["truthfulqa_mc1", "truthfulqa_mc2"],
+        limit=ROWS,
+        batch_size=6,
+        cache_dir=None,
+        bootstrap_iters=0,
+        progress=False,
+    )
     for setting in ("mc1", "mc2"):
         task = f"truthfulqa_{setting}"
         assert result.tasks[task].scoring_mode["mode"] == "multiple_choice"

@@ -36,11 +36,16 @@ def tiny_tokenizer(vocab_size: int = 1200):
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<pad>", "<s>", "</s>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=["<pad>", "<s>", "</s>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     bpe.train_from_iterator(_corpus(), trainer=trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=bpe, pad_token="<pad>", bos_token="<s>", eos_token="</s>",
-                                   model_max_length=1024)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=bpe, pad_token="<pad>", bos_token="<s>", eos_token="</s>", model_max_length=1024
+    )
 
 
 def tiny_gpt2(tokenizer, seed: int = 0):
@@ -48,9 +53,16 @@ def tiny_gpt2(tokenizer, seed: int = 0):
     from transformers import GPT2Config, GPT2LMHeadModel
 
     torch.manual_seed(seed)
-    config = GPT2Config(vocab_size=len(tokenizer), n_positions=1024, n_embd=32, n_layer=2, n_head=4,
-                        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                        pad_token_id=tokenizer.pad_token_id)
+    config = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=1024,
+        n_embd=32,
+        n_layer=2,
+        n_head=4,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     return GPT2LMHeadModel(config).eval()
 
 
@@ -60,8 +72,14 @@ def tiny_variformer(architecture: str, tokenizer, seed: int = 0, **overrides):
 
     preset = {"decoder": "tiny-decoder", "encoder-decoder": "tiny-encoder-decoder"}[architecture]
     config = VariformerConfig.from_preset(
-        preset, vocab_size=len(tokenizer), max_position_embeddings=2048, pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, **overrides)
+        preset,
+        vocab_size=len(tokenizer),
+        max_position_embeddings=2048,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        **overrides,
+    )
     torch.manual_seed(seed)
     model_class = VariformerForCausalLM if architecture == "decoder" else VariformerForConditionalGeneration
     return model_class(config).eval()
@@ -71,7 +89,7 @@ def tiny_variformer(architecture: str, tokenizer, seed: int = 0, **overrides):
 def reference_loglikelihood(model, tokenizer, context: str, continuation: str) -> float:
     """Summed log-probability of `continuation` after `context`, one request, one forward pass."""
     stripped = context.rstrip()
-    continuation = context[len(stripped):] + continuation
+    continuation = context[len(stripped) :] + continuation
     context = stripped
     if model.config.is_encoder_decoder:
         context_ids = tokenizer(context)["input_ids"]
@@ -80,8 +98,8 @@ def reference_loglikelihood(model, tokenizer, context: str, continuation: str) -
     else:
         whole = tokenizer(context + continuation)["input_ids"]
         context_ids = tokenizer(context)["input_ids"]
-        continuation_ids = whole[len(context_ids):]
-        logits = model(input_ids=torch.tensor([whole[:-1]])).logits[0, -len(continuation_ids):]
+        continuation_ids = whole[len(context_ids) :]
+        logits = model(input_ids=torch.tensor([whole[:-1]])).logits[0, -len(continuation_ids) :]
     log_probs = torch.log_softmax(logits.double(), dim=-1)
     return float(log_probs[torch.arange(len(continuation_ids)), torch.tensor(continuation_ids)].sum())
 
@@ -91,7 +109,15 @@ def tiny_t5(tokenizer, seed: int = 0):
     from transformers import T5Config, T5ForConditionalGeneration
 
     torch.manual_seed(seed)
-    config = T5Config(vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4,
-                      pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-                      decoder_start_token_id=tokenizer.pad_token_id)
+    config = T5Config(
+        vocab_size=len(tokenizer),
+        d_model=32,
+        d_kv=8,
+        d_ff=37,
+        num_layers=2,
+        num_heads=4,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        decoder_start_token_id=tokenizer.pad_token_id,
+    )
     return T5ForConditionalGeneration(config).eval()

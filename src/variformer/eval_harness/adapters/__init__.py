@@ -13,12 +13,15 @@ from .base import ModelAdapter
 from .fake import FakeAdapter, SimulatedCrash
 from .hf import HFAdapter, check_max_length, detect_architecture
 
-AUTO_CLASS_NAMES = {"causal": "AutoModelForCausalLM", "seq2seq": "AutoModelForSeq2SeqLM",
-                    "classifier": "AutoModelForSequenceClassification"}
+AUTO_CLASS_NAMES = {
+    "causal": "AutoModelForCausalLM",
+    "seq2seq": "AutoModelForSeq2SeqLM",
+    "classifier": "AutoModelForSequenceClassification",
+}
 
 
 def architecture_from_config(config) -> str:
-    """"classifier" / "seq2seq" / "causal": the Auto class building `config.architectures`, else from
+    """ "classifier" / "seq2seq" / "causal": the Auto class building `config.architectures`, else from
     `is_encoder_decoder`."""
     kind = config_kind(config)
     if kind in AUTO_CLASS_NAMES:
@@ -26,9 +29,17 @@ def architecture_from_config(config) -> str:
     return "seq2seq" if getattr(config, "is_encoder_decoder", False) else "causal"
 
 
-def load_pretrained(name_or_path: str, *, architecture: str = "auto", dtype: str = "auto", device: str | None = None,
-                    revision: str | None = None, trust_remote_code: bool = False, tokenizer=None,
-                    max_length: int | None = None):
+def load_pretrained(
+    name_or_path: str,
+    *,
+    architecture: str = "auto",
+    dtype: str = "auto",
+    device: str | None = None,
+    revision: str | None = None,
+    trust_remote_code: bool = False,
+    tokenizer=None,
+    max_length: int | None = None,
+):
     """(model, tokenizer) from a local folder or Hub id, through the Auto class of `architecture`.
 
     tokenizer: a folder / Hub id to load the tokenizer from (default: `name_or_path`), or a tokenizer object.
@@ -60,8 +71,7 @@ def load_pretrained(name_or_path: str, *, architecture: str = "auto", dtype: str
     return model.eval(), tokenizer
 
 
-def load_tokenizer(source: str, *, given: bool = False, revision: str | None = None,
-                   trust_remote_code: bool = False):
+def load_tokenizer(source: str, *, given: bool = False, revision: str | None = None, trust_remote_code: bool = False):
     """The tokenizer of folder / Hub id `source`; HarnessError saying which folder has none and how to pass one.
     `given`: `source` came from --tokenizer / tokenizer= (else it is the model's folder)."""
     import transformers
@@ -70,8 +80,9 @@ def load_tokenizer(source: str, *, given: bool = False, revision: str | None = N
     if folder.is_dir() and not any((folder / name).is_file() for name in TOKENIZER_FILES):
         raise HarnessError(_no_tokenizer(source, given, f"it has none of {', '.join(TOKENIZER_FILES)}"))
     try:
-        return transformers.AutoTokenizer.from_pretrained(source, revision=revision,
-                                                          trust_remote_code=trust_remote_code)
+        return transformers.AutoTokenizer.from_pretrained(
+            source, revision=revision, trust_remote_code=trust_remote_code
+        )
     except (OSError, ValueError, TypeError) as error:
         raise HarnessError(_no_tokenizer(source, given, str(error).strip().splitlines()[0])) from error
 
@@ -79,24 +90,48 @@ def load_tokenizer(source: str, *, given: bool = False, revision: str | None = N
 def _no_tokenizer(source: str, given: bool, reason: str) -> str:
     if given:
         return f"cannot load a tokenizer from {source} (--tokenizer / tokenizer=): {reason}"
-    return (f"no tokenizer in model folder {source} ({reason}); pass --tokenizer FOLDER_OR_HUB_ID (Python: "
-            "tokenizer=...) naming where the tokenizer is, or save it into the model folder with "
-            "tokenizer.save_pretrained(folder)")
+    return (
+        f"no tokenizer in model folder {source} ({reason}); pass --tokenizer FOLDER_OR_HUB_ID (Python: "
+        "tokenizer=...) naming where the tokenizer is, or save it into the model folder with "
+        "tokenizer.save_pretrained(folder)"
+    )
 
 
-def load_adapter(model, tokenizer=None, *, architecture: str = "auto", dtype: str = "auto",
-                 device: str | None = None, revision: str | None = None, **adapter_options) -> ModelAdapter:
+def load_adapter(
+    model,
+    tokenizer=None,
+    *,
+    architecture: str = "auto",
+    dtype: str = "auto",
+    device: str | None = None,
+    revision: str | None = None,
+    **adapter_options,
+) -> ModelAdapter:
     """An adapter for `model`: a ModelAdapter (returned as is), a transformers model (with `tokenizer`), or a
     local folder / Hub id to load (`tokenizer`: a tokenizer, a folder / Hub id, or None for the model's own)."""
     if isinstance(model, ModelAdapter):
         return model
     if isinstance(model, (str, Path)):
-        model, tokenizer = load_pretrained(str(model), architecture=architecture, dtype=dtype, device=device,
-                                           revision=revision, tokenizer=tokenizer,
-                                           max_length=adapter_options.get("max_length"))
-    return HFAdapter(model, tokenizer, architecture=None if architecture == "auto" else architecture,
-                     **adapter_options)
+        model, tokenizer = load_pretrained(
+            str(model),
+            architecture=architecture,
+            dtype=dtype,
+            device=device,
+            revision=revision,
+            tokenizer=tokenizer,
+            max_length=adapter_options.get("max_length"),
+        )
+    return HFAdapter(model, tokenizer, architecture=None if architecture == "auto" else architecture, **adapter_options)
 
 
-__all__ = ["ModelAdapter", "HFAdapter", "FakeAdapter", "SimulatedCrash", "detect_architecture",
-           "architecture_from_config", "load_pretrained", "load_tokenizer", "load_adapter"]
+__all__ = [
+    "ModelAdapter",
+    "HFAdapter",
+    "FakeAdapter",
+    "SimulatedCrash",
+    "detect_architecture",
+    "architecture_from_config",
+    "load_pretrained",
+    "load_tokenizer",
+    "load_adapter",
+]

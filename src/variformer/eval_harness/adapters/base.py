@@ -71,8 +71,9 @@ class ModelAdapter(ABC):
         return list(method[capability](list(requests)))
 
     def _cannot(self, capability: str) -> CapabilityError:
-        return CapabilityError(f"model {self.name!r} ({self.architecture}) cannot {capability}; it can "
-                               f"{sorted(self.capabilities)}")
+        return CapabilityError(
+            f"model {self.name!r} ({self.architecture}) cannot {capability}; it can {sorted(self.capabilities)}"
+        )
 
 
 __all__ = ["ModelAdapter"]

@@ -37,10 +37,19 @@ class FakeAdapter(ModelAdapter):
     `served` lists the key of every request served, in order (to check nothing is computed twice).
     """
 
-    def __init__(self, *, seed: int = 0, architecture: str = "causal", capabilities=None,
-                 labels: Sequence[str] = ("negative", "positive"), fail_after: int | None = None,
-                 loglikelihood_fn: Callable | None = None, generate_fn: Callable | None = None,
-                 classify_fn: Callable | None = None, name: str = "fake"):
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        architecture: str = "causal",
+        capabilities=None,
+        labels: Sequence[str] = ("negative", "positive"),
+        fail_after: int | None = None,
+        loglikelihood_fn: Callable | None = None,
+        generate_fn: Callable | None = None,
+        classify_fn: Callable | None = None,
+        name: str = "fake",
+    ):
         self.seed, self.architecture, self.name = seed, architecture, name
         self.capabilities = frozenset(capabilities) if capabilities is not None else ALL_CAPABILITIES
         self.labels = tuple(labels)
@@ -52,9 +61,18 @@ class FakeAdapter(ModelAdapter):
         return stable_hash(["fake", self.seed, self.architecture, sorted(self.capabilities), list(self.labels)])
 
     def describe(self) -> dict:
-        return {"name": self.name, "class": type(self).__name__, "architecture": self.architecture,
-                "name_or_path": self.name, "revision": None, "config": {"seed": self.seed}, "num_parameters": 0,
-                "dtype": None, "device": "cpu", "fingerprint": self.fingerprint()}
+        return {
+            "name": self.name,
+            "class": type(self).__name__,
+            "architecture": self.architecture,
+            "name_or_path": self.name,
+            "revision": None,
+            "config": {"seed": self.seed},
+            "num_parameters": 0,
+            "dtype": None,
+            "device": "cpu",
+            "fingerprint": self.fingerprint(),
+        }
 
     def _unit(self, *parts) -> float:
         digest = hashlib.sha256(repr((self.seed, *parts)).encode("utf-8")).digest()
@@ -99,8 +117,9 @@ class FakeAdapter(ModelAdapter):
             else:
                 import math
 
-                weights = [1e-3 + self._unit("cls", request.text, request.text_pair, i)
-                           for i in range(len(self.labels))]
+                weights = [
+                    1e-3 + self._unit("cls", request.text, request.text_pair, i) for i in range(len(self.labels))
+                ]
                 logprobs = [math.log(w / sum(weights)) for w in weights]
             results.append(ClassificationResult(tuple(float(x) for x in logprobs), self.labels))
         return results

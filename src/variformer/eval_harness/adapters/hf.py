@@ -46,16 +46,18 @@ logger = logging.getLogger(__name__)
 Shape = tuple[int, int]  # a batch row's (cached past tokens, new tokens); rows scored whole have no past
 
 ARCHITECTURES = ("causal", "seq2seq", "classifier")
-CAPABILITIES = {"causal": frozenset({"loglikelihood", "generate"}),
-                "seq2seq": frozenset({"loglikelihood", "generate"}),
-                "classifier": frozenset({"classify"})}
+CAPABILITIES = {
+    "causal": frozenset({"loglikelihood", "generate"}),
+    "seq2seq": frozenset({"loglikelihood", "generate"}),
+    "classifier": frozenset({"classify"}),
+}
 DEFAULT_MAX_LENGTH = 2048
 CPU_BATCH_TOKENS = 4096  # "auto" padded tokens per forward on CPU
 _CONFIG_NOISE = ("_name_or_path", "transformers_version", "_commit_hash", "architectures")
 
 
 def detect_architecture(model) -> str:
-    """"classifier", "seq2seq" or "causal": the Auto mapping holding the model's class; CapabilityError for
+    """ "classifier", "seq2seq" or "causal": the Auto mapping holding the model's class; CapabilityError for
     anything else."""
     kind = model_kind(model)
     if kind in ARCHITECTURES:
@@ -70,8 +72,9 @@ def detect_architecture(model) -> str:
 def position_limit(config) -> tuple[str, int] | None:
     """(config field, value) of the most positions the model can take, or None (e.g. relative positions)."""
     found = [(attr, getattr(config, attr, None)) for attr in ("max_position_embeddings", "n_positions", "n_ctx")]
-    found = [(attr, value) for attr, value in found if isinstance(value, int) and not isinstance(value, bool)
-             and value > 0]
+    found = [
+        (attr, value) for attr, value in found if isinstance(value, int) and not isinstance(value, bool) and value > 0
+    ]
     return min(found, key=lambda item: item[1]) if found else None
 
 
@@ -81,12 +84,16 @@ def check_max_length(max_length: int | None, config) -> int | None:
     if max_length is None:
         return None
     if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
-        raise SettingError(f"max_length (--max-length) must be an int >= 1, got {max_length!r}; leave it out to "
-                           "use the model's own limit")
+        raise SettingError(
+            f"max_length (--max-length) must be an int >= 1, got {max_length!r}; leave it out to "
+            "use the model's own limit"
+        )
     limit = position_limit(config)
     if limit is not None and max_length > limit[1]:
-        raise SettingError(f"max_length (--max-length) {max_length} is more than the model allows: its config has "
-                           f"{limit[0]} = {limit[1]}; give at most {limit[1]}, or leave it out")
+        raise SettingError(
+            f"max_length (--max-length) {max_length} is more than the model allows: its config has "
+            f"{limit[0]} = {limit[1]}; give at most {limit[1]}, or leave it out"
+        )
     return max_length
 
 
@@ -105,9 +112,20 @@ class HFAdapter(ModelAdapter):
     architecture: override the detected "causal" / "seq2seq" / "classifier".
     """
 
-    def __init__(self, model, tokenizer, *, batch_size: int | str = "auto", max_batch_size: int = 64,
-                 max_batch_tokens: int | None = None, max_length: int | None = None, padding_side: str = "right",
-                 share_prefixes: bool = True, architecture: str | None = None, name: str | None = None):
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        *,
+        batch_size: int | str = "auto",
+        max_batch_size: int = 64,
+        max_batch_tokens: int | None = None,
+        max_length: int | None = None,
+        padding_side: str = "right",
+        share_prefixes: bool = True,
+        architecture: str | None = None,
+        name: str | None = None,
+    ):
         if padding_side not in ("left", "right"):
             raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
         if batch_size != "auto" and (not isinstance(batch_size, int) or batch_size < 1):
@@ -122,8 +140,9 @@ class HFAdapter(ModelAdapter):
         self.name = name or getattr(model.config, "_name_or_path", "") or type(model).__name__
         self.padding_side = padding_side
         self.batch_size = batch_size
-        if batch_size == "auto" and (isinstance(max_batch_size, bool) or not isinstance(max_batch_size, int)
-                                     or max_batch_size < 1):
+        if batch_size == "auto" and (
+            isinstance(max_batch_size, bool) or not isinstance(max_batch_size, int) or max_batch_size < 1
+        ):
             raise SettingError(f"max_batch_size (--max-batch-size) must be an int >= 1, got {max_batch_size!r}")
         self.max_batch_size = max_batch_size if batch_size == "auto" else batch_size
         self.max_length = check_max_length(max_length, model.config) or self._default_max_length()
@@ -143,8 +162,11 @@ class HFAdapter(ModelAdapter):
 
     @property
     def pad_token_id(self) -> int:
-        for value in (self.tokenizer.pad_token_id, getattr(self.model.config, "pad_token_id", None),
-                      self.tokenizer.eos_token_id):
+        for value in (
+            self.tokenizer.pad_token_id,
+            getattr(self.model.config, "pad_token_id", None),
+            self.tokenizer.eos_token_id,
+        ):
             if isinstance(value, int):
                 return value
         return 0
@@ -169,8 +191,9 @@ class HFAdapter(ModelAdapter):
         """The "auto" token budget (None with a fixed batch size: rows alone cap a batch, as lm-eval)."""
         invalid = isinstance(max_batch_tokens, bool) or not isinstance(max_batch_tokens, int) or max_batch_tokens < 1
         if max_batch_tokens is not None and invalid:
-            raise SettingError(f"max_batch_tokens must be an int >= 1, got {max_batch_tokens!r}; leave it out for "
-                               "the device's default")
+            raise SettingError(
+                f"max_batch_tokens must be an int >= 1, got {max_batch_tokens!r}; leave it out for the device's default"
+            )
         if self.batch_size != "auto":
             return None
         if max_batch_tokens is not None:
@@ -185,11 +208,18 @@ class HFAdapter(ModelAdapter):
     def scoring_settings(self) -> dict:
         """Every setting besides weights, config and tokenizer that can change a response: part of the cache key
         and recorded in the results."""
-        return {"architecture": self.architecture, "max_length": self.max_length, "padding_side": self.padding_side,
-                "batch_size": self.batch_size, "max_batch_size": self.max_batch_size,
-                "max_batch_tokens": self.requested_max_batch_tokens, "share_prefixes": self.share_prefixes,
-                "dtype": str(next(self.model.parameters()).dtype).replace("torch.", ""),
-                "device_type": self.device.type, "revision": getattr(self.model.config, "_commit_hash", None)}
+        return {
+            "architecture": self.architecture,
+            "max_length": self.max_length,
+            "padding_side": self.padding_side,
+            "batch_size": self.batch_size,
+            "max_batch_size": self.max_batch_size,
+            "max_batch_tokens": self.requested_max_batch_tokens,
+            "share_prefixes": self.share_prefixes,
+            "dtype": str(next(self.model.parameters()).dtype).replace("torch.", ""),
+            "device_type": self.device.type,
+            "revision": getattr(self.model.config, "_commit_hash", None),
+        }
 
     def fingerprint(self) -> str:
         """sha256 over the model class, config, every weight, the tokenizer and the scoring settings."""
@@ -200,27 +230,40 @@ class HFAdapter(ModelAdapter):
                 weights.update(str(tensor.dtype).encode())
                 weights.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
             config = {k: v for k, v in self.model.config.to_dict().items() if k not in _CONFIG_NOISE}
-            self._fingerprint = stable_hash([
-                type(self.model).__name__, json.loads(json.dumps(config, default=str)), weights.hexdigest(),
-                _tokenizer_hash(self.tokenizer), self.scoring_settings(),
-            ])
+            self._fingerprint = stable_hash(
+                [
+                    type(self.model).__name__,
+                    json.loads(json.dumps(config, default=str)),
+                    weights.hexdigest(),
+                    _tokenizer_hash(self.tokenizer),
+                    self.scoring_settings(),
+                ]
+            )
         return self._fingerprint
 
     def describe(self) -> dict:
         config = self.model.config
         return {
-            "name": self.name, "class": type(self.model).__name__, "architecture": self.architecture,
+            "name": self.name,
+            "class": type(self.model).__name__,
+            "architecture": self.architecture,
             "name_or_path": getattr(config, "_name_or_path", None) or None,
             "revision": getattr(config, "_commit_hash", None),
             "config": json.loads(json.dumps(config.to_dict(), default=str)),
             "num_parameters": sum(p.numel() for p in self.model.parameters()),
             "dtype": str(next(self.model.parameters()).dtype).replace("torch.", ""),
-            "device": str(self.device), "tokenizer": type(self.tokenizer).__name__,
-            "max_length": self.max_length, "padding_side": self.padding_side, "batch_size": self.batch_size,
-            "max_batch_size": self.max_batch_size, "max_batch_tokens": self.requested_max_batch_tokens,
-            "final_max_batch_tokens": self.max_batch_tokens, "share_prefixes": self.share_prefixes,
+            "device": str(self.device),
+            "tokenizer": type(self.tokenizer).__name__,
+            "max_length": self.max_length,
+            "padding_side": self.padding_side,
+            "batch_size": self.batch_size,
+            "max_batch_size": self.max_batch_size,
+            "max_batch_tokens": self.requested_max_batch_tokens,
+            "final_max_batch_tokens": self.max_batch_tokens,
+            "share_prefixes": self.share_prefixes,
             "loglikelihood_tokens": dict(self.loglikelihood_tokens),
-            "scoring_settings": self.scoring_settings(), "fingerprint": self.fingerprint(),
+            "scoring_settings": self.scoring_settings(),
+            "fingerprint": self.fingerprint(),
         }
 
     # -- tokenization --------------------------------------------------------------------------------------------
@@ -242,10 +285,11 @@ class HFAdapter(ModelAdapter):
             if context not in memo:
                 memo[context] = self._encode(context, False)
             context_ids = memo[context]
-            continuation_ids = self._encode(context + continuation, False)[len(context_ids):]
+            continuation_ids = self._encode(context + continuation, False)[len(context_ids) :]
         if not continuation_ids:
-            raise ValueError(f"continuation {request.continuation!r} encodes to no tokens after context "
-                             f"...{request.context[-40:]!r}")
+            raise ValueError(
+                f"continuation {request.continuation!r} encodes to no tokens after context ...{request.context[-40:]!r}"
+            )
         return context_ids, continuation_ids
 
     # -- batching ------------------------------------------------------------------------------------------------
@@ -284,7 +328,7 @@ class HFAdapter(ModelAdapter):
         past > 0) also fit the model's positions."""
         batch: list[int] = []
         past = new = 0
-        for index in order[start:start + self.max_batch_size]:
+        for index in order[start : start + self.max_batch_size]:
             wider_past, wider_new = max(past, shapes[index][0]), max(new, shapes[index][1])
             width = wider_past + wider_new
             over_budget = self.max_batch_tokens is not None and (len(batch) + 1) * width > self.max_batch_tokens
@@ -311,8 +355,8 @@ class HFAdapter(ModelAdapter):
         offsets = []
         for row, sequence in enumerate(sequences):
             offset = width - len(sequence) if side == "left" else 0
-            ids[row, offset:offset + len(sequence)] = torch.tensor(sequence, dtype=torch.long)
-            mask[row, offset:offset + len(sequence)] = 1
+            ids[row, offset : offset + len(sequence)] = torch.tensor(sequence, dtype=torch.long)
+            mask[row, offset : offset + len(sequence)] = 1
             offsets.append(offset)
         return ids.to(self.device), mask.to(self.device), offsets
 
@@ -341,9 +385,9 @@ class HFAdapter(ModelAdapter):
     def _loglikelihood_item(self, request: LoglikelihoodRequest, memo: dict) -> tuple[list[int], list[int]]:
         context, continuation = self._pair_tokens(request, memo)
         if self.architecture == "seq2seq":
-            return context[-self.max_length:], continuation[:self.max_length]
-        full = (context + continuation)[-(self.max_length + 1):]
-        return full[:-1], continuation[-(len(full) - 1):]
+            return context[-self.max_length :], continuation[: self.max_length]
+        full = (context + continuation)[-(self.max_length + 1) :]
+        return full[:-1], continuation[-(len(full) - 1) :]
 
     def _score_shared(self, items: list[tuple[list[int], list[int]]]) -> list[LoglikelihoodResult] | None:
         """Scores with shared prefixes computed once, or None where that does not apply (the model has no
@@ -351,8 +395,9 @@ class HFAdapter(ModelAdapter):
         try:
             return self._shared.score(items)
         except NotShareable as reason:
-            logger.warning("model %r: shared prefixes are not reused (%s); scoring every request whole",
-                           self.name, reason)
+            logger.warning(
+                "model %r: shared prefixes are not reused (%s); scoring every request whole", self.name, reason
+            )
             self._shared.ready = False
             return None
 
@@ -363,16 +408,17 @@ class HFAdapter(ModelAdapter):
         results = []
         for row, ((inputs, targets), offset) in enumerate(zip(items, offsets)):
             end = offset + len(inputs)
-            results.append(_score(logits[row, end - len(targets):end], targets))  # (targets, vocab)
+            results.append(_score(logits[row, end - len(targets) : end], targets))  # (targets, vocab)
         return results
 
     def _seq2seq_loglikelihood(self, items: list[tuple[list[int], list[int]]]) -> list[LoglikelihoodResult]:
         ids, mask, _ = self._pad([context for context, _ in items], self.padding_side)
         start = self._decoder_start_token_id()
         decoder_ids, decoder_mask, _ = self._pad([[start] + targets[:-1] for _, targets in items], "right")
-        logits = self.model(input_ids=ids, attention_mask=mask, decoder_input_ids=decoder_ids,
-                            decoder_attention_mask=decoder_mask).logits  # (batch, tgt, vocab)
-        return [_score(logits[row, :len(targets)], targets) for row, (_, targets) in enumerate(items)]
+        logits = self.model(
+            input_ids=ids, attention_mask=mask, decoder_input_ids=decoder_ids, decoder_attention_mask=decoder_mask
+        ).logits  # (batch, tgt, vocab)
+        return [_score(logits[row, : len(targets)], targets) for row, (_, targets) in enumerate(items)]
 
     def _decoder_start_token_id(self) -> int:
         for source in (self.model.config, getattr(self.model, "generation_config", None)):
@@ -422,15 +468,20 @@ class HFAdapter(ModelAdapter):
         limit = self.max_length if self.architecture == "seq2seq" else max(1, self.max_length // 2)
         if settings.max_new_tokens <= limit:
             return settings
-        logger.warning("max_new_tokens %d > %d for a model of max_length %d; generating %d tokens",
-                       settings.max_new_tokens, limit, self.max_length, limit)
+        logger.warning(
+            "max_new_tokens %d > %d for a model of max_length %d; generating %d tokens",
+            settings.max_new_tokens,
+            limit,
+            self.max_length,
+            limit,
+        )
         return replace(settings, max_new_tokens=limit)
 
     def _generation_input(self, context: str, max_new_tokens: int) -> list[int]:
         if self.architecture == "seq2seq":
-            return self._encode(context, True)[-self.max_length:]
+            return self._encode(context, True)[-self.max_length :]
         ids = self._encode(context, False) or [self.prefix_token_id]
-        return ids[-max(1, self.max_length - max_new_tokens):]
+        return ids[-max(1, self.max_length - max_new_tokens) :]
 
     def _generate_batch(self, items: list[list[int]], settings) -> list[str]:
         side = "left" if self.architecture == "causal" else self.padding_side
@@ -438,8 +489,13 @@ class HFAdapter(ModelAdapter):
         prompt_length = ids.shape[1] if self.architecture == "causal" else 0
         stop = dict(stop_strings=list(settings.stop), tokenizer=self.tokenizer) if settings.stop else {}
         output = self.model.generate(
-            input_ids=ids, attention_mask=mask, max_new_tokens=settings.max_new_tokens, num_beams=settings.num_beams,
-            do_sample=False, pad_token_id=self.pad_token_id, **stop,
+            input_ids=ids,
+            attention_mask=mask,
+            max_new_tokens=settings.max_new_tokens,
+            num_beams=settings.num_beams,
+            do_sample=False,
+            pad_token_id=self.pad_token_id,
+            **stop,
         )  # (batch, prompt + new) for causal LMs, (batch, new) for seq2seq
         return self.tokenizer.batch_decode(output[:, prompt_length:], skip_special_tokens=True)
 

@@ -82,14 +82,16 @@ def score_rows(logits: torch.Tensor, targets: list[list[int]]) -> list[Loglikeli
     padded = torch.zeros(logits.shape[:2], dtype=torch.long)  # (rows, new)
     scored = torch.zeros(logits.shape[:2], dtype=torch.bool)  # (rows, new)
     for row, row_targets in enumerate(targets):
-        padded[row, :len(row_targets)] = torch.tensor(row_targets)
-        scored[row, :len(row_targets)] = True
+        padded[row, : len(row_targets)] = torch.tensor(row_targets)
+        scored[row, : len(row_targets)] = True
     padded, scored = padded.to(logits.device), scored.to(logits.device)
     picked = logprobs.gather(-1, padded[..., None]).squeeze(-1)  # (rows, new)
     sums = picked.where(scored, 0.0).sum(-1)  # (rows,)
     greedy = ((logprobs.argmax(-1) == padded) | ~scored).all(-1)  # (rows,)
-    return [LoglikelihoodResult(total, is_greedy, len(row_targets))
-            for total, is_greedy, row_targets in zip(sums.tolist(), greedy.tolist(), targets)]
+    return [
+        LoglikelihoodResult(total, is_greedy, len(row_targets))
+        for total, is_greedy, row_targets in zip(sums.tolist(), greedy.tolist(), targets)
+    ]
 
 
 class SharedPrefixScorer:
@@ -103,8 +105,11 @@ class SharedPrefixScorer:
         if adapter.architecture == "seq2seq":
             self.ready = "encoder_outputs" in parameters and callable(getattr(adapter.model, "get_encoder", None))
         else:
-            self.ready = (CACHE_KWARG in parameters and "position_ids" in parameters
-                          and not getattr(adapter.model, "_is_stateful", False))
+            self.ready = (
+                CACHE_KWARG in parameters
+                and "position_ids" in parameters
+                and not getattr(adapter.model, "_is_stateful", False)
+            )
 
     def score(self, items: list[Item]) -> list[LoglikelihoodResult] | None:
         """Results in item order, or None where sharing does not apply."""
@@ -122,17 +127,21 @@ class SharedPrefixScorer:
 
     # -- causal LMs ----------------------------------------------------------------------------------------------
     def _causal(self, items: list[Item]) -> list[LoglikelihoodResult] | None:
-        groups = group_items(items, lambda item: tuple(item[0][:len(item[0]) - len(item[1])]))
+        groups = group_items(items, lambda item: tuple(item[0][: len(item[0]) - len(item[1])]))
         prefix = common_prefix_length([group.key for group in groups])
-        shared = sum(len(group.key) for group in groups) - prefix * (len(groups) - 1) + \
-            sum(len(targets) for _, targets in items)
+        shared = (
+            sum(len(group.key) for group in groups)
+            - prefix * (len(groups) - 1)
+            + sum(len(targets) for _, targets in items)
+        )
         if not self._worth_it(items, shared):
             return None
         with torch.inference_mode():
             prefix_past = self._prefix_past(groups[0].key[:prefix])
         shapes = [(prefix, len(group.key) - prefix) for group in groups]
-        per_group = self.adapter._batched(groups, shapes,
-                                          lambda batch: self._score_groups(batch, prefix, prefix_past, items))
+        per_group = self.adapter._batched(
+            groups, shapes, lambda batch: self._score_groups(batch, prefix, prefix_past, items)
+        )
         return _ungroup(groups, per_group, len(items))
 
     def _prefix_past(self, tokens: tuple[int, ...]) -> Past | None:
@@ -144,15 +153,19 @@ class SharedPrefixScorer:
         reused, past = 0, None
         if self._last_prefix is not None and self._last_prefix[0] == state:
             reused = common_prefix_length([self._last_prefix[1], tokens])
-            past = [(keys[:, :, :reused], values[:, :, :reused]) for keys, values in self._last_prefix[2]] \
-                if reused else None
+            past = (
+                [(keys[:, :, :reused], values[:, :, :reused]) for keys, values in self._last_prefix[2]]
+                if reused
+                else None
+            )
         if reused < len(tokens):
             past = _past(self._forward([past], [list(tokens[reused:])], logits=False), 0, len(tokens))
             self._last_prefix = (state, tokens, past)
         return past
 
-    def _score_groups(self, groups: list[Group], prefix: int, prefix_past: Past | None,
-                      items: list[Item]) -> list[list[LoglikelihoodResult]]:
+    def _score_groups(
+        self, groups: list[Group], prefix: int, prefix_past: Past | None, items: list[Item]
+    ) -> list[list[LoglikelihoodResult]]:
         """Steps 2 and 3 for one batch of groups: results per group, in member order."""
         self._group_pasts(groups, prefix, prefix_past)
         rows = [(group, index) for group in groups for index in group.members]
@@ -163,7 +176,7 @@ class SharedPrefixScorer:
         while start < len(order):
             batch = [rows[row] for row in self.adapter.next_batch(shapes, order, start)]
             start += len(batch)
-            new = [items[index][0][len(group.key):] for group, index in batch]
+            new = [items[index][0][len(group.key) :] for group, index in batch]
             logits = self._forward([group.past for group, _ in batch], new, logits=True).logits  # (rows, new, vocab)
             for (_, index), result in zip(batch, score_rows(logits, [items[index][1] for _, index in batch])):
                 results[index] = result
@@ -177,8 +190,9 @@ class SharedPrefixScorer:
         for group in groups:
             group.past = prefix_past
         if pending:
-            outputs = self._forward([prefix_past] * len(pending), [list(group.key[prefix:]) for group in pending],
-                                    logits=False)
+            outputs = self._forward(
+                [prefix_past] * len(pending), [list(group.key[prefix:]) for group in pending], logits=False
+            )
             for row, group in enumerate(pending):
                 group.past = _past(outputs, row, len(group.key))
 
@@ -204,8 +218,9 @@ class SharedPrefixScorer:
         shared = sum(len(group.key) for group in groups) + sum(len(targets) for _, targets in items)
         if not self._worth_it(items, shared):
             return None
-        per_group = self.adapter._batched(groups, [(0, len(group.key)) for group in groups],
-                                          lambda batch: self._score_sources(batch, items))
+        per_group = self.adapter._batched(
+            groups, [(0, len(group.key)) for group in groups], lambda batch: self._score_sources(batch, items)
+        )
         return _ungroup(groups, per_group, len(items))
 
     def _score_sources(self, groups: list[Group], items: list[Item]) -> list[list[LoglikelihoodResult]]:
@@ -227,9 +242,12 @@ class SharedPrefixScorer:
             targets = [items[index][1] for _, index in batch]
             decoder_ids, decoder_mask, _ = adapter._pad([[start_token] + t[:-1] for t in targets], "right")
             self._count(targets)
-            logits = adapter.model(encoder_outputs=BaseModelOutput(last_hidden_state=states[select]),
-                                   attention_mask=mask[select], decoder_input_ids=decoder_ids,
-                                   decoder_attention_mask=decoder_mask).logits  # (rows, tgt, vocab)
+            logits = adapter.model(
+                encoder_outputs=BaseModelOutput(last_hidden_state=states[select]),
+                attention_mask=mask[select],
+                decoder_input_ids=decoder_ids,
+                decoder_attention_mask=decoder_mask,
+            ).logits  # (rows, tgt, vocab)
             for (_, index), result in zip(batch, score_rows(logits, targets)):
                 results[index] = result
         return [[results[index] for index in group.members] for group in groups]
@@ -240,9 +258,8 @@ def _past(outputs, row: int, length: int) -> Past:
     cache = output_cache(outputs)
     if type(cache) is not DynamicCache or any(type(layer) is not DynamicLayer for layer in cache.layers):
         layers = sorted({type(layer).__name__ for layer in getattr(cache, "layers", [])})
-        raise NotShareable(f"its forward returned {type(cache).__name__} {layers}, not a DynamicCache of "
-                           "DynamicLayers")
-    return [(layer.keys[row:row + 1, :, :length], layer.values[row:row + 1, :, :length]) for layer in cache.layers]
+        raise NotShareable(f"its forward returned {type(cache).__name__} {layers}, not a DynamicCache of DynamicLayers")
+    return [(layer.keys[row : row + 1, :, :length], layer.values[row : row + 1, :, :length]) for layer in cache.layers]
 
 
 def _length(past: Past | None) -> int:
@@ -261,8 +278,8 @@ def _left_padded_cache(pasts: list[Past | None], width: int) -> DynamicCache:
         row_values = values.new_zeros((len(pasts), values.shape[1], width, values.shape[3]))  # (rows, heads, past, dim)
         for row, past in enumerate(pasts):
             if past:
-                row_keys[row, :, width - _length(past):] = past[layer][0][0]
-                row_values[row, :, width - _length(past):] = past[layer][1][0]
+                row_keys[row, :, width - _length(past) :] = past[layer][0][0]
+                row_values[row, :, width - _length(past) :] = past[layer][1][0]
         cache.update(row_keys, row_values, layer)
     return cache
 
@@ -280,5 +297,13 @@ def _ungroup(groups: list[Group], per_group: list[list], count: int) -> list:
     return results
 
 
-__all__ = ["SharedPrefixScorer", "NotShareable", "Group", "group_items", "common_prefix_length", "whole_tokens",
-           "score_rows", "WORTH_IT"]
+__all__ = [
+    "SharedPrefixScorer",
+    "NotShareable",
+    "Group",
+    "group_items",
+    "common_prefix_length",
+    "whole_tokens",
+    "score_rows",
+    "WORTH_IT",
+]

@@ -5,8 +5,8 @@ No NER model is used; the extraction is a documented heuristic, deliberately sim
 Tokens
     Words are runs of letters with inner hyphens, apostrophes or dots ("Jean-Marc", "O'Neill", "U.S");
     numbers are runs of digits with inner "," or "." and an optional suffix of letters or "%" ("1,000", "3.6",
-    "17th", "5m", "10%"), optionally after a currency sign. A token is *sentence-initial* when it is the first word of the text or
-    follows ".", "!", "?", ":" or a line break (quotes and brackets in between do not matter).
+    "17th", "5m", "10%"), optionally after a currency sign. A token is *sentence-initial* when it is the first word
+    of the text or follows ".", "!", "?", ":" or a line break (quotes and brackets in between do not matter).
 Entities (output languages that capitalize only names: `CAPITALIZING_LANGUAGES`, e.g. English)
     A maximal run of capitalized words (first letter upper case, so acronyms count), leaving out function words
     ("The", "He", "In", ... see `FUNCTION_WORDS`) and a sentence-initial first word ("Police said" yields nothing;
@@ -38,22 +38,70 @@ from dataclasses import dataclass, field
 
 CAPITALIZING_LANGUAGES = frozenset({"en", "fr", "es", "it", "pt", "nl", "cs"})
 
-FUNCTION_WORDS = frozenset("""
+FUNCTION_WORDS = frozenset(
+    """
 a an the this that these those there here it its he she they we i you me him her us them his hers their our your
 my mine in on at of and but or nor for to with by from as into onto over under after before during since until
 about above below between through if when where while what who whom whose which why how yes no not all some any
 each every many much more most few other such both either neither one mr mrs ms dr st monday tuesday wednesday
 thursday friday saturday sunday
-""".split())
+""".split()
+)
 # Weekdays are kept out: in news text they are dates relative to the article, not facts a summary can invent.
 
-_ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
-         "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+_ONES = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
 _TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
-_GERMAN = {"null": 0, "eins": 1, "zwei": 2, "drei": 3, "vier": 4, "fünf": 5, "sechs": 6, "sieben": 7, "acht": 8,
-           "neun": 9, "zehn": 10, "elf": 11, "zwölf": 12, "dreizehn": 13, "vierzehn": 14, "fünfzehn": 15,
-           "sechzehn": 16, "siebzehn": 17, "achtzehn": 18, "neunzehn": 19, "zwanzig": 20, "dreißig": 30,
-           "vierzig": 40, "fünfzig": 50, "sechzig": 60, "siebzig": 70, "achtzig": 80, "neunzig": 90}
+_GERMAN = {
+    "null": 0,
+    "eins": 1,
+    "zwei": 2,
+    "drei": 3,
+    "vier": 4,
+    "fünf": 5,
+    "sechs": 6,
+    "sieben": 7,
+    "acht": 8,
+    "neun": 9,
+    "zehn": 10,
+    "elf": 11,
+    "zwölf": 12,
+    "dreizehn": 13,
+    "vierzehn": 14,
+    "fünfzehn": 15,
+    "sechzehn": 16,
+    "siebzehn": 17,
+    "achtzehn": 18,
+    "neunzehn": 19,
+    "zwanzig": 20,
+    "dreißig": 30,
+    "vierzig": 40,
+    "fünfzig": 50,
+    "sechzig": 60,
+    "siebzig": 70,
+    "achtzig": 80,
+    "neunzig": 90,
+}
 NUMBER_WORDS: dict[str, int] = {
     **{word: value for value, word in enumerate(_ONES)},
     **{word: 20 + 10 * index for index, word in enumerate(_TENS)},
@@ -97,9 +145,14 @@ class SampleReport:
 
     def as_dict(self) -> dict:
         total, unsupported = self.counts()
-        return {"n_items": total, "n_unsupported": unsupported, "unsupported_rate": self.rate(),
-                "unsupported_entity_rate": self.rate("entity"), "unsupported_number_rate": self.rate("number"),
-                "unsupported": self.unsupported}
+        return {
+            "n_items": total,
+            "n_unsupported": unsupported,
+            "unsupported_rate": self.rate(),
+            "unsupported_entity_rate": self.rate("entity"),
+            "unsupported_number_rate": self.rate("number"),
+            "unsupported": self.unsupported,
+        }
 
 
 def _tokens(text: str) -> list[tuple[str, str, bool]]:
@@ -123,7 +176,7 @@ def normalize_word(word: str) -> str:
 
 
 def canonical_number(token: str) -> str:
-    """"1,000" -> "1000", "3,6" -> "3.6", "£5m" -> "5", "17th" -> "17", "3.0" -> "3"."""
+    """ "1,000" -> "1000", "3,6" -> "3.6", "£5m" -> "5", "17th" -> "17", "3.0" -> "3"."""
     digits = re.sub(r"^[£$€¥]", "", token)
     digits = re.sub(r"[^\d.,]+$", "", digits)
     if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", digits):
@@ -226,7 +279,8 @@ def aggregate(reports: Sequence[SampleReport]) -> dict[str, float | None]:
         out[f"unsupported{suffix}_rate"] = unsupported / total if total else None
         out[f"unsupported{suffix}_rate_per_sample"] = sum(rates) / len(rates) if rates else None
         out[f"samples_with_unsupported{suffix}"] = (
-            sum(1 for _, bad in counts if bad) / len(reports) if reports else None)
+            sum(1 for _, bad in counts if bad) / len(reports) if reports else None
+        )
         out[f"n{suffix}_items"] = float(total)
     return out
 

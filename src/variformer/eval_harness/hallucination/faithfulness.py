@@ -27,8 +27,12 @@ class SummaryPair:
 def parse_pair_row(row: object, index: int, source: str = "summary_faithfulness") -> SummaryPair:
     """Validate one factual_summary_pairs row (`source`, `faithful`, `unfaithful`)."""
     row = require_mapping(row, source, index)
-    return SummaryPair(row_id(row, index), require_str(row, "source", source, index),
-                       require_str(row, "faithful", source, index), require_str(row, "unfaithful", source, index))
+    return SummaryPair(
+        row_id(row, index),
+        require_str(row, "source", source, index),
+        require_str(row, "faithful", source, index),
+        require_str(row, "unfaithful", source, index),
+    )
 
 
 def normalized_loglikelihood(loglikelihood: float, summary: str) -> float:
@@ -55,5 +59,9 @@ def preference_summary(preferences: Sequence[float]) -> dict[str, float]:
     decided = sum(1 for value in preferences if value != 0.5)
     accuracy = sum(preferences) / len(preferences)
     p_value = binomtest(wins, decided, 0.5).pvalue if decided else 1.0
-    return {"accuracy": accuracy, "above_chance": accuracy - 0.5, "p_value_vs_chance": float(p_value),
-            "ties": float(len(preferences) - decided)}
+    return {
+        "accuracy": accuracy,
+        "above_chance": accuracy - 0.5,
+        "p_value_vs_chance": float(p_value),
+        "ties": float(len(preferences) - decided),
+    }

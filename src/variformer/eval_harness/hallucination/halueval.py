@@ -63,8 +63,10 @@ def parse_halueval_row(task: str, row: object, index: int, source: str | None = 
     context = require_str(row, context_field, source, index)
     right = require_str(row, right_field, source, index)
     hallucinated = require_str(row, hallucinated_field, source, index)
-    return [Judgment(f"{base_id}/right", task, context, right, False),
-            Judgment(f"{base_id}/hallucinated", task, context, hallucinated, True)]
+    return [
+        Judgment(f"{base_id}/right", task, context, right, False),
+        Judgment(f"{base_id}/hallucinated", task, context, hallucinated, True),
+    ]
 
 
 def _general_judgment(row, index: int, source: str, base_id: str) -> Judgment:
@@ -93,8 +95,13 @@ def recognition_metrics(predicted: Iterable[bool], gold: Iterable[bool]) -> dict
     recall = true_pos / gold_pos if gold_pos else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     accuracy = sum(p == g for p, g in zip(predicted, gold)) / len(gold)
-    return {"accuracy": accuracy, "precision_yes": precision, "recall_yes": recall, "f1_yes": f1,
-            "predicted_yes_rate": pred_pos / len(gold)}
+    return {
+        "accuracy": accuracy,
+        "precision_yes": precision,
+        "recall_yes": recall,
+        "f1_yes": f1,
+        "predicted_yes_rate": pred_pos / len(gold),
+    }
 
 
 def flatten(task: str, rows: Sequence[object], source: str | None = None) -> list[Judgment]:

@@ -77,8 +77,10 @@ def halueval_prompt(task: str, context: str, response: str) -> str:
     input_label, response_label = _HALUEVAL_FIELDS[task]
     return (
         halueval_instruction(task)
-        + f"\n\n{input_label}: " + context
-        + f"\n{response_label}: " + response
+        + f"\n\n{input_label}: "
+        + context
+        + f"\n{response_label}: "
+        + response
         + "\n#Your Judgement#:"
     )
 

@@ -30,17 +30,23 @@ def derived_metrics(task_name: str, metrics: Mapping[str, float | None]) -> dict
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         return {"precision_yes": precision, "recall_yes": recall, "f1_yes": f1}
     if value("items") is not None:
-        return {"unsupported_rate": ratio(value("unsupported_items"), value("items")),
-                "unsupported_entity_rate": ratio(value("unsupported_entities"), value("entities")),
-                "unsupported_number_rate": ratio(value("unsupported_numbers"), value("numbers"))}
+        return {
+            "unsupported_rate": ratio(value("unsupported_items"), value("items")),
+            "unsupported_entity_rate": ratio(value("unsupported_entities"), value("entities")),
+            "unsupported_number_rate": ratio(value("unsupported_numbers"), value("numbers")),
+        }
     return {}
 
 
 def headline(task: TaskResult) -> tuple[str, str, MetricResult | None, float | None]:
     """(metric name, meaning, the metric, chance level) of a hallucination task."""
     if "items" in task.metrics:
-        return "has_unsupported", "outputs with an unsupported entity / number (lower is better)", \
-            task.metrics.get("has_unsupported"), None
+        return (
+            "has_unsupported",
+            "outputs with an unsupported entity / number (lower is better)",
+            task.metrics.get("has_unsupported"),
+            None,
+        )
     for prefix, (name, meaning, chance) in HEADLINES.items():
         if task.name.startswith(prefix) and name in task.metrics:
             return name, meaning, task.metrics[name], chance
@@ -54,16 +60,24 @@ def _fmt(value) -> str:
 
 def section_lines(tasks: Sequence[TaskResult]) -> list[str]:
     """Markdown: the headline table and the derived ratios of the hallucination tasks."""
-    lines = ["### Headline numbers", "",
-             "| probe | headline | value | ± stderr | chance | also |", "|---|---|---:|---:|---:|---|"]
+    lines = [
+        "### Headline numbers",
+        "",
+        "| probe | headline | value | ± stderr | chance | also |",
+        "|---|---|---:|---:|---:|---|",
+    ]
     for task in tasks:
         name, meaning, metric, chance = headline(task)
         values = {key: m.value for key, m in task.metrics.items()}
         extra = ", ".join(f"{key} {_fmt(v)}" for key, v in derived_metrics(task.name, values).items())
-        lines.append(f"| {task.name} | {name}: {meaning} | {_fmt(metric.value if metric else None)} | "
-                     f"{_fmt(metric.stderr if metric else None)} | {_fmt(chance)} | {extra or '–'} |")
-    note = ("HaluEval precision / recall are those of the \"Yes, hallucinated\" class; unsupported rates pool all "
-            "entities and numbers of all outputs (see docs/hallucination.md).")
+        lines.append(
+            f"| {task.name} | {name}: {meaning} | {_fmt(metric.value if metric else None)} | "
+            f"{_fmt(metric.stderr if metric else None)} | {_fmt(chance)} | {extra or '–'} |"
+        )
+    note = (
+        'HaluEval precision / recall are those of the "Yes, hallucinated" class; unsupported rates pool all '
+        "entities and numbers of all outputs (see docs/hallucination.md)."
+    )
     lines += ["", note, ""]
     return lines
 
@@ -78,8 +92,10 @@ def headline_figure(tasks: Sequence[TaskResult]):
     axes = figure.add_subplot()
     labels = [f"{task} ({name})" for task, name, _, _, _ in rows]
     values = [metric.value for _, _, _, metric, _ in rows]
-    errors = [[max(m.value - m.ci_low, 0.0) if m.ci_low is not None else 0.0 for _, _, _, m, _ in rows],
-              [max(m.ci_high - m.value, 0.0) if m.ci_high is not None else 0.0 for _, _, _, m, _ in rows]]
+    errors = [
+        [max(m.value - m.ci_low, 0.0) if m.ci_low is not None else 0.0 for _, _, _, m, _ in rows],
+        [max(m.ci_high - m.value, 0.0) if m.ci_high is not None else 0.0 for _, _, _, m, _ in rows],
+    ]
     positions = list(range(len(rows)))
     axes.barh(positions, values, xerr=errors, capsize=4, color="#C44E52")
     for position, (_, _, _, _, chance) in zip(positions, rows):

@@ -72,16 +72,24 @@ def _mc_task(setting: str, score_name: str, score) -> Task:
     def process(row, responses) -> Outcome:
         labels, lls = item(row).labels, _logprobs(responses)
         best = max(range(len(lls)), key=lambda i: (lls[i], -i))
-        return Outcome(prediction=best, scores={score_name: score(lls, labels)},
-                       output={"loglikelihoods": lls, "labels": list(labels)})
+        return Outcome(
+            prediction=best,
+            scores={score_name: score(lls, labels)},
+            output={"loglikelihoods": lls, "labels": list(labels)},
+        )
 
     return Task(
-        name=f"truthfulqa_{setting}", version="1.0", data=DataSource(path=shipped("truthfulqa_mc.jsonl")),
+        name=f"truthfulqa_{setting}",
+        version="1.0",
+        data=DataSource(path=shipped("truthfulqa_mc.jsonl")),
         fields=("question", f"{setting}_targets"),
         prompt=lambda row: truthfulqa_mc_prompt(item(row).question),
         choices=lambda row: list(item(row).choices),
         target=lambda row: item(row).labels.index(1),
-        scoring=("multiple_choice",), process_results=process, metrics=(mean_of(score_name),), group=GROUP,
+        scoring=("multiple_choice",),
+        process_results=process,
+        metrics=(mean_of(score_name),),
+        group=GROUP,
     )
 
 
@@ -101,19 +109,26 @@ def _gen_process(row, responses) -> Outcome:
     (text,) = responses
     completion = cut_at_stop(text, TRUTHFULQA_GEN_SETTINGS.stop)
     item = _gen_item(row)
-    return Outcome(prediction=completion, scores=generation_scores(completion, item.true_refs, item.false_refs),
-                   output=text)
+    return Outcome(
+        prediction=completion, scores=generation_scores(completion, item.true_refs, item.false_refs), output=text
+    )
 
 
-TRUTHFULQA_GEN = register_task(Task(
-    name="truthfulqa_gen", version="1.0", data=DataSource(path=shipped("truthfulqa_gen.jsonl")),
-    fields=("question", "correct_answers", "incorrect_answers"),
-    prompt=lambda row: truthfulqa_gen_prompt(_gen_item(row).question),
-    target=lambda row: list(_gen_item(row).true_refs),
-    scoring=("generation",), generation=TRUTHFULQA_GEN_SETTINGS, process_results=_gen_process,
-    metrics=tuple(mean_of(f"{name}_{kind}") for name in GEN_METRICS for kind in ("max", "acc", "diff")),
-    group=GROUP,
-))
+TRUTHFULQA_GEN = register_task(
+    Task(
+        name="truthfulqa_gen",
+        version="1.0",
+        data=DataSource(path=shipped("truthfulqa_gen.jsonl")),
+        fields=("question", "correct_answers", "incorrect_answers"),
+        prompt=lambda row: truthfulqa_gen_prompt(_gen_item(row).question),
+        target=lambda row: list(_gen_item(row).true_refs),
+        scoring=("generation",),
+        generation=TRUTHFULQA_GEN_SETTINGS,
+        process_results=_gen_process,
+        metrics=tuple(mean_of(f"{name}_{kind}") for name in GEN_METRICS for kind in ("max", "acc", "diff")),
+        group=GROUP,
+    )
+)
 
 
 # ---- HaluEval ---------------------------------------------------------------------------------------------------
@@ -128,8 +143,12 @@ def expand_judgments(split: str, rows: Sequence[Row], task_name: str) -> list[Ro
         for judgment in judgments:
             side = "hallucinated" if judgment.hallucinated else "right"
             where = f"{row.where} ({side} output)" if split != "general" else row.where
-            data = {"id": judgment.id, "context": judgment.context, "response": judgment.response,
-                    "hallucinated": judgment.hallucinated}
+            data = {
+                "id": judgment.id,
+                "context": judgment.context,
+                "response": judgment.response,
+                "hallucinated": judgment.hallucinated,
+            }
             out.append(Row(len(out), data, where))
     return out
 
@@ -156,28 +175,42 @@ def _judgment_process(task_name: str):
         else:
             no, yes = _logprobs(responses)
         predicted, gold = yes > no, bool(row["hallucinated"])
-        return Outcome(prediction=int(predicted), scores=judgment_scores(predicted, gold),
-                       output={"logprob_no": no, "logprob_yes": yes})
+        return Outcome(
+            prediction=int(predicted),
+            scores=judgment_scores(predicted, gold),
+            output={"logprob_no": no, "logprob_yes": yes},
+        )
 
     return process
 
 
 def judgment_scores(predicted: bool, gold: bool) -> dict[str, float]:
     """Per-judgment counts whose means give accuracy and the "Yes"-class precision / recall."""
-    return {"accuracy": float(predicted == gold), "predicted_yes": float(predicted), "gold_yes": float(gold),
-            "true_yes": float(predicted and gold)}
+    return {
+        "accuracy": float(predicted == gold),
+        "predicted_yes": float(predicted),
+        "gold_yes": float(gold),
+        "true_yes": float(predicted and gold),
+    }
 
 
 def _halueval_task(split: str) -> JudgmentTask:
     name = f"halueval_{split}"
     return JudgmentTask(
-        name=name, version="1.0", data=DataSource(path=shipped(f"{name}.jsonl")), fields=(),
+        name=name,
+        version="1.0",
+        data=DataSource(path=shipped(f"{name}.jsonl")),
+        fields=(),
         prompt=lambda row: halueval_prompt(split, row["context"], row["response"]),
         classifier_input=lambda row: (row["context"], row["response"]),
-        choices=JUDGMENT_CHOICES, target=lambda row: int(row["hallucinated"]),
-        scoring=("classifier_head", "multiple_choice"), process_results=_judgment_process(name),
+        choices=JUDGMENT_CHOICES,
+        target=lambda row: int(row["hallucinated"]),
+        scoring=("classifier_head", "multiple_choice"),
+        process_results=_judgment_process(name),
         metrics=tuple(mean_of(score) for score in ("accuracy", "predicted_yes", "gold_yes", "true_yes")),
-        id_field="id", group=GROUP, halueval_split=split,
+        id_field="id",
+        group=GROUP,
+        halueval_split=split,
     )
 
 
@@ -193,34 +226,60 @@ def _faithfulness_process(row, responses) -> Outcome:
     pair = _pair(row)
     ll_faithful, ll_unfaithful = _logprobs(responses)
     won = preference(ll_faithful, pair.faithful, ll_unfaithful, pair.unfaithful)
-    return Outcome(prediction=0 if won >= 0.5 else 1, scores={"faithful_preference": won},
-                   output={"loglikelihood_faithful": ll_faithful, "loglikelihood_unfaithful": ll_unfaithful})
+    return Outcome(
+        prediction=0 if won >= 0.5 else 1,
+        scores={"faithful_preference": won},
+        output={"loglikelihood_faithful": ll_faithful, "loglikelihood_unfaithful": ll_unfaithful},
+    )
 
 
-SUMMARY_FAITHFULNESS = register_task(Task(
-    name="summary_faithfulness", version="1.0", data=DataSource(path=shipped("factual_summary_pairs.jsonl")),
-    fields=("source", "faithful", "unfaithful"),
-    prompt=lambda row: faithfulness_prompt(_pair(row).source),
-    seq2seq_prompt=lambda row: "summarize: " + _pair(row).source,
-    choices=lambda row: [_pair(row).faithful, _pair(row).unfaithful], target=lambda row: 0,
-    scoring=(MultipleChoice(normalization="chars"),), process_results=_faithfulness_process,
-    metrics=(mean_of("faithful_preference"),), group=GROUP,
-))
+SUMMARY_FAITHFULNESS = register_task(
+    Task(
+        name="summary_faithfulness",
+        version="1.0",
+        data=DataSource(path=shipped("factual_summary_pairs.jsonl")),
+        fields=("source", "faithful", "unfaithful"),
+        prompt=lambda row: faithfulness_prompt(_pair(row).source),
+        seq2seq_prompt=lambda row: "summarize: " + _pair(row).source,
+        choices=lambda row: [_pair(row).faithful, _pair(row).unfaithful],
+        target=lambda row: 0,
+        scoring=(MultipleChoice(normalization="chars"),),
+        process_results=_faithfulness_process,
+        metrics=(mean_of("faithful_preference"),),
+        group=GROUP,
+    )
+)
 
 
 # ---- unsupported entities and numbers in generated outputs -------------------------------------------------------
-ENTITY_SCORES = ("unsupported_items", "items", "has_unsupported", "unsupported_entities", "entities",
-                 "unsupported_numbers", "numbers")
+ENTITY_SCORES = (
+    "unsupported_items",
+    "items",
+    "has_unsupported",
+    "unsupported_entities",
+    "entities",
+    "unsupported_numbers",
+    "numbers",
+)
 
 
 def entity_scores(output: str, source: str, language: str = "en") -> dict[str, float]:
     """Per-sample counts of the output's entities / numbers and of those the source lacks."""
     report = check_output(output, source, language)
     (items, bad), (entities, bad_entities), (numbers, bad_numbers) = (
-        report.counts(), report.counts("entity"), report.counts("number"))
-    return {"unsupported_items": float(bad), "items": float(items), "has_unsupported": float(bad > 0),
-            "unsupported_entities": float(bad_entities), "entities": float(entities),
-            "unsupported_numbers": float(bad_numbers), "numbers": float(numbers)}
+        report.counts(),
+        report.counts("entity"),
+        report.counts("number"),
+    )
+    return {
+        "unsupported_items": float(bad),
+        "items": float(items),
+        "has_unsupported": float(bad > 0),
+        "unsupported_entities": float(bad_entities),
+        "entities": float(entities),
+        "unsupported_numbers": float(bad_numbers),
+        "numbers": float(numbers),
+    }
 
 
 def with_unsupported_entities(task: Task, source_field: str, language: str = "en", name: str | None = None) -> Task:
@@ -240,10 +299,14 @@ def with_unsupported_entities(task: Task, source_field: str, language: str = "en
         scores = {**base.scores, **entity_scores(base.prediction, row[source_field], language)}
         return Outcome(prediction=base.prediction, scores=scores, output=base.output)
 
-    return replace(task, name=name or f"{task.name}_unsupported", process_results=process,
-                   fields=tuple(dict.fromkeys([*task.fields, source_field])),
-                   metrics=(*task.metrics, *(mean_of(score, higher_is_better=False) for score in ENTITY_SCORES)),
-                   group=GROUP)
+    return replace(
+        task,
+        name=name or f"{task.name}_unsupported",
+        process_results=process,
+        fields=tuple(dict.fromkeys([*task.fields, source_field])),
+        metrics=(*task.metrics, *(mean_of(score, higher_is_better=False) for score in ENTITY_SCORES)),
+        group=GROUP,
+    )
 
 
 XSUM_UNSUPPORTED = register_task(with_unsupported_entities(XSUM, "document", "en"))
@@ -251,7 +314,20 @@ MULTI30K_DE_EN_UNSUPPORTED = register_task(with_unsupported_entities(MULTI30K_DE
 
 
 __all__ = [
-    "GROUP", "shipped", "TRUTHFULQA_MC1", "TRUTHFULQA_MC2", "TRUTHFULQA_GEN", "HALUEVAL", "JudgmentTask",
-    "expand_judgments", "judgment_scores", "SUMMARY_FAITHFULNESS", "entity_scores", "with_unsupported_entities",
-    "XSUM_UNSUPPORTED", "MULTI30K_DE_EN_UNSUPPORTED", "derived_metrics", "recognition_metrics",
+    "GROUP",
+    "shipped",
+    "TRUTHFULQA_MC1",
+    "TRUTHFULQA_MC2",
+    "TRUTHFULQA_GEN",
+    "HALUEVAL",
+    "JudgmentTask",
+    "expand_judgments",
+    "judgment_scores",
+    "SUMMARY_FAITHFULNESS",
+    "entity_scores",
+    "with_unsupported_entities",
+    "XSUM_UNSUPPORTED",
+    "MULTI30K_DE_EN_UNSUPPORTED",
+    "derived_metrics",
+    "recognition_metrics",
 ]

@@ -69,12 +69,15 @@ def parse_mc_row(row: object, index: int, setting: str, source: str = "truthfulq
     if not isinstance(labels, list) or any(label not in (0, 1) or isinstance(label, bool) for label in labels):
         raise MalformedRowError(source, index, f"{setting}.labels", "expected a list of 0/1 integers")
     if len(labels) != len(choices):
-        raise MalformedRowError(source, index, f"{setting}.labels",
-                                f"has {len(labels)} labels for {len(choices)} choices")
+        raise MalformedRowError(
+            source, index, f"{setting}.labels", f"has {len(labels)} labels for {len(choices)} choices"
+        )
     if 1 not in labels or 0 not in labels:
         raise MalformedRowError(source, index, f"{setting}.labels", "needs at least one true (1) and one false (0)")
     if setting == "mc1_targets" and labels.count(1) != 1:
-        raise MalformedRowError(source, index, f"{setting}.labels", f"MC1 needs exactly one true choice, got {labels.count(1)}")
+        raise MalformedRowError(
+            source, index, f"{setting}.labels", f"MC1 needs exactly one true choice, got {labels.count(1)}"
+        )
     return MultipleChoiceItem(row_id(row, index), question, tuple(choices), tuple(labels))
 
 
@@ -140,8 +143,11 @@ def _rouge_scorer():
 def rouge_scores(reference: str, completion: str) -> dict[str, float]:
     """rouge_score F-measures x 100: keys rouge1, rouge2, rougeL (ROUGE-Lsum over " . "-split sentences)."""
     scores = _rouge_scorer().score(reference.replace(" . ", ".\n"), completion.replace(" . ", ".\n"))
-    return {"rouge1": scores["rouge1"].fmeasure * 100, "rouge2": scores["rouge2"].fmeasure * 100,
-            "rougeL": scores["rougeLsum"].fmeasure * 100}
+    return {
+        "rouge1": scores["rouge1"].fmeasure * 100,
+        "rouge2": scores["rouge2"].fmeasure * 100,
+        "rougeL": scores["rougeLsum"].fmeasure * 100,
+    }
 
 
 def generation_scores(completion: str, true_refs: Sequence[str], false_refs: Sequence[str]) -> dict[str, float]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -51,8 +51,14 @@ class MetricDef:
             raise TaskDefinitionError(f"metric {self.name!r}: no metric module {self.module!r} in {MODULE_DIR}")
 
     def to_json(self) -> dict:
-        return {"name": self.name, "higher_is_better": self.higher_is_better, "aggregation": self.aggregation,
-                "inputs": self.inputs, "module": self.module, "options": dict(self.options)}
+        return {
+            "name": self.name,
+            "higher_is_better": self.higher_is_better,
+            "aggregation": self.aggregation,
+            "inputs": self.inputs,
+            "module": self.module,
+            "options": dict(self.options),
+        }
 
 
 METRICS: dict[str, MetricDef] = {
@@ -90,7 +96,7 @@ def module_path(stem: str) -> Path:
     return MODULE_DIR / f"{stem}.py"
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_module(stem: str):
     """`evaluate.load` of our local module `stem` (no Hub access), kept in memory."""
     import evaluate

@@ -26,18 +26,27 @@ Returns:
 class Accuracy(evaluate.Metric):
     def _info(self):
         return evaluate.MetricInfo(
-            description=_DESCRIPTION, citation="", inputs_description=_KWARGS,
-            features=datasets.Features({"predictions": datasets.Value("int64"),
-                                        "references": datasets.Value("int64")}),
+            description=_DESCRIPTION,
+            citation="",
+            inputs_description=_KWARGS,
+            features=datasets.Features({"predictions": datasets.Value("int64"), "references": datasets.Value("int64")}),
             reference_urls=["https://scikit-learn.org/stable/modules/generated/sklearn.metrics.accuracy_score.html"],
         )
 
-    def _compute(self, predictions, references, bootstrap_iters=bootstrap.DEFAULT_ITERS, seed=0,
-                 confidence=bootstrap.DEFAULT_CONFIDENCE, return_per_sample=False):
+    def _compute(
+        self,
+        predictions,
+        references,
+        bootstrap_iters=bootstrap.DEFAULT_ITERS,
+        seed=0,
+        confidence=bootstrap.DEFAULT_CONFIDENCE,
+        return_per_sample=False,
+    ):
         correct = (np.asarray(predictions) == np.asarray(references)).astype(np.float64)
         value = float(accuracy_score(references, predictions))
-        output = bootstrap.as_output("accuracy", value,
-                                     bootstrap.bootstrap_mean(correct, bootstrap_iters, seed, confidence))
+        output = bootstrap.as_output(
+            "accuracy", value, bootstrap.bootstrap_mean(correct, bootstrap_iters, seed, confidence)
+        )
         if return_per_sample:
             output["per_sample"] = {"accuracy": correct.tolist()}
         return output

@@ -29,20 +29,39 @@ Returns:
 class SacreBleu(evaluate.Metric):
     def _info(self):
         return evaluate.MetricInfo(
-            description=_DESCRIPTION, citation=_CITATION, inputs_description=_KWARGS,
+            description=_DESCRIPTION,
+            citation=_CITATION,
+            inputs_description=_KWARGS,
             features=[
-                datasets.Features({"predictions": datasets.Value("string"),
-                                   "references": datasets.Sequence(datasets.Value("string"))}),
-                datasets.Features({"predictions": datasets.Value("string"),
-                                   "references": datasets.Value("string")}),
+                datasets.Features(
+                    {"predictions": datasets.Value("string"), "references": datasets.Sequence(datasets.Value("string"))}
+                ),
+                datasets.Features({"predictions": datasets.Value("string"), "references": datasets.Value("string")}),
             ],
             reference_urls=["https://github.com/mjpost/sacrebleu"],
         )
 
-    def _compute(self, predictions, references, tokenize="13a", lowercase=False, smooth_method="exp",
-                 bootstrap_iters=bootstrap.DEFAULT_ITERS, seed=0, confidence=bootstrap.DEFAULT_CONFIDENCE,
-                 return_per_sample=False):
+    def _compute(
+        self,
+        predictions,
+        references,
+        tokenize="13a",
+        lowercase=False,
+        smooth_method="exp",
+        bootstrap_iters=bootstrap.DEFAULT_ITERS,
+        seed=0,
+        confidence=bootstrap.DEFAULT_CONFIDENCE,
+        return_per_sample=False,
+    ):
         options = dict(tokenize=tokenize, lowercase=lowercase, smooth_method=smooth_method)
-        return corpus_stats.corpus_output("bleu", BLEU(**options), BLEU(**options, effective_order=True),
-                                          predictions, references, bootstrap_iters, seed, confidence,
-                                          return_per_sample)
+        return corpus_stats.corpus_output(
+            "bleu",
+            BLEU(**options),
+            BLEU(**options, effective_order=True),
+            predictions,
+            references,
+            bootstrap_iters,
+            seed,
+            confidence,
+            return_per_sample,
+        )

@@ -25,16 +25,18 @@ def summarize(values: np.ndarray, confidence: float = DEFAULT_CONFIDENCE) -> dic
     """{"stderr", "ci_low", "ci_high"} of bootstrap replicates `values`."""
     values = np.asarray(values, dtype=np.float64)
     low, high = np.percentile(values, [50 * (1 - confidence), 50 * (1 + confidence)])
-    return {"stderr": float(values.std(ddof=1)) if values.size > 1 else 0.0,
-            "ci_low": float(low), "ci_high": float(high)}
+    return {
+        "stderr": float(values.std(ddof=1)) if values.size > 1 else 0.0,
+        "ci_low": float(low),
+        "ci_high": float(high),
+    }
 
 
 def empty() -> dict:
     return {"stderr": None, "ci_low": None, "ci_high": None}
 
 
-def bootstrap_mean(values, iters: int = DEFAULT_ITERS, seed: int = 0,
-                   confidence: float = DEFAULT_CONFIDENCE) -> dict:
+def bootstrap_mean(values, iters: int = DEFAULT_ITERS, seed: int = 0, confidence: float = DEFAULT_CONFIDENCE) -> dict:
     """Bootstrap summary of the mean of per-sample `values`."""
     values = np.asarray(values, dtype=np.float64)
     if iters <= 0 or values.size == 0:
@@ -43,8 +45,13 @@ def bootstrap_mean(values, iters: int = DEFAULT_ITERS, seed: int = 0,
     return summarize(replicates, confidence)
 
 
-def bootstrap_statistic(n: int, statistic: Callable[[np.ndarray], float], iters: int = DEFAULT_ITERS,
-                        seed: int = 0, confidence: float = DEFAULT_CONFIDENCE) -> dict:
+def bootstrap_statistic(
+    n: int,
+    statistic: Callable[[np.ndarray], float],
+    iters: int = DEFAULT_ITERS,
+    seed: int = 0,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> dict:
     """Bootstrap summary of `statistic(indices)`, called once per resample of the n samples."""
     if iters <= 0 or n == 0:
         return empty()
@@ -52,8 +59,14 @@ def bootstrap_statistic(n: int, statistic: Callable[[np.ndarray], float], iters:
     return summarize(replicates, confidence)
 
 
-def bootstrap_confusion(references, predictions, statistic: Callable[[np.ndarray], np.ndarray],
-                        iters: int = DEFAULT_ITERS, seed: int = 0, confidence: float = DEFAULT_CONFIDENCE) -> dict:
+def bootstrap_confusion(
+    references,
+    predictions,
+    statistic: Callable[[np.ndarray], np.ndarray],
+    iters: int = DEFAULT_ITERS,
+    seed: int = 0,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> dict:
     """Bootstrap summary of a classification statistic computed from confusion matrices.
 
     `statistic` maps (iters, k, k) confusion matrices (rows: reference, columns: prediction) to (iters,) values.

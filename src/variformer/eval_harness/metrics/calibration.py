@@ -30,8 +30,13 @@ from . import bootstrap
 NUM_BINS = 10
 MIN_SAMPLES = 300  # below this HELM cautions that calibration estimates are noisy
 # name -> higher_is_better
-CALIBRATION_METRICS = {"ece_10_bin": False, "ece_10_bin_equal_width": False, "brier": False,
-                       "selective_acc_at_10": True, "selective_cov_acc_area": True}
+CALIBRATION_METRICS = {
+    "ece_10_bin": False,
+    "ece_10_bin_equal_width": False,
+    "brier": False,
+    "selective_acc_at_10": True,
+    "selective_cov_acc_area": True,
+}
 
 
 def softmax(logprobs: Sequence[float]) -> np.ndarray:
@@ -103,15 +108,26 @@ def reliability_bins(confidences, correct, edges: np.ndarray, bins: np.ndarray) 
         members = bins == b
         if members.any():
             lower = float(edges[b - 1]) if b > 0 else 0.0
-            rows.append({"lower": lower, "upper": float(edges[b]), "count": int(members.sum()),
-                         "mean_confidence": float(confidences[members].mean()),
-                         "accuracy": float(correct[members].mean())})
+            rows.append(
+                {
+                    "lower": lower,
+                    "upper": float(edges[b]),
+                    "count": int(members.sum()),
+                    "mean_confidence": float(confidences[members].mean()),
+                    "accuracy": float(correct[members].mean()),
+                }
+            )
     return rows
 
 
-def calibration_summary(probabilities: Sequence[Sequence[float]], predictions: Sequence[int],
-                        targets: Sequence[int], iters: int = bootstrap.DEFAULT_ITERS, seed: int = 0,
-                        confidence: float = bootstrap.DEFAULT_CONFIDENCE) -> dict:
+def calibration_summary(
+    probabilities: Sequence[Sequence[float]],
+    predictions: Sequence[int],
+    targets: Sequence[int],
+    iters: int = bootstrap.DEFAULT_ITERS,
+    seed: int = 0,
+    confidence: float = bootstrap.DEFAULT_CONFIDENCE,
+) -> dict:
     """Every calibration number of one task, with bootstrap stderr / interval (same resamples for each), plus
     accuracy, mean confidence and the reliability bins (equal width and equal mass)."""
     conf = np.array([probs[int(p)] for probs, p in zip(probabilities, predictions)], dtype=np.float64)
@@ -135,10 +151,27 @@ def calibration_summary(probabilities: Sequence[Sequence[float]], predictions: S
         "equal_width": reliability_bins(conf, correct, width_edges, equal_width_bins(conf)),
         "equal_mass": reliability_bins(conf, correct, mass_edges, np.searchsorted(mass_edges, conf, side="left")),
     }
-    return {"metrics": metrics, "confidences": conf.tolist(), "accuracy": float(correct.mean()),
-            "mean_confidence": float(conf.mean()), "reliability": reliability}
+    return {
+        "metrics": metrics,
+        "confidences": conf.tolist(),
+        "accuracy": float(correct.mean()),
+        "mean_confidence": float(conf.mean()),
+        "reliability": reliability,
+    }
 
 
-__all__ = ["NUM_BINS", "MIN_SAMPLES", "CALIBRATION_METRICS", "softmax", "equal_width_edges", "equal_mass_edges",
-           "equal_width_bins", "ece_equal_width", "ece_equal_mass", "brier_per_sample", "selective_stats",
-           "reliability_bins", "calibration_summary"]
+__all__ = [
+    "NUM_BINS",
+    "MIN_SAMPLES",
+    "CALIBRATION_METRICS",
+    "softmax",
+    "equal_width_edges",
+    "equal_mass_edges",
+    "equal_width_bins",
+    "ece_equal_width",
+    "ece_equal_mass",
+    "brier_per_sample",
+    "selective_stats",
+    "reliability_bins",
+    "calibration_summary",
+]

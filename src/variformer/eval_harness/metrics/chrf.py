@@ -31,19 +31,40 @@ Returns:
 class ChrF(evaluate.Metric):
     def _info(self):
         return evaluate.MetricInfo(
-            description=_DESCRIPTION, citation=_CITATION, inputs_description=_KWARGS,
+            description=_DESCRIPTION,
+            citation=_CITATION,
+            inputs_description=_KWARGS,
             features=[
-                datasets.Features({"predictions": datasets.Value("string"),
-                                   "references": datasets.Sequence(datasets.Value("string"))}),
-                datasets.Features({"predictions": datasets.Value("string"),
-                                   "references": datasets.Value("string")}),
+                datasets.Features(
+                    {"predictions": datasets.Value("string"), "references": datasets.Sequence(datasets.Value("string"))}
+                ),
+                datasets.Features({"predictions": datasets.Value("string"), "references": datasets.Value("string")}),
             ],
             reference_urls=["https://github.com/mjpost/sacrebleu"],
         )
 
-    def _compute(self, predictions, references, char_order=6, word_order=0, beta=2, lowercase=False,
-                 bootstrap_iters=bootstrap.DEFAULT_ITERS, seed=0, confidence=bootstrap.DEFAULT_CONFIDENCE,
-                 return_per_sample=False):
+    def _compute(
+        self,
+        predictions,
+        references,
+        char_order=6,
+        word_order=0,
+        beta=2,
+        lowercase=False,
+        bootstrap_iters=bootstrap.DEFAULT_ITERS,
+        seed=0,
+        confidence=bootstrap.DEFAULT_CONFIDENCE,
+        return_per_sample=False,
+    ):
         options = dict(char_order=char_order, word_order=word_order, beta=beta, lowercase=lowercase)
-        return corpus_stats.corpus_output("chrf", CHRF(**options), CHRF(**options), predictions, references,
-                                          bootstrap_iters, seed, confidence, return_per_sample)
+        return corpus_stats.corpus_output(
+            "chrf",
+            CHRF(**options),
+            CHRF(**options),
+            predictions,
+            references,
+            bootstrap_iters,
+            seed,
+            confidence,
+            return_per_sample,
+        )

@@ -43,9 +43,17 @@ def sacrebleu_metric(stem: str, options: dict):
     raise ValueError(f"no sacrebleu metric for module {stem!r}; expected 'bleu' or 'chrf'")
 
 
-def corpus_output(name: str, metric, sentence_metric, predictions: Sequence[str],
-                  references: Sequence[Sequence[str]], bootstrap_iters: int, seed: int, confidence: float,
-                  return_per_sample: bool) -> dict:
+def corpus_output(
+    name: str,
+    metric,
+    sentence_metric,
+    predictions: Sequence[str],
+    references: Sequence[Sequence[str]],
+    bootstrap_iters: int,
+    seed: int,
+    confidence: float,
+    return_per_sample: bool,
+) -> dict:
     """Corpus score of sacrebleu `metric` (0-100), its signature, bootstrap stderr / interval, and optionally
     sentence-level scores of `sentence_metric`."""
     predictions = list(predictions)
@@ -62,7 +70,8 @@ def corpus_output(name: str, metric, sentence_metric, predictions: Sequence[str]
     output["signature"] = signature
     if return_per_sample:
         output["per_sample"] = {
-            f"sentence_{name}": [float(sentence_metric.sentence_score(hyp, refs).score)
-                                 for hyp, refs in zip(predictions, references)]
+            f"sentence_{name}": [
+                float(sentence_metric.sentence_score(hyp, refs).score) for hyp, refs in zip(predictions, references)
+            ]
         }
     return output

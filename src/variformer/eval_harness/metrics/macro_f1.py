@@ -34,15 +34,24 @@ def macro_f1_from_confusion(matrices: np.ndarray) -> np.ndarray:
 class MacroF1(evaluate.Metric):
     def _info(self):
         return evaluate.MetricInfo(
-            description=_DESCRIPTION, citation="", inputs_description=_KWARGS,
-            features=datasets.Features({"predictions": datasets.Value("int64"),
-                                        "references": datasets.Value("int64")}),
+            description=_DESCRIPTION,
+            citation="",
+            inputs_description=_KWARGS,
+            features=datasets.Features({"predictions": datasets.Value("int64"), "references": datasets.Value("int64")}),
             reference_urls=["https://scikit-learn.org/stable/modules/generated/sklearn.metrics.f1_score.html"],
         )
 
-    def _compute(self, predictions, references, bootstrap_iters=bootstrap.DEFAULT_ITERS, seed=0,
-                 confidence=bootstrap.DEFAULT_CONFIDENCE, return_per_sample=False):
+    def _compute(
+        self,
+        predictions,
+        references,
+        bootstrap_iters=bootstrap.DEFAULT_ITERS,
+        seed=0,
+        confidence=bootstrap.DEFAULT_CONFIDENCE,
+        return_per_sample=False,
+    ):
         value = float(f1_score(references, predictions, average="macro", zero_division=0.0))
-        summary = bootstrap.bootstrap_confusion(references, predictions, macro_f1_from_confusion,
-                                                bootstrap_iters, seed, confidence)
+        summary = bootstrap.bootstrap_confusion(
+            references, predictions, macro_f1_from_confusion, bootstrap_iters, seed, confidence
+        )
         return bootstrap.as_output("macro_f1", value, summary)

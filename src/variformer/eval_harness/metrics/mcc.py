@@ -38,15 +38,24 @@ def mcc_from_confusion(matrices: np.ndarray) -> np.ndarray:
 class MatthewsCorrelation(evaluate.Metric):
     def _info(self):
         return evaluate.MetricInfo(
-            description=_DESCRIPTION, citation="", inputs_description=_KWARGS,
-            features=datasets.Features({"predictions": datasets.Value("int64"),
-                                        "references": datasets.Value("int64")}),
+            description=_DESCRIPTION,
+            citation="",
+            inputs_description=_KWARGS,
+            features=datasets.Features({"predictions": datasets.Value("int64"), "references": datasets.Value("int64")}),
             reference_urls=["https://scikit-learn.org/stable/modules/generated/sklearn.metrics.matthews_corrcoef.html"],
         )
 
-    def _compute(self, predictions, references, bootstrap_iters=bootstrap.DEFAULT_ITERS, seed=0,
-                 confidence=bootstrap.DEFAULT_CONFIDENCE, return_per_sample=False):
+    def _compute(
+        self,
+        predictions,
+        references,
+        bootstrap_iters=bootstrap.DEFAULT_ITERS,
+        seed=0,
+        confidence=bootstrap.DEFAULT_CONFIDENCE,
+        return_per_sample=False,
+    ):
         value = float(matthews_corrcoef(references, predictions))
-        summary = bootstrap.bootstrap_confusion(references, predictions, mcc_from_confusion,
-                                                bootstrap_iters, seed, confidence)
+        summary = bootstrap.bootstrap_confusion(
+            references, predictions, mcc_from_confusion, bootstrap_iters, seed, confidence
+        )
         return bootstrap.as_output("mcc", value, summary)

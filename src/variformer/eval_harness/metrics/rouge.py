@@ -31,19 +31,29 @@ Returns:
 class Rouge(evaluate.Metric):
     def _info(self):
         return evaluate.MetricInfo(
-            description=_DESCRIPTION, citation=_CITATION, inputs_description=_KWARGS,
+            description=_DESCRIPTION,
+            citation=_CITATION,
+            inputs_description=_KWARGS,
             features=[
-                datasets.Features({"predictions": datasets.Value("string"),
-                                   "references": datasets.Sequence(datasets.Value("string"))}),
-                datasets.Features({"predictions": datasets.Value("string"),
-                                   "references": datasets.Value("string")}),
+                datasets.Features(
+                    {"predictions": datasets.Value("string"), "references": datasets.Sequence(datasets.Value("string"))}
+                ),
+                datasets.Features({"predictions": datasets.Value("string"), "references": datasets.Value("string")}),
             ],
             reference_urls=["https://github.com/google-research/google-research/tree/master/rouge"],
         )
 
-    def _compute(self, predictions, references, rouge_types=ROUGE_TYPES, use_stemmer=True,
-                 bootstrap_iters=bootstrap.DEFAULT_ITERS, seed=0, confidence=bootstrap.DEFAULT_CONFIDENCE,
-                 return_per_sample=False):
+    def _compute(
+        self,
+        predictions,
+        references,
+        rouge_types=ROUGE_TYPES,
+        use_stemmer=True,
+        bootstrap_iters=bootstrap.DEFAULT_ITERS,
+        seed=0,
+        confidence=bootstrap.DEFAULT_CONFIDENCE,
+        return_per_sample=False,
+    ):
         rouge_types = list(rouge_types)
         scorer = rouge_scorer.RougeScorer(rouge_types, use_stemmer=use_stemmer)
         per_sample = {name: [] for name in rouge_types}

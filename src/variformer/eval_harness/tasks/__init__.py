@@ -113,8 +113,10 @@ def get_task(name: str) -> Task:
     if name not in _REGISTRY:
         close = difflib.get_close_matches(name, _REGISTRY, n=3)
         hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise UnknownTaskError(f"unknown task {name!r}.{hint} Registered tasks: {', '.join(sorted(_REGISTRY))}; "
-                               "a YAML task file path also works.")
+        raise UnknownTaskError(
+            f"unknown task {name!r}.{hint} Registered tasks: {', '.join(sorted(_REGISTRY))}; "
+            "a YAML task file path also works."
+        )
     return _REGISTRY[name]
 
 
@@ -134,9 +136,29 @@ def resolve_tasks(specs: Iterable[str | Path | Task], *, allow_code: bool = Fals
 
 
 __all__ = [
-    "Task", "FewShot", "Sample", "DataSource", "Row", "packaged", "FieldText", "FieldValue", "FixedChoices",
-    "FieldChoices", "FieldPair", "ScoringMode", "ClassifierHead", "MultipleChoice", "Generation",
-    "register_task", "get_task", "list_tasks", "register_function", "list_functions", "resolve_tasks",
-    "load_task_yaml", "task_from_dict",
-    "TASK_MODULES", "OPTIONAL_TASK_MODULES",
+    "Task",
+    "FewShot",
+    "Sample",
+    "DataSource",
+    "Row",
+    "packaged",
+    "FieldText",
+    "FieldValue",
+    "FixedChoices",
+    "FieldChoices",
+    "FieldPair",
+    "ScoringMode",
+    "ClassifierHead",
+    "MultipleChoice",
+    "Generation",
+    "register_task",
+    "get_task",
+    "list_tasks",
+    "register_function",
+    "list_functions",
+    "resolve_tasks",
+    "load_task_yaml",
+    "task_from_dict",
+    "TASK_MODULES",
+    "OPTIONAL_TASK_MODULES",
 ]

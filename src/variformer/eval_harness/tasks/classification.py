@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+from . import register_task
 from .data import DataSource, packaged
 from .formatting import FieldText, FieldValue
 from .task import FewShot, Task
-from . import register_task
 
-SST2 = register_task(Task(
-    name="sst2",
-    version="1.0",
-    data=DataSource(path=packaged("sst2/validation.jsonl")),
-    fields=("sentence", "label"),
-    # the lm-evaluation-harness prompt and verbalizers
-    prompt=FieldText("sentence", suffix="\nQuestion: Is this sentence positive or negative?\nAnswer:"),
-    classifier_input=FieldText("sentence"),
-    target=FieldValue("label"),
-    choices=("negative", "positive"),
-    scoring=("classifier_head", "multiple_choice"),
-    metrics=("accuracy", "macro_f1", "mcc"),
-    few_shot=FewShot(num=0, seed=1234, source=DataSource(path=packaged("sst2/train.jsonl"))),
-    id_field="idx",
-))
+SST2 = register_task(
+    Task(
+        name="sst2",
+        version="1.0",
+        data=DataSource(path=packaged("sst2/validation.jsonl")),
+        fields=("sentence", "label"),
+        # the lm-evaluation-harness prompt and verbalizers
+        prompt=FieldText("sentence", suffix="\nQuestion: Is this sentence positive or negative?\nAnswer:"),
+        classifier_input=FieldText("sentence"),
+        target=FieldValue("label"),
+        choices=("negative", "positive"),
+        scoring=("classifier_head", "multiple_choice"),
+        metrics=("accuracy", "macro_f1", "mcc"),
+        few_shot=FewShot(num=0, seed=1234, source=DataSource(path=packaged("sst2/train.jsonl"))),
+        id_field="idx",
+    )
+)

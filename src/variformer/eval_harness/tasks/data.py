@@ -51,8 +51,9 @@ class DataSource:
 
     def __post_init__(self):
         if (self.path is None) == (self.hub_id is None):
-            raise DataError(f"a DataSource needs exactly one of path or hub_id, got path={self.path!r}, "
-                            f"hub_id={self.hub_id!r}")
+            raise DataError(
+                f"a DataSource needs exactly one of path or hub_id, got path={self.path!r}, hub_id={self.hub_id!r}"
+            )
         if self.path is not None:
             object.__setattr__(self, "path", str(self.path))
 
@@ -141,22 +142,25 @@ def hub_offline() -> bool:
 
 
 def _read_hub(source: DataSource) -> list[Row]:
-    advice = ("point the task at a local JSON-lines file instead (`--task-data TASK=PATH` on the command line, "
-              "or `task.with_data(path)` in Python)")
+    advice = (
+        "point the task at a local JSON-lines file instead (`--task-data TASK=PATH` on the command line, "
+        "or `task.with_data(path)` in Python)"
+    )
     if hub_offline():
-        raise DataError(f"cannot load Hub data set {source.hub_id!r}: offline mode is on "
-                        f"({'/'.join(OFFLINE_VARIABLES)}); {advice}")
+        raise DataError(
+            f"cannot load Hub data set {source.hub_id!r}: offline mode is on ({'/'.join(OFFLINE_VARIABLES)}); {advice}"
+        )
     from huggingface_hub import HfApi
 
     try:
         HfApi().dataset_info(source.hub_id, revision=source.revision, timeout=HUB_TIMEOUT_S)
     except Exception as error:  # unreachable host, timeout, unknown repo: all end the same way
-        raise DataError(f"cannot reach Hub data set {source.hub_id!r} ({type(error).__name__}: {error}); "
-                        f"{advice}") from error
+        raise DataError(
+            f"cannot reach Hub data set {source.hub_id!r} ({type(error).__name__}: {error}); {advice}"
+        ) from error
     import datasets
 
-    dataset = datasets.load_dataset(source.hub_id, source.hub_config, split=source.split,
-                                    revision=source.revision)
+    dataset = datasets.load_dataset(source.hub_id, source.hub_config, split=source.split, revision=source.revision)
     label = source.label
     return [_checked_row(i, dict(item), f"row {i} of {label}") for i, item in enumerate(dataset)]
 

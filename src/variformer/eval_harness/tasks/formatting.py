@@ -122,5 +122,14 @@ def fields_used(function: Any) -> tuple[str, ...]:
     return tuple(name.split(".")[0] for name in names if isinstance(name, str))
 
 
-__all__ = ["RowFunction", "get_field", "FieldText", "FieldValue", "FixedChoices", "FieldChoices", "FieldPair",
-           "describe_function", "fields_used"]
+__all__ = [
+    "RowFunction",
+    "get_field",
+    "FieldText",
+    "FieldValue",
+    "FixedChoices",
+    "FieldChoices",
+    "FieldPair",
+    "describe_function",
+    "fields_used",
+]

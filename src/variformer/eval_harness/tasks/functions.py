@@ -27,9 +27,11 @@ from types import ModuleType
 from ..errors import TaskDefinitionError
 
 FILE_STEM = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-RULE = ("a task file may name a registered function (variformer.eval_harness.tasks.list_functions()) or "
-        "'FILE:FUNCTION' for FUNCTION in FILE.py beside the task file (run only with --allow-task-code / "
-        "allow_code=True)")
+RULE = (
+    "a task file may name a registered function (variformer.eval_harness.tasks.list_functions()) or "
+    "'FILE:FUNCTION' for FUNCTION in FILE.py beside the task file (run only with --allow-task-code / "
+    "allow_code=True)"
+)
 
 _FUNCTIONS: dict[str, Callable] = {}
 _MODULES: dict[Path, ModuleType] = {}
@@ -66,8 +68,9 @@ def task_function(spec: str, where: str, base_dir: Path | None = None, allow_cod
 def _registered(name: str, where: str) -> Callable:
     known = list_functions()
     if name not in _FUNCTIONS:
-        raise TaskDefinitionError(f"{where}: {name!r} is not a registered function; registered: {', '.join(known)}. "
-                                  f"Rule: {RULE}")
+        raise TaskDefinitionError(
+            f"{where}: {name!r} is not a registered function; registered: {', '.join(known)}. Rule: {RULE}"
+        )
     return _FUNCTIONS[name]
 
 
@@ -76,16 +79,21 @@ def _file_function(spec: str, where: str, base_dir: Path | None, allow_code: boo
     if not FILE_STEM.match(stem) or not name.isidentifier():
         raise TaskDefinitionError(f"{where}: {spec!r} {_shape_problem(stem)}. Rule: {RULE}")
     if base_dir is None:
-        raise TaskDefinitionError(f"{where}: {spec!r} names a file, but this task spec was not loaded from a file. "
-                                  f"Rule: {RULE}")
+        raise TaskDefinitionError(
+            f"{where}: {spec!r} names a file, but this task spec was not loaded from a file. Rule: {RULE}"
+        )
     path = (Path(base_dir) / f"{stem}.py").resolve()
     if not path.is_file():
-        raise TaskDefinitionError(f"{where}: {spec!r}: there is no {stem}.py beside the task file (in {base_dir}); a "
-                                  "task file cannot import installed or standard-library modules. "
-                                  f"Rule: {RULE}")
+        raise TaskDefinitionError(
+            f"{where}: {spec!r}: there is no {stem}.py beside the task file (in {base_dir}); a "
+            "task file cannot import installed or standard-library modules. "
+            f"Rule: {RULE}"
+        )
     if not allow_code:
-        raise TaskDefinitionError(f"{where}: {spec!r} would run the code in {path}; pass --allow-task-code to "
-                                  "`variformer eval` (allow_code=True in Python) if you trust that file")
+        raise TaskDefinitionError(
+            f"{where}: {spec!r} would run the code in {path}; pass --allow-task-code to "
+            "`variformer eval` (allow_code=True in Python) if you trust that file"
+        )
     function = getattr(_load_file(path, where), name, None)
     if not callable(function):
         raise TaskDefinitionError(f"{where}: {path} has no function {name!r}")

@@ -40,16 +40,16 @@ class ScoringMode:
     capability: ClassVar[str]  # what the adapter must support: "classify", "loglikelihood" or "generate"
     prediction_type: ClassVar[Literal["labels", "texts"]]
 
-    def check_task(self, task: "Task", where: str) -> None:
+    def check_task(self, task: Task, where: str) -> None:
         """Raise TaskDefinitionError when `task` lacks what this mode needs."""
 
-    def check_model(self, task: "Task", adapter) -> None:
+    def check_model(self, task: Task, adapter) -> None:
         """Raise CapabilityError when `adapter` cannot serve this mode for `task` (beyond its capability)."""
 
-    def requests(self, task: "Task", sample: "Sample") -> list[Request]:
+    def requests(self, task: Task, sample: Sample) -> list[Request]:
         raise NotImplementedError
 
-    def score(self, task: "Task", sample: "Sample", responses: list) -> Outcome:
+    def score(self, task: Task, sample: Sample, responses: list) -> Outcome:
         raise NotImplementedError
 
     def to_json(self) -> dict:
@@ -62,19 +62,22 @@ class ClassifierHead(ScoringMode):
     capability: ClassVar[str] = "classify"
     prediction_type: ClassVar[str] = "labels"
 
-    def check_model(self, task: "Task", adapter) -> None:
+    def check_model(self, task: Task, adapter) -> None:
         from .formatting import FixedChoices
 
         if isinstance(task.choices, FixedChoices):  # per-row choices are matched per sample in score()
             label_order(task.choices.choices, adapter.labels, task.name, adapter.name)
 
-    def requests(self, task: "Task", sample: "Sample") -> list[Request]:
+    def requests(self, task: Task, sample: Sample) -> list[Request]:
         return [ClassificationRequest(*sample.classifier_input)]
 
-    def score(self, task: "Task", sample: "Sample", responses: list) -> Outcome:
+    def score(self, task: Task, sample: Sample, responses: list) -> Outcome:
         result: ClassificationResult = responses[0]
-        order = label_order(sample.choices, result.labels, task.name, "the model") if sample.choices \
+        order = (
+            label_order(sample.choices, result.labels, task.name, "the model")
+            if sample.choices
             else list(range(len(result.labels)))
+        )
         logprobs = [result.logprobs[i] for i in order]
         return Outcome(prediction=int(np.argmax(logprobs)), output={"label_logprobs": logprobs})
 
@@ -106,17 +109,18 @@ class MultipleChoice(ScoringMode):
 
     def __post_init__(self):
         if self.normalization not in ("none", "tokens", "chars"):
-            raise TaskDefinitionError(f"multiple_choice normalization must be none, tokens or chars, got "
-                                      f"{self.normalization!r}")
+            raise TaskDefinitionError(
+                f"multiple_choice normalization must be none, tokens or chars, got {self.normalization!r}"
+            )
 
-    def check_task(self, task: "Task", where: str) -> None:
+    def check_task(self, task: Task, where: str) -> None:
         if task.choices is None:
             raise TaskDefinitionError(f"{where}: scoring mode 'multiple_choice' needs choices")
 
-    def requests(self, task: "Task", sample: "Sample") -> list[Request]:
+    def requests(self, task: Task, sample: Sample) -> list[Request]:
         return [LoglikelihoodRequest(sample.context, task.target_delimiter + choice) for choice in sample.choices]
 
-    def normalized(self, sample: "Sample", results: list[LoglikelihoodResult]) -> np.ndarray:
+    def normalized(self, sample: Sample, results: list[LoglikelihoodResult]) -> np.ndarray:
         """Each choice's log-likelihood after the normalization: what the prediction is the argmax of."""
         logprobs = np.array([r.logprob for r in results])
         if self.normalization == "tokens":
@@ -125,11 +129,14 @@ class MultipleChoice(ScoringMode):
             return logprobs / np.array([max(len(choice), 1) for choice in sample.choices])
         return logprobs
 
-    def score(self, task: "Task", sample: "Sample", responses: list) -> Outcome:
+    def score(self, task: Task, sample: Sample, responses: list) -> Outcome:
         results: list[LoglikelihoodResult] = responses
         logprobs = self.normalized(sample, results)
-        output = {"loglikelihoods": [r.logprob for r in results], "is_greedy": [r.is_greedy for r in results],
-                  "num_tokens": [r.num_tokens for r in results]}
+        output = {
+            "loglikelihoods": [r.logprob for r in results],
+            "is_greedy": [r.is_greedy for r in results],
+            "num_tokens": [r.num_tokens for r in results],
+        }
         return Outcome(prediction=int(np.argmax(logprobs)), output=output)
 
     def to_json(self) -> dict:
@@ -142,10 +149,10 @@ class Generation(ScoringMode):
     capability: ClassVar[str] = "generate"
     prediction_type: ClassVar[str] = "texts"
 
-    def requests(self, task: "Task", sample: "Sample") -> list[Request]:
+    def requests(self, task: Task, sample: Sample) -> list[Request]:
         return [GenerationRequest(sample.context, task.generation)]
 
-    def score(self, task: "Task", sample: "Sample", responses: list) -> Outcome:
+    def score(self, task: Task, sample: Sample, responses: list) -> Outcome:
         (text,) = responses
         return Outcome(prediction=cut_at_stop(text, task.generation.stop).strip(), output=text)
 
@@ -179,7 +186,7 @@ def get_mode(spec: Any, where: str = "task") -> ScoringMode:
         raise TaskDefinitionError(f"{where}: bad options for scoring mode {spec!r}: {error}") from None
 
 
-def select_mode(task: "Task", adapter) -> ScoringMode:
+def select_mode(task: Task, adapter) -> ScoringMode:
     """The first of the task's modes the adapter can serve; CapabilityError naming task, model and modes if none."""
     for mode in task.scoring:
         if mode.capability in adapter.capabilities:
@@ -192,5 +199,14 @@ def select_mode(task: "Task", adapter) -> ScoringMode:
     )
 
 
-__all__ = ["ScoringMode", "ClassifierHead", "MultipleChoice", "Generation", "MODES", "get_mode", "select_mode",
-           "cut_at_stop", "label_order"]
+__all__ = [
+    "ScoringMode",
+    "ClassifierHead",
+    "MultipleChoice",
+    "Generation",
+    "MODES",
+    "get_mode",
+    "select_mode",
+    "cut_at_stop",
+    "label_order",
+]

@@ -34,8 +34,12 @@ class FewShot:
             raise TaskDefinitionError(f"FewShot.num must be a non-negative int, got {self.num!r}")
 
     def to_json(self) -> dict:
-        return {"num": self.num, "seed": self.seed, "separator": self.separator,
-                "source": self.source.to_json() if self.source else None}
+        return {
+            "num": self.num,
+            "seed": self.seed,
+            "separator": self.separator,
+            "source": self.source.to_json() if self.source else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -147,30 +151,47 @@ class Task:
             raise TaskDefinitionError(f"{where}: metric names repeat")
 
     # -- convenience -------------------------------------------------------------------------------------------
-    def with_data(self, path: str) -> "Task":
+    def with_data(self, path: str) -> Task:
         """The same task reading its rows from the JSON-lines file `path`."""
         return replace(self, data=DataSource(path=str(path)))
 
     def to_json(self) -> dict:
         """The task spec as recorded in the results JSON."""
         return {
-            "name": self.name, "version": self.version, "data": self.data.to_json(), "fields": list(self.fields),
-            "prompt": describe_function(self.prompt), "seq2seq_prompt": describe_function(self.seq2seq_prompt),
+            "name": self.name,
+            "version": self.version,
+            "data": self.data.to_json(),
+            "fields": list(self.fields),
+            "prompt": describe_function(self.prompt),
+            "seq2seq_prompt": describe_function(self.seq2seq_prompt),
             "classifier_input": describe_function(self.classifier_input),
-            "target": describe_function(self.target), "choices": describe_function(self.choices),
-            "target_delimiter": self.target_delimiter, "description": self.description,
+            "target": describe_function(self.target),
+            "choices": describe_function(self.choices),
+            "target_delimiter": self.target_delimiter,
+            "description": self.description,
             "scoring": [mode.to_json() for mode in self.scoring],
             "metrics": [metric.to_json() for metric in self.metrics],
             "few_shot": self.few_shot.to_json(),
-            "generation": {"max_new_tokens": self.generation.max_new_tokens, "num_beams": self.generation.num_beams,
-                           "stop": list(self.generation.stop)},
-            "process_results": describe_function(self.process_results), "id_field": self.id_field,
+            "generation": {
+                "max_new_tokens": self.generation.max_new_tokens,
+                "num_beams": self.generation.num_beams,
+                "stop": list(self.generation.stop),
+            },
+            "process_results": describe_function(self.process_results),
+            "id_field": self.id_field,
             "group": self.group,
         }
 
     # -- samples -----------------------------------------------------------------------------------------------
-    def build_samples(self, rows: Sequence[Row], *, seq2seq: bool, seed: int, limit: int | None = None,
-                      normalize_target: str | None = None) -> list[Sample]:
+    def build_samples(
+        self,
+        rows: Sequence[Row],
+        *,
+        seq2seq: bool,
+        seed: int,
+        limit: int | None = None,
+        normalize_target: str | None = None,
+    ) -> list[Sample]:
         """Validate the first `limit` rows and build their samples (few-shot examples drawn with a seed that
         depends on `seed`, the task and the row only, so sharding and --limit never change a prompt).
 
@@ -187,8 +208,10 @@ class Task:
             return ()
         pool = self.few_shot.source.load() if self.few_shot.source is not None else rows
         if len(pool) <= self.few_shot.num:
-            raise DataError(f"task {self.name!r}: few-shot pool {self.few_shot.source or self.data.label} has "
-                            f"{len(pool)} rows, fewer than needed for {self.few_shot.num} examples plus the row")
+            raise DataError(
+                f"task {self.name!r}: few-shot pool {self.few_shot.source or self.data.label} has "
+                f"{len(pool)} rows, fewer than needed for {self.few_shot.num} examples plus the row"
+            )
         return pool
 
     def _sample(self, row: Row, prompt: RowFunction, pool: Sequence[Row], seed: int, normalize: str | None) -> Sample:
@@ -202,14 +225,25 @@ class Task:
             sample_id = str(row.data.get(self.id_field, row.index)) if self.id_field else str(row.index)
         examples = [self._example_text(example, prompt) for example in self._draw(row, pool, seed)]
         parts = ([self.description] if self.description else []) + examples + [text]
-        return Sample(self.name, row.index, sample_id, row.data, row.where, self.few_shot.separator.join(parts),
-                      target, choices, classifier_input)
+        return Sample(
+            self.name,
+            row.index,
+            sample_id,
+            row.data,
+            row.where,
+            self.few_shot.separator.join(parts),
+            target,
+            choices,
+            classifier_input,
+        )
 
     def check_row(self, row: Row) -> None:
         for name in self.fields:
             if name not in row.data:
-                raise DataError(f"task {self.name!r}: {row.where} (row {row.index}) is missing field {name!r}; "
-                                f"the row has fields {sorted(row.data)}")
+                raise DataError(
+                    f"task {self.name!r}: {row.where} (row {row.index}) is missing field {name!r}; "
+                    f"the row has fields {sorted(row.data)}"
+                )
             if row.data[name] is None:
                 raise DataError(f"task {self.name!r}: {row.where} (row {row.index}) has field {name!r} = null")
 
@@ -278,8 +312,9 @@ def _normalize_target(target, choices: tuple[str, ...] | None, mode: str | None)
         if isinstance(target, str) and target in choices:
             return choices.index(target)
         if isinstance(target, bool) or not isinstance(target, int) or not 0 <= target < len(choices):
-            raise DataError(f"target {target!r} is not a choice index in [0, {len(choices)}) nor one of "
-                            f"{list(choices)}")
+            raise DataError(
+                f"target {target!r} is not a choice index in [0, {len(choices)}) nor one of {list(choices)}"
+            )
         return target
     if mode == "texts":
         refs = [target] if isinstance(target, str) else target

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from ..records import GenerationSettings
+from . import register_task
 from .data import DataSource, packaged
 from .formatting import FieldText, FieldValue
 from .task import Task
-from . import register_task
 
-MULTI30K_DE_EN = register_task(Task(
-    name="multi30k_de_en",
-    version="1.0",
-    data=DataSource(path=packaged("multi30k/test2016.jsonl")),
-    fields=("de", "en"),
-    prompt=FieldText("de", prefix="Translate German to English.\nGerman: ", suffix="\nEnglish:"),
-    seq2seq_prompt=FieldText("de"),  # encoder-decoder translators read the raw source sentence
-    target=FieldValue("en"),
-    scoring=("generation",),
-    metrics=("bleu", "chrf"),
-    generation=GenerationSettings(max_new_tokens=64, num_beams=1, stop=("\n",)),
-    id_field="id",
-))
+MULTI30K_DE_EN = register_task(
+    Task(
+        name="multi30k_de_en",
+        version="1.0",
+        data=DataSource(path=packaged("multi30k/test2016.jsonl")),
+        fields=("de", "en"),
+        prompt=FieldText("de", prefix="Translate German to English.\nGerman: ", suffix="\nEnglish:"),
+        seq2seq_prompt=FieldText("de"),  # encoder-decoder translators read the raw source sentence
+        target=FieldValue("en"),
+        scoring=("generation",),
+        metrics=("bleu", "chrf"),
+        generation=GenerationSettings(max_new_tokens=64, num_beams=1, stop=("\n",)),
+        id_field="id",
+    )
+)

@@ -37,9 +37,26 @@ from .formatting import FieldChoices, FieldPair, FieldText, FieldValue, FixedCho
 from .functions import task_function
 from .task import FewShot, Task
 
-TASK_KEYS = ("name", "version", "data", "fields", "prompt", "target", "scoring", "metrics", "choices",
-             "seq2seq_prompt", "classifier_input", "target_delimiter", "description", "few_shot", "generation",
-             "process_results", "id_field", "group")
+TASK_KEYS = (
+    "name",
+    "version",
+    "data",
+    "fields",
+    "prompt",
+    "target",
+    "scoring",
+    "metrics",
+    "choices",
+    "seq2seq_prompt",
+    "classifier_input",
+    "target_delimiter",
+    "description",
+    "few_shot",
+    "generation",
+    "process_results",
+    "id_field",
+    "group",
+)
 REQUIRED_KEYS = ("name", "version", "data", "prompt", "target", "scoring", "metrics")
 
 
@@ -54,8 +71,9 @@ def load_task_yaml(path: str | Path, *, allow_code: bool = False) -> Task:
     return task_from_dict(spec, where=str(path), base_dir=path.parent, allow_code=allow_code)
 
 
-def task_from_dict(spec: Any, where: str = "task spec", base_dir: Path | None = None, *,
-                   allow_code: bool = False) -> Task:
+def task_from_dict(
+    spec: Any, where: str = "task spec", base_dir: Path | None = None, *, allow_code: bool = False
+) -> Task:
     """The `Task` described by a mapping with YAML-style values (see the module docstring); functions in .py
     files of `base_dir` only with `allow_code`."""
     _check_keys(spec, TASK_KEYS, where, required=REQUIRED_KEYS)
@@ -71,8 +89,7 @@ def task_from_dict(spec: Any, where: str = "task spec", base_dir: Path | None = 
     if "choices" in spec:
         kwargs["choices"] = _choices(spec["choices"], f"{where}: choices", function)
     if "classifier_input" in spec:
-        kwargs["classifier_input"] = _classifier_input(spec["classifier_input"], f"{where}: classifier_input",
-                                                       function)
+        kwargs["classifier_input"] = _classifier_input(spec["classifier_input"], f"{where}: classifier_input", function)
     kwargs["metrics"] = tuple(_metric(item, f"{where}: metrics") for item in _listify(spec["metrics"]))
     kwargs["scoring"] = tuple(_listify(spec["scoring"]))
     if "few_shot" in spec:
