@@ -28,6 +28,7 @@ from transformers import (
     DataCollatorWithPadding,
     Trainer,
     TrainingArguments,
+    set_seed,
 )
 
 from .configuration import VariformerConfig
@@ -99,7 +100,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    torch.manual_seed(args.seed)
+    set_seed(args.seed)
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     captions, sentiment = _load_slices()

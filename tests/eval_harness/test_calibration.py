@@ -196,5 +196,5 @@ def test_results_of_schema_1_0_still_read(tmp_path):
     assert old.schema_version == "1.0" and old.tasks["sst2"].calibration is None
     data["schema_version"] = "9.0"
     path.write_text(json.dumps(data))
-    with pytest.raises(ValueError, match="schema '9.0' is not '1.0' or '1.1', the versions"):
+    with pytest.raises(ValueError, match="schema '9.0' is not '1.0', '1.1' or '1.2', the versions"):
         read_results(path)

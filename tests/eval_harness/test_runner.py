@@ -112,13 +112,15 @@ def test_a_different_model_does_not_reuse_the_cache(shared_data, tmp_path):
 def test_a_line_cut_by_a_kill_is_ignored(shared_data, tmp_path):
     tasks = _tasks(shared_data)[:1]
     adapter = FakeAdapter()
-    _run(tasks, adapter, cache_dir=tmp_path, limit=10)
+    reference = _run(tasks, adapter, cache_dir=tmp_path, limit=10, chunk_size=4)  # chunks of 4, 4 and 2 requests
     (cache_file,) = tmp_path.glob("*/rank-0.jsonl")
     lines = cache_file.read_text().splitlines()
     cache_file.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:20])  # the last write was cut short
     resumed = FakeAdapter()
-    result = _run(tasks, resumed, cache_dir=tmp_path, limit=10)
-    assert len(resumed.served) == 1 and result.counts["from_cache"] == 9
+    result = _run(tasks, resumed, cache_dir=tmp_path, limit=10, chunk_size=4)
+    # the chunk that lost a line is computed again whole (the same batches as the first run), the others are read
+    assert resumed.served == adapter.served[-2:] and result.counts == {"requests": 10, "from_cache": 8, "computed": 2}
+    assert _comparable(result) == _comparable(reference)
     assert all(json.loads(line) for line in cache_file.read_text().splitlines()[-1:])
 
 

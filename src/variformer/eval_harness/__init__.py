@@ -19,6 +19,7 @@ from .adapters import FakeAdapter, HFAdapter, ModelAdapter, load_adapter
 from .compare import Comparison, compare_runs
 from .errors import CapabilityError, DataError, HarnessError, SettingError, TaskDefinitionError, UnknownTaskError
 from .metrics import MetricDef, mean_of
+from .quantization import PrecisionComparison, compare_precision
 from .records import (
     ClassificationRequest,
     ClassificationResult,
@@ -53,6 +54,10 @@ def evaluate(
     report: bool = True,
     allow_code: bool = False,
     calibration: bool = True,
+    robustness: str | Sequence[str] | None = "mild",
+    quantize: str | None = None,
+    dtype: str = "auto",
+    device: str | None = None,
 ) -> RunResult:
     """Evaluate `model` on `tasks` and return the `RunResult` (per-sample records in `result.samples`).
 
@@ -67,6 +72,12 @@ def evaluate(
         None disables it.
     calibration: confidences and calibration of multiple-choice and classifier-head tasks (the CLI's
         --no-calibration turns it off).
+    robustness: seeded input perturbations every task with input fields is also scored under ("mild": lowercase,
+        contractions, misspellings, whitespace; "none"; or a list of names, `robustness.PERTURBATIONS`); each
+        perturbation's scores and the worst case per sample land in `TaskResult.robustness`.
+    quantize: "int8" (CPU: torchao; CUDA: bitsandbytes) or "int4" (CUDA, bitsandbytes NF4); a model object is
+        quantized as a copy. `compare_precision` runs both precisions side by side.
+    dtype, device: for a model loaded from a folder or Hub id.
     """
     if not tasks:
         raise TaskDefinitionError(f"give tasks=[...]; registered tasks: {', '.join(list_tasks())}")
@@ -84,6 +95,9 @@ def evaluate(
         model,
         tokenizer,
         architecture=architecture,
+        quantize=quantize,
+        dtype=dtype,
+        device=device,
         batch_size=batch_size,
         padding_side=padding_side,
         max_length=max_length,
@@ -96,6 +110,7 @@ def evaluate(
         cache_dir=cache_dir,
         progress=progress,
         calibration=calibration,
+        robustness=robustness,
     )
     result = runner.run(resolved)
     if output_dir is not None and runner.processes.is_main:
@@ -108,6 +123,8 @@ __all__ = [
     "Runner",
     "save_run",
     "compare_runs",
+    "compare_precision",
+    "PrecisionComparison",
     "Comparison",
     "Task",
     "DataSource",

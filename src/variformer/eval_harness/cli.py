@@ -74,6 +74,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="skip confidences and calibration (ECE, Brier, selective accuracy) of multiple-choice and "
         "classifier-head tasks",
     )
+    parser.add_argument(
+        "--robustness",
+        default="mild",
+        metavar="none|mild|PERTURBATION,...",
+        help="also score every task with input fields under seeded input perturbations and report each one and the "
+        "worst case per sample: 'mild' (default: lowercase, contractions, misspellings, whitespace), 'none', or a "
+        "comma-separated list of those names",
+    )
+    parser.add_argument(
+        "--quantize",
+        default="none",
+        choices=("none", "int8", "int4"),
+        help="evaluate quantized weights: int8 (CPU: torchao dynamic int8 of every nn.Linear; CUDA: bitsandbytes "
+        "LLM.int8()) or int4 (CUDA: bitsandbytes NF4)",
+    )
+    parser.add_argument(
+        "--compare-precision",
+        action="store_true",
+        help="run the tasks at full precision and with --quantize (default int8) in one command and write both runs "
+        "and one table of the differences with paired intervals, model size and time",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.add_argument("--list-tasks", action="store_true", help="list the registered tasks and exit")
 
@@ -91,8 +112,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from .adapters import FakeAdapter, HFAdapter, load_pretrained
-    from .errors import TaskDefinitionError
+    from .errors import SettingError, TaskDefinitionError
+    from .quantization import describe_quantization, write_precision_comparison
     from .results import check_writable_folder
+    from .robustness import parse_robustness
     from .runner import Runner, save_run, with_overrides
     from .tasks import get_task, list_tasks, resolve_tasks
 
@@ -107,6 +130,10 @@ def _run(args: argparse.Namespace) -> int:
     if not args.model:
         raise TaskDefinitionError("--model is required (a model folder or Hub id)")
     _check_ranges(args)
+    robustness = parse_robustness(args.robustness)  # before any model loads
+    quantize = "int8" if args.compare_precision and args.quantize == "none" else args.quantize
+    if args.architecture == "fake" and quantize != "none":
+        raise SettingError("--quantize and --compare-precision need a real model, not --architecture fake")
     batch_size = args.batch_size if args.batch_size == "auto" else _positive_int(args.batch_size, "--batch-size")
     task_data = dict(_pair(item) for item in args.task_data)
     tasks = with_overrides(
@@ -118,9 +145,10 @@ def _run(args: argparse.Namespace) -> int:
     cache_dir = None if args.no_cache else Path(args.cache_dir) if args.cache_dir else output / "cache"
     if cache_dir is not None:
         check_writable_folder(cache_dir, "--cache-dir" if args.cache_dir else "--output (for its cache/)")
-    if args.architecture == "fake":
-        adapter = FakeAdapter(name=args.model)
-    else:
+
+    def adapter_for(quantize: str):
+        if args.architecture == "fake":
+            return FakeAdapter(name=args.model)
         device = _check_device(args.device) if args.device else _default_device()
         model, tokenizer = load_pretrained(
             args.model,
@@ -130,8 +158,10 @@ def _run(args: argparse.Namespace) -> int:
             revision=args.revision,
             tokenizer=args.tokenizer,
             max_length=args.max_length,
+            quantize=quantize,
         )
-        adapter = HFAdapter(
+        label = None if quantize == "none" else f"{quantize}: {describe_quantization(quantize, device.split(':')[0])}"
+        return HFAdapter(
             model,
             tokenizer,
             batch_size=batch_size,
@@ -139,20 +169,35 @@ def _run(args: argparse.Namespace) -> int:
             max_length=args.max_length,
             padding_side=args.padding_side,
             name=args.model,
+            quantization=label,
         )
-    runner = Runner(
-        adapter,
-        seed=args.seed,
-        limit=args.limit,
-        bootstrap_iters=args.bootstrap_iters,
-        cache_dir=cache_dir,
-        progress=not args.no_progress,
-        calibration=not args.no_calibration,
-    )
-    result = runner.run(tasks)
-    if runner.processes.is_main:
+
+    def run(adapter):
+        runner = Runner(
+            adapter,
+            seed=args.seed,
+            limit=args.limit,
+            bootstrap_iters=args.bootstrap_iters,
+            cache_dir=cache_dir,
+            progress=not args.no_progress,
+            calibration=not args.no_calibration,
+            robustness=robustness,
+        )
+        result = runner.run(tasks)
+        if not runner.processes.is_main:
+            return result, None
         path = save_run(result, output / result.run_id)
         _print_summary(result, path.parent)
+        return result, path.parent
+
+    if not args.compare_precision:
+        run(adapter_for(quantize))
+        return 0
+    full, full_folder = run(adapter_for("none"))
+    quantized, quantized_folder = run(adapter_for(quantize))
+    if full_folder is not None:
+        precision = write_precision_comparison(full, full_folder, quantized, quantized_folder, output)
+        print(f"precision: {precision.folder / 'precision.md'}")
     return 0
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from .. import _html
 from .errors import SettingError
-from .report import Plots, calibration_lines, group_section, render_plots
+from .report import Plots, calibration_lines, group_section, render_plots, robustness_lines
 from .results import MetricResult, RunResult, TaskResult, atomic_write_bytes, dumps, read_results
 
 PAGE_NAME = "report.html"
@@ -119,7 +119,8 @@ def render_page(runs: Sequence[RunPage]) -> str:
     title = f"Evaluation report: {models}"
     body = [f"<h1>{_html.escape(title)}</h1>", _header(runs)]
     body += [_group_section(runs, group, tasks) for group, tasks in _groups(runs).items()]
-    body += [_calibration_section(run, len(runs) > 1) for run in runs if calibration_lines(run.result)]
+    for lines_of, kind in ((calibration_lines, "calibration"), (robustness_lines, "robustness")):
+        body += [_lines_section(run, len(runs) > 1, lines_of, kind) for run in runs if lines_of(run.result)]
     body += [_samples_section(runs), _environment(runs), _html.json_script("report-data", _sample_data(runs))]
     return _html.page(title, "\n".join(body), _asset("report.css"), _asset("report.js"))
 
@@ -301,12 +302,13 @@ def _run_figures(run: RunPage, group: str, names: list[str], section, open_: boo
     )
 
 
-def _calibration_section(run: RunPage, multi: bool) -> str:
-    """report.md's calibration table and notes (the reliability diagrams are among each task's plots)."""
-    lines = calibration_lines(run.result)
+def _lines_section(run: RunPage, multi: bool, lines_of, kind: str) -> str:
+    """A section of report.md (`calibration_lines`, `robustness_lines`) as HTML; its plots (reliability diagrams,
+    robustness bars) are among each task's plots."""
+    lines = lines_of(run.result)
     if multi:
         lines[0] += f" (run {run.label})"
-    return f'<section class="group calibration">{_markdown_block(lines)}</section>'
+    return f'<section class="group {kind}">{_markdown_block(lines)}</section>'
 
 
 def _task_caption(task: TaskResult) -> str:

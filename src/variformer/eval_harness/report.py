@@ -74,6 +74,8 @@ def render_plots(result: RunResult) -> Plots:
             tasks[name].append(_render(f"plots/{name}_confusion.png", _confusion_figure(task)))
         if task.calibration is not None:
             tasks[name].append(_render(f"plots/{name}_reliability.png", _reliability_figure(task)))
+        if task.robustness is not None:
+            tasks[name].append(_render(f"plots/{name}_robustness.png", _robustness_figure(task)))
     groups = {}
     for group, members in _groups(result).items():
         section = group_section(group)
@@ -142,6 +144,7 @@ def render_markdown(
             lines += [f"- {n} signature: `{s}`" for n, s in signatures.items()]
             lines.append("")
     lines += calibration_lines(result)
+    lines += robustness_lines(result)
     versions = ", ".join(f"{k} {v}" for k, v in result.versions.items() if v)
     lines += ["## Environment", "", f"- {versions}", f"- {result.environment.get('platform')}", ""]
     return "\n".join(lines)
@@ -181,6 +184,74 @@ def calibration_lines(result: RunResult) -> list[str]:
     lines += [f"- {task.name}: confidence from the {task.calibration.confidence_source}" for task in tasks]
     lines += [f"- Note, {task.name}: {task.calibration.warning}" for task in tasks if task.calibration.warning]
     return lines + [""]
+
+
+def robustness_lines(result: RunResult) -> list[str]:
+    """The "Robustness" section: per task and metric, the clean score, each perturbation's, and the worst case per
+    sample (value ± bootstrap stderr), then which fields were perturbed and how many inputs each one changed."""
+    tasks = [task for task in result.tasks.values() if task.robustness is not None]
+    if not tasks:
+        return []
+    lines = [
+        "## Robustness",
+        "",
+        "Seeded perturbations of the task input only (never the target); worst case = per sample, the worst score "
+        "over the clean input and every perturbation (HELM), averaged. Corpus metrics (BLEU, chrF) have no "
+        "per-sample worst case.",
+        "",
+    ]
+    for task in tasks:
+        robustness = task.robustness
+        names = robustness.perturbations
+        lines += [
+            f"### {task.name}",
+            "",
+            "| metric | clean | " + " | ".join(names) + " | worst case |",
+            "|---|---:|" + "---:|" * len(names) + "---:|",
+        ]
+        for metric_name, metric in task.metrics.items():
+            cells = [_with_stderr(robustness.scores[name][metric_name]) for name in names]
+            worst = robustness.worst_case.get(metric_name)
+            lines.append(
+                f"| {metric_name} | {_with_stderr(metric)} | "
+                + " | ".join(cells)
+                + f" | {_with_stderr(worst) if worst else '–'} |"
+            )
+        changed = ", ".join(f"{name} {robustness.changed[name]:.0%}" for name in names)
+        lines += ["", f"- fields perturbed: {', '.join(robustness.fields)}; inputs changed: {changed}", ""]
+    return lines
+
+
+def _robustness_figure(task: TaskResult):
+    """Clean, each perturbation and the worst case, per metric that has a worst case (else every metric)."""
+    robustness = task.robustness
+    metrics = [name for name in task.metrics if name in robustness.worst_case] or list(task.metrics)
+    columns = ["clean", *robustness.perturbations, "worst case"]
+    figure = _figure(max(4.0, 0.9 * len(columns) * len(metrics) + 1.5), 3.2)
+    axes = figure.add_subplot()
+    width = 0.8 / len(columns)
+    for j, column in enumerate(columns):
+        values = []
+        for name in metrics:
+            if column == "clean":
+                values.append(task.metrics[name])
+            elif column == "worst case":
+                values.append(robustness.worst_case.get(name))
+            else:
+                values.append(robustness.scores[column][name])
+        present = [(i, m) for i, m in enumerate(values) if m is not None]
+        axes.bar(
+            [i + (j - (len(columns) - 1) / 2) * width for i, _ in present],
+            [m.value for _, m in present],
+            width,
+            yerr=_error_bars([m for _, m in present]),
+            capsize=3,
+            label=column,
+        )
+    axes.set_xticks(range(len(metrics)), metrics)
+    axes.set_title(f"{task.name}: robustness (n={task.num_samples}; bars: 95% bootstrap interval)", fontsize=9)
+    axes.legend(fontsize=7, ncols=min(len(columns), 3))
+    return figure
 
 
 def _with_stderr(metric: MetricResult) -> str:
@@ -318,6 +389,7 @@ __all__ = [
     "render_markdown",
     "render_plots",
     "calibration_lines",
+    "robustness_lines",
     "Plot",
     "Plots",
     "GroupSection",

@@ -6,7 +6,7 @@ atomic writes (`atomic_write_bytes` for a file, `staged_folder` for a whole fold
 read as None). `SampleRecord` is one line of `samples/<task>.jsonl`.
 
 Schema history: 1.0 first version; 1.1 adds `TaskResult.calibration` and the per-sample `confidence` and
-`probabilities`.
+`probabilities`; 1.2 adds `TaskResult.robustness` and the per-sample `perturbed`.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from .. import _files
 from .._files import atomic_write_bytes
 from .errors import SettingError
 
-SCHEMA_VERSION = "1.1"
-READABLE_SCHEMAS = ("1.0", "1.1")
+SCHEMA_VERSION = "1.2"
+READABLE_SCHEMAS = ("1.0", "1.1", "1.2")
 
 
 @dataclass
@@ -63,6 +63,27 @@ class CalibrationResult:
 
 
 @dataclass
+class RobustnessResult:
+    """A task's scores under seeded input perturbations (`robustness.py`). scores: {perturbation: {metric:
+    MetricResult}} for every metric of the task; worst_case: {metric: MetricResult} for the per-sample metrics,
+    the mean over samples of the worst score over {clean, perturbations} (HELM's definition); changed:
+    {perturbation: share of samples whose model input it changed}."""
+
+    perturbations: list[str]
+    fields: list[str]  # the row fields perturbed
+    scores: dict[str, dict[str, MetricResult]]
+    worst_case: dict[str, MetricResult]
+    changed: dict[str, float]
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RobustnessResult:
+        data = dict(data)
+        scores = {p: {k: MetricResult(**v) for k, v in m.items()} for p, m in data.pop("scores").items()}
+        worst = {k: MetricResult(**v) for k, v in data.pop("worst_case").items()}
+        return cls(scores=scores, worst_case=worst, **data)
+
+
+@dataclass
 class TaskResult:
     """Everything about one task in a run."""
 
@@ -78,6 +99,7 @@ class TaskResult:
     confusion_matrix: dict | None = None  # {"labels": [...], "matrix": [[...]]}, rows = reference
     samples_file: str | None = None  # relative to the run folder
     calibration: CalibrationResult | None = None  # multiple-choice and classifier-head tasks (schema 1.1)
+    robustness: RobustnessResult | None = None  # tasks with input fields to perturb (schema 1.2)
 
 
 @dataclass
@@ -96,6 +118,8 @@ class SampleRecord:
     choices: list[str] | None = None  # the continuations scored, for log-likelihood samples
     confidence: float | None = None  # probability of the predicted choice (calibrated tasks, schema 1.1)
     probabilities: list[float] | None = None  # probability of every choice, in choice order
+    # {perturbation: {"prompt_hash", "prediction", "scores"}} for this sample under each perturbation (schema 1.2)
+    perturbed: dict[str, dict] | None = None
 
 
 @dataclass
@@ -124,7 +148,7 @@ class RunResult:
     @classmethod
     def from_dict(cls, data: dict) -> RunResult:
         if data.get("schema_version") not in READABLE_SCHEMAS:
-            readable = " or ".join(repr(version) for version in READABLE_SCHEMAS)
+            readable = ", ".join(repr(version) for version in READABLE_SCHEMAS[:-1]) + f" or {READABLE_SCHEMAS[-1]!r}"
             raise ValueError(
                 f"results schema {data.get('schema_version')!r} is not {readable}, the versions this "
                 "variformer reads; upgrade variformer to read it"
@@ -136,7 +160,9 @@ class RunResult:
             metrics = {k: MetricResult(**v) for k, v in task.pop("metrics").items()}
             calibration = task.pop("calibration", None)
             calibration = CalibrationResult.from_dict(calibration) if calibration is not None else None
-            tasks[name] = TaskResult(metrics=metrics, calibration=calibration, **task)
+            robustness = task.pop("robustness", None)
+            robustness = RobustnessResult.from_dict(robustness) if robustness is not None else None
+            tasks[name] = TaskResult(metrics=metrics, calibration=calibration, robustness=robustness, **task)
         return cls(tasks=tasks, **data)
 
     def metric(self, task: str, name: str) -> float:
@@ -223,6 +249,7 @@ __all__ = [
     "READABLE_SCHEMAS",
     "MetricResult",
     "CalibrationResult",
+    "RobustnessResult",
     "TaskResult",
     "SampleRecord",
     "RunResult",

@@ -12,6 +12,9 @@ records.
    metrics with bootstrap stderr -> `TaskResult` and per-sample `SampleRecord`s; for multiple-choice and
    classifier-head tasks also the choice probabilities, each sample's confidence and the task's calibration
    (`metrics/calibration.py`).
+4. Robustness (`robustness.py`): each task with input fields is planned again under every perturbation; those
+   requests join the same resolve step (a perturbation that changes nothing costs nothing: the request is the
+   same), and each sample's worst score over {clean, perturbations} gives the task's worst case.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from .records import (
 from .results import (
     CalibrationResult,
     MetricResult,
+    RobustnessResult,
     RunResult,
     SampleRecord,
     TaskResult,
@@ -54,6 +58,7 @@ from .results import (
     write_json,
     write_jsonl,
 )
+from .robustness import parse_robustness, perturb_row
 from .tasks import Sample, Task
 from .tasks.formatting import FixedChoices
 from .tasks.scoring import ClassifierHead, MultipleChoice, ScoringMode, label_order, select_mode
@@ -118,6 +123,8 @@ class Runner:
     chunk_size: requests sent to the adapter at a time (the unit of caching, progress and sharding).
     calibration: compute confidences and calibration (ECE, Brier, selective accuracy) for multiple-choice and
         classifier-head tasks (default True).
+    robustness: perturbation names (`robustness.MILD`, ...) to score every task with input fields under, or a
+        string ("none", "mild", "lowercase,whitespace"); default none.
     """
 
     def __init__(
@@ -133,6 +140,7 @@ class Runner:
         progress: bool = True,
         processes: Processes | None = None,
         calibration: bool = True,
+        robustness: str | Sequence[str] | None = (),
     ):
         _check_int("limit", limit, 1, allow_none=True)
         _check_int("bootstrap_iters", bootstrap_iters, 0)
@@ -142,6 +150,7 @@ class Runner:
         self.cache_dir, self.chunk_size, self.progress = cache_dir, chunk_size, progress
         self.processes = processes or Processes.detect()
         self.calibration = calibration
+        self.robustness = parse_robustness(robustness)
 
     # -- the loop ------------------------------------------------------------------------------------------------
     def run(self, tasks: Sequence[Task]) -> RunResult:
@@ -150,13 +159,22 @@ class Runner:
         started = time.perf_counter()
         set_seed(self.seed % 2**32)  # Python, NumPy (which takes 32 bits) and torch
         plans = [self.plan(task) for task in tasks]
+        perturbed = {
+            plan.task.name: {name: self.plan(plan.task, perturbation=name) for name in self.robustness}
+            for plan in plans
+            if self.robustness and plan.task.perturbed_fields
+        }
         planned = time.perf_counter()
-        unique = {request.key: request for plan in plans for requests in plan.requests for request in requests}
+        every_plan = plans + [p for variants in perturbed.values() for p in variants.values()]
+        unique = {request.key: request for plan in every_plan for requests in plan.requests for request in requests}
         responses, counts = self.resolve(unique)
         resolved = time.perf_counter()
         task_results, samples = {}, {}
         for plan in plans:
-            task_results[plan.task.name], samples[plan.task.name] = self.score(plan, responses)
+            result, records = self.score(plan, responses)
+            if plan.task.name in perturbed:
+                result.robustness = self._robustness(plan, records, perturbed[plan.task.name], responses)
+            task_results[plan.task.name], samples[plan.task.name] = result, records
         finished = time.perf_counter()
         timing = {
             "plan_s": planned - started,
@@ -166,16 +184,29 @@ class Runner:
         }
         return self._result(task_results, samples, counts, timing)
 
-    def plan(self, task: Task) -> TaskPlan:
-        """Validate `task` against the model and its rows; build samples and requests (no model calls)."""
+    def plan(self, task: Task, perturbation: str | None = None) -> TaskPlan:
+        """Validate `task` against the model and its rows; build samples and requests (no model calls).
+        `perturbation`: render the prompts from the rows with that robustness perturbation applied."""
         mode = select_mode(task, self.adapter)
         rows = task.data.load()
         if not rows:
             raise TaskDefinitionError(f"task {task.name!r}: data source {task.data.label} has no rows")
         inputs = {metric.inputs for metric in task.metrics}
         normalize = "labels" if "labels" in inputs else "texts" if "texts" in inputs else None
+        perturb = None
+        if perturbation is not None:
+            fields, seed = task.perturbed_fields, self.seed
+
+            def perturb(row):
+                return perturb_row(row.data, fields, perturbation, seed=seed, task=task.name, row=row.index)
+
         samples = task.build_samples(
-            rows, seq2seq=self.adapter.is_seq2seq, seed=self.seed, limit=self.limit, normalize_target=normalize
+            rows,
+            seq2seq=self.adapter.is_seq2seq,
+            seed=self.seed,
+            limit=self.limit,
+            normalize_target=normalize,
+            perturb=perturb,
         )
         return TaskPlan(task, mode, samples, [mode.requests(task, sample) for sample in samples], len(rows))
 
@@ -188,9 +219,11 @@ class Runner:
         )
         known = cache.load() if cache is not None else {}
         self.processes.barrier()  # every process has read the cache before any process appends to it
-        responses = {key: known[key] for key in unique if key in known}
-        missing = [request for key, request in unique.items() if key not in known]
-        chunks = self._chunks(missing)
+        # Chunks are cut from every request, cached or not, and a chunk with anything missing is computed whole: a
+        # resumed run pads the same batches as an uninterrupted one, so its numbers are the same to the last digit.
+        chunks = [chunk for chunk in self._chunks(list(unique.values())) if any(r.key not in known for r in chunk)]
+        computing = {request.key for chunk in chunks for request in chunk}
+        responses = {key: known[key] for key in unique if key in known and key not in computing}
         mine = [chunk for j, chunk in enumerate(chunks) if j % self.processes.world_size == self.processes.rank]
         computed = []
         with _progress(sum(len(c) for c in mine), self.progress and self.processes.is_main) as bar:
@@ -207,9 +240,9 @@ class Runner:
                     cache.add(entries)
                 computed += [(key, kind, response_to_json(answer)) for key, kind, answer in entries]
                 bar.update(len(chunk))
+        counts = {"requests": len(unique), "from_cache": len(responses), "computed": len(computing)}
         for key, kind, data in self.processes.gather(computed):
             responses[key] = response_from_json(kind, data)
-        counts = {"requests": len(unique), "from_cache": len(unique) - len(missing), "computed": len(missing)}
         return responses, counts
 
     def cache_fingerprint(self) -> str:
@@ -224,8 +257,11 @@ class Runner:
             chunks += [ordered[i : i + self.chunk_size] for i in range(0, len(ordered), self.chunk_size)]
         return chunks
 
-    def score(self, plan: TaskPlan, responses: dict[str, Response]) -> tuple[TaskResult, list[SampleRecord]]:
-        """Extract answers, compute the task's metrics and build its per-sample records."""
+    def score(
+        self, plan: TaskPlan, responses: dict[str, Response], calibrate: bool = True
+    ) -> tuple[TaskResult, list[SampleRecord]]:
+        """Extract answers, compute the task's metrics and build its per-sample records (with confidences and the
+        task's calibration unless `calibrate` is False or the runner's calibration is off)."""
         task = plan.task
         outcomes = [
             self._outcome(task, plan.mode, sample, [responses[r.key] for r in requests])
@@ -239,7 +275,7 @@ class Runner:
                 choice_probabilities(plan.mode, sample, [responses[r.key] for r in requests])
                 for sample, requests in zip(plan.samples, plan.requests)
             ]
-            if self.calibration
+            if self.calibration and calibrate
             else None
         )
         task_calibration = self._calibration(plan, outcomes, probabilities)
@@ -281,6 +317,44 @@ class Runner:
             calibration=task_calibration,
         )
         return result, records
+
+    def _robustness(
+        self, plan: TaskPlan, records: list[SampleRecord], variants: dict[str, TaskPlan], responses: dict
+    ) -> RobustnessResult:
+        """Each perturbation's metrics, each sample's perturbed predictions and scores (into `records`), and the
+        worst case per sample of every per-sample metric."""
+        scores, changed, perturbed_records = {}, {}, {}
+        for name, variant in variants.items():
+            result, perturbed_records[name] = self.score(variant, responses, calibrate=False)
+            scores[name] = result.metrics
+            changed[name] = float(
+                np.mean([p.prompt_hash != r.prompt_hash for p, r in zip(perturbed_records[name], records)])
+            )
+        for i, record in enumerate(records):
+            record.perturbed = {
+                name: {"prompt_hash": rs[i].prompt_hash, "prediction": rs[i].prediction, "scores": rs[i].scores}
+                for name, rs in perturbed_records.items()
+            }
+        worst_case = {}
+        for metric in plan.task.metrics:
+            name = metric.name
+            if metric.aggregation != "mean" or not all(name in r.scores for r in records):
+                continue  # a corpus metric: no per-sample worst case
+            pick = min if metric.higher_is_better else max
+            values = [
+                pick([record.scores[name], *(rs[i].scores[name] for rs in perturbed_records.values())])
+                for i, record in enumerate(records)
+            ]
+            summary = bootstrap.bootstrap_mean(values, self.bootstrap_iters, self.seed, self.confidence)
+            worst_case[name] = MetricResult(
+                float(np.mean(values)),
+                summary["stderr"],
+                summary["ci_low"],
+                summary["ci_high"],
+                metric.higher_is_better,
+                "mean",
+            )
+        return RobustnessResult(list(variants), list(plan.task.perturbed_fields), scores, worst_case, changed)
 
     def _calibration(self, plan: TaskPlan, outcomes: list[Outcome], probabilities) -> CalibrationResult | None:
         """The task's calibration, or None (turned off, not a choice task, or a prediction / target that is not
@@ -361,6 +435,7 @@ class Runner:
                 "confidence": self.confidence,
                 "chunk_size": self.chunk_size,
                 "calibration": self.calibration,
+                "robustness": list(self.robustness),
                 "batch_size": model.get("batch_size"),
                 "cache_dir": str(self.cache_dir) if self.cache_dir else None,
                 "cache_fingerprint": self.cache_fingerprint(),

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+
 from ..._files import TOKENIZER_FILES
 from ..._model_kind import config_kind
-from ..errors import CapabilityError, HarnessError
+from ..errors import CapabilityError, HarnessError, SettingError
+from ..quantization import bitsandbytes_config, check_quantize, describe_quantization, quantize_in_place, quantized_copy
 from .base import ModelAdapter
 from .fake import FakeAdapter, SimulatedCrash
 from .hf import HFAdapter, check_max_length, detect_architecture
@@ -39,9 +42,11 @@ def load_pretrained(
     trust_remote_code: bool = False,
     tokenizer=None,
     max_length: int | None = None,
+    quantize: str | None = None,
 ):
     """(model, tokenizer) from a local folder or Hub id, through the Auto class of `architecture`.
 
+    quantize: "int8" / "int4" (`quantization.py`): bitsandbytes at load on CUDA, torchao int8 after load on CPU.
     tokenizer: a folder / Hub id to load the tokenizer from (default: `name_or_path`), or a tokenizer object.
     max_length: checked against the model's positions. The config, `max_length` and the tokenizer are checked
     before the weights load, so a wrong setting fails fast.
@@ -65,9 +70,15 @@ def load_pretrained(
     if architecture not in AUTO_CLASS_NAMES:
         raise CapabilityError(f"architecture must be auto, causal, seq2seq or classifier, got {architecture!r}")
     auto_class = getattr(transformers, AUTO_CLASS_NAMES[architecture])
+    device_type = torch.device(device).type if device else ("cuda" if torch.cuda.is_available() else "cpu")
+    quantize = check_quantize(quantize, device_type)
+    if quantize is not None and device_type == "cuda":
+        options.update(quantization_config=bitsandbytes_config(quantize), device_map={"": device or "cuda"})
     model = auto_class.from_pretrained(name_or_path, dtype=dtype, **options)
-    if device:
+    if device and "device_map" not in options:
         model = model.to(device)
+    if quantize is not None and device_type == "cpu":
+        quantize_in_place(model)
     return model.eval(), tokenizer
 
 
@@ -105,11 +116,15 @@ def load_adapter(
     dtype: str = "auto",
     device: str | None = None,
     revision: str | None = None,
+    quantize: str | None = None,
     **adapter_options,
 ) -> ModelAdapter:
     """An adapter for `model`: a ModelAdapter (returned as is), a transformers model (with `tokenizer`), or a
-    local folder / Hub id to load (`tokenizer`: a tokenizer, a folder / Hub id, or None for the model's own)."""
+    local folder / Hub id to load (`tokenizer`: a tokenizer, a folder / Hub id, or None for the model's own).
+    quantize: "int8" / "int4" (`quantization.py`); a model object is quantized as a copy (CPU int8 only)."""
     if isinstance(model, ModelAdapter):
+        if quantize not in (None, "none"):
+            raise SettingError("quantize applies to transformers models, not to a ModelAdapter")
         return model
     if isinstance(model, (str, Path)):
         model, tokenizer = load_pretrained(
@@ -120,8 +135,15 @@ def load_adapter(
             revision=revision,
             tokenizer=tokenizer,
             max_length=adapter_options.get("max_length"),
+            quantize=quantize,
         )
-    return HFAdapter(model, tokenizer, architecture=None if architecture == "auto" else architecture, **adapter_options)
+    elif check_quantize(quantize, next(model.parameters()).device.type) is not None:
+        model = quantized_copy(model, quantize)
+    label = None
+    if quantize not in (None, "none"):
+        label = f"{quantize}: {describe_quantization(quantize, next(model.parameters()).device.type)}"
+    architecture = None if architecture == "auto" else architecture
+    return HFAdapter(model, tokenizer, architecture=architecture, quantization=label, **adapter_options)
 
 
 __all__ = [

@@ -31,6 +31,7 @@ from accelerate.utils.memory import find_executable_batch_size, should_reduce_ba
 
 from ..._model_kind import model_kind
 from ..errors import CapabilityError, SettingError
+from ..quantization import model_size_bytes, plain_tensors
 from ..records import (
     ClassificationRequest,
     ClassificationResult,
@@ -110,6 +111,8 @@ class HFAdapter(ModelAdapter):
     share_prefixes: compute token prefixes shared by several log-likelihood requests once (`shared_prefix`);
         False scores every request whole.
     architecture: override the detected "causal" / "seq2seq" / "classifier".
+    quantization: how the weights were quantized, for the record (`quantization.py`; bitsandbytes loads are
+        recognized from the config).
     """
 
     def __init__(
@@ -125,6 +128,7 @@ class HFAdapter(ModelAdapter):
         share_prefixes: bool = True,
         architecture: str | None = None,
         name: str | None = None,
+        quantization: str | None = None,
     ):
         if padding_side not in ("left", "right"):
             raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
@@ -154,6 +158,7 @@ class HFAdapter(ModelAdapter):
         self._shared = SharedPrefixScorer(self)
         self.loglikelihood_tokens = {"scored_whole": 0, "run": 0}  # tokens through the model, and without sharing
         self._fingerprint: str | None = None
+        self.quantization = quantization or _bitsandbytes_label(model)
 
     # -- facts ---------------------------------------------------------------------------------------------------
     @property
@@ -219,6 +224,7 @@ class HFAdapter(ModelAdapter):
             "dtype": str(next(self.model.parameters()).dtype).replace("torch.", ""),
             "device_type": self.device.type,
             "revision": getattr(self.model.config, "_commit_hash", None),
+            "quantization": self.quantization,
         }
 
     def fingerprint(self) -> str:
@@ -227,8 +233,9 @@ class HFAdapter(ModelAdapter):
             weights = hashlib.sha256()
             for name, tensor in sorted(self.model.state_dict().items()):
                 weights.update(name.encode())
-                weights.update(str(tensor.dtype).encode())
-                weights.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+                for part in plain_tensors(tensor.detach()):  # a quantized tensor: its int8 data and scales
+                    weights.update(str(part.dtype).encode())
+                    weights.update(part.cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
             config = {k: v for k, v in self.model.config.to_dict().items() if k not in _CONFIG_NOISE}
             self._fingerprint = stable_hash(
                 [
@@ -251,6 +258,8 @@ class HFAdapter(ModelAdapter):
             "revision": getattr(config, "_commit_hash", None),
             "config": json.loads(json.dumps(config.to_dict(), default=str)),
             "num_parameters": sum(p.numel() for p in self.model.parameters()),
+            "size_bytes": model_size_bytes(self.model),
+            "quantization": self.quantization,
             "dtype": str(next(self.model.parameters()).dtype).replace("torch.", ""),
             "device": str(self.device),
             "tokenizer": type(self.tokenizer).__name__,
@@ -507,6 +516,19 @@ def _score(logits: torch.Tensor, targets: list[int]) -> LoglikelihoodResult:
     picked = logprobs.gather(-1, target[:, None]).squeeze(-1)  # (targets,)
     greedy = bool((logprobs.argmax(-1) == target).all())
     return LoglikelihoodResult(float(picked.sum()), greedy, len(targets))
+
+
+def _bitsandbytes_label(model) -> str | None:
+    """ "bitsandbytes 4-bit nf4" / "bitsandbytes LLM.int8()" for a model loaded with a BitsAndBytesConfig."""
+    config = getattr(model.config, "quantization_config", None)
+    if config is None:
+        return None
+    config = config if isinstance(config, dict) else config.to_dict()
+    if config.get("load_in_4bit"):
+        return f"bitsandbytes 4-bit {config.get('bnb_4bit_quant_type', 'fp4')}"
+    if config.get("load_in_8bit"):
+        return "bitsandbytes LLM.int8()"
+    return str(config.get("quant_method") or "quantized")
 
 
 def _tokenizer_hash(tokenizer) -> str:

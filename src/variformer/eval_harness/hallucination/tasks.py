@@ -90,6 +90,7 @@ def _mc_task(setting: str, score_name: str, score) -> Task:
         process_results=process,
         metrics=(mean_of(score_name),),
         group=GROUP,
+        input_fields=("question",),
     )
 
 
@@ -127,6 +128,7 @@ TRUTHFULQA_GEN = register_task(
         process_results=_gen_process,
         metrics=tuple(mean_of(f"{name}_{kind}") for name in GEN_METRICS for kind in ("max", "acc", "diff")),
         group=GROUP,
+        input_fields=("question",),
     )
 )
 
@@ -210,6 +212,7 @@ def _halueval_task(split: str) -> JudgmentTask:
         metrics=tuple(mean_of(score) for score in ("accuracy", "predicted_yes", "gold_yes", "true_yes")),
         id_field="id",
         group=GROUP,
+        input_fields=("context",),  # the knowledge / question / dialogue; the response is what is judged
         halueval_split=split,
     )
 
@@ -247,6 +250,7 @@ SUMMARY_FAITHFULNESS = register_task(
         process_results=_faithfulness_process,
         metrics=(mean_of("faithful_preference"),),
         group=GROUP,
+        input_fields=("source",),
     )
 )
 

@@ -86,6 +86,8 @@ class Task:
         one string for "generation", one `ClassificationResult` for "classifier_head").
     id_field: field holding the row id (rows without it, and tasks without id_field, use the row's position).
     group: report section the task belongs to ("" = main results; e.g. "hallucination").
+    input_fields: the row fields robustness perturbations rewrite (default: the fields the prompt functions
+        read through FieldText / FieldPair and the target and choices do not; see `perturbed_fields`).
     """
 
     name: str
@@ -106,6 +108,7 @@ class Task:
     process_results: Callable[[Mapping[str, Any], list], Outcome] | None = None
     id_field: str | None = None
     group: str = ""
+    input_fields: tuple[str, ...] | None = None
 
     def __post_init__(self):
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen dataclass)
@@ -126,6 +129,10 @@ class Task:
         functions = (self.prompt, self.target, self.choices, self.seq2seq_prompt, self.classifier_input)
         derived = [name for function in functions for name in fields_used(function)]
         set_("fields", tuple(dict.fromkeys([*_as_tuple(self.fields), *derived])))
+        if self.input_fields is not None:
+            set_("input_fields", tuple(_as_tuple(self.input_fields)))
+            if not all(isinstance(name, str) and name for name in self.input_fields):
+                raise TaskDefinitionError(f"{where}: input_fields must be field names, got {self.input_fields!r}")
         self._validate(where)
 
     def _validate(self, where: str) -> None:
@@ -151,6 +158,16 @@ class Task:
             raise TaskDefinitionError(f"{where}: metric names repeat")
 
     # -- convenience -------------------------------------------------------------------------------------------
+    @property
+    def perturbed_fields(self) -> tuple[str, ...]:
+        """The row fields robustness perturbations rewrite: `input_fields` when given, else the fields the prompt
+        functions read that the target and the choices do not (empty when the prompt is an opaque function)."""
+        if self.input_fields is not None:
+            return self.input_fields
+        inputs = [name for f in (self.prompt, self.seq2seq_prompt, self.classifier_input) for name in fields_used(f)]
+        answers = {name for f in (self.target, self.choices) for name in fields_used(f)}
+        return tuple(dict.fromkeys(name for name in inputs if name not in answers))
+
     def with_data(self, path: str) -> Task:
         """The same task reading its rows from the JSON-lines file `path`."""
         return replace(self, data=DataSource(path=str(path)))
@@ -191,17 +208,20 @@ class Task:
         seed: int,
         limit: int | None = None,
         normalize_target: str | None = None,
+        perturb: Callable[[Row], Mapping[str, Any]] | None = None,
     ) -> list[Sample]:
         """Validate the first `limit` rows and build their samples (few-shot examples drawn with a seed that
         depends on `seed`, the task and the row only, so sharding and --limit never change a prompt).
 
         `normalize_target`: "labels" (index into choices) or "texts" (list of references) or None (as is).
+        `perturb`: row -> the row data the prompt and classifier input are rendered from (robustness); the target,
+        the choices and the few-shot examples always come from the rows as given.
         Raises DataError naming the task, the row and the field at the first bad row.
         """
         selected = list(rows if limit is None else rows[:limit])
         pool = self._few_shot_pool(rows)
         prompt = (self.seq2seq_prompt or self.prompt) if seq2seq else self.prompt
-        return [self._sample(row, prompt, pool, seed, normalize_target) for row in selected]
+        return [self._sample(row, prompt, pool, seed, normalize_target, perturb) for row in selected]
 
     def _few_shot_pool(self, rows: Sequence[Row]) -> Sequence[Row]:
         if self.few_shot.num == 0:
@@ -214,14 +234,17 @@ class Task:
             )
         return pool
 
-    def _sample(self, row: Row, prompt: RowFunction, pool: Sequence[Row], seed: int, normalize: str | None) -> Sample:
+    def _sample(
+        self, row: Row, prompt: RowFunction, pool: Sequence[Row], seed: int, normalize: str | None, perturb=None
+    ) -> Sample:
         self.check_row(row)
         with self._row_errors(row):
-            text = _string(prompt(row.data), "prompt")
+            shown = perturb(row) if perturb is not None else row.data
+            text = _string(prompt(shown), "prompt")
             target = self.target(row.data)
             choices = tuple(self.choices(row.data)) if self.choices is not None else None
             target = _normalize_target(target, choices, normalize)
-            classifier_input = _classifier_input((self.classifier_input or self.prompt)(row.data))
+            classifier_input = _classifier_input((self.classifier_input or self.prompt)(shown))
             sample_id = str(row.data.get(self.id_field, row.index)) if self.id_field else str(row.index)
         examples = [self._example_text(example, prompt) for example in self._draw(row, pool, seed)]
         parts = ([self.description] if self.description else []) + examples + [text]

@@ -56,6 +56,7 @@ TASK_KEYS = (
     "process_results",
     "id_field",
     "group",
+    "input_fields",
 )
 REQUIRED_KEYS = ("name", "version", "data", "prompt", "target", "scoring", "metrics")
 
