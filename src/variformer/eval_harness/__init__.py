@@ -55,6 +55,8 @@ def evaluate(
     allow_code: bool = False,
     calibration: bool = True,
     robustness: str | Sequence[str] | None = "mild",
+    prompt_spread: bool = True,
+    fewshot_seeds: int = 3,
     quantize: str | None = None,
     dtype: str = "auto",
     device: str | None = None,
@@ -75,6 +77,9 @@ def evaluate(
     robustness: seeded input perturbations every task with input fields is also scored under ("mild": lowercase,
         contractions, misspellings, whitespace; "none"; or a list of names, `robustness.PERTURBATIONS`); each
         perturbation's scores and the worst case per sample land in `TaskResult.robustness`.
+    prompt_spread: also score each task in its other prompt formats (`Task.formats`) and, for few-shot tasks,
+        with `fewshot_seeds` - 1 other few-shot draws; per-format / per-seed scores, their range and standard
+        deviation land in `TaskResult.spread`.
     quantize: "int8" (CPU: torchao; CUDA: bitsandbytes) or "int4" (CUDA, bitsandbytes NF4); a model object is
         quantized as a copy. `compare_precision` runs both precisions side by side.
     dtype, device: for a model loaded from a folder or Hub id.
@@ -111,6 +116,8 @@ def evaluate(
         progress=progress,
         calibration=calibration,
         robustness=robustness,
+        prompt_spread=prompt_spread,
+        fewshot_seeds=fewshot_seeds,
     )
     result = runner.run(resolved)
     if output_dir is not None and runner.processes.is_main:

@@ -21,6 +21,7 @@ INT_RANGES = {
     "max_batch_size": (1, "where --batch-size auto starts"),
     "max_length": (1, "longest model input in tokens; leave it out to use the model's own limit"),
     "bootstrap_iters": (0, "bootstrap resamples; 0 turns stderr off"),
+    "fewshot_seeds": (1, "few-shot draws per few-shot task; 1 scores the run's own draw only"),
 }
 
 
@@ -81,6 +82,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also score every task with input fields under seeded input perturbations and report each one and the "
         "worst case per sample: 'mild' (default: lowercase, contractions, misspellings, whitespace), 'none', or a "
         "comma-separated list of those names",
+    )
+    parser.add_argument(
+        "--no-prompt-spread",
+        action="store_true",
+        help="score each task in its own prompt format only (default: also in its other formats, and few-shot "
+        "tasks with --fewshot-seeds draws, reporting the spread beside the stderr)",
+    )
+    parser.add_argument(
+        "--fewshot-seeds", type=int, default=3, help="few-shot draws scored for the spread of few-shot tasks (3)"
     )
     parser.add_argument(
         "--quantize",
@@ -182,6 +192,8 @@ def _run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             calibration=not args.no_calibration,
             robustness=robustness,
+            prompt_spread=not args.no_prompt_spread,
+            fewshot_seeds=args.fewshot_seeds,
         )
         result = runner.run(tasks)
         if not runner.processes.is_main:

@@ -29,7 +29,7 @@ from typing import Any
 
 from .. import _html
 from .errors import SettingError
-from .report import Plots, calibration_lines, group_section, render_plots, robustness_lines
+from .report import Plots, calibration_lines, group_section, render_plots, robustness_lines, spread_lines
 from .results import MetricResult, RunResult, TaskResult, atomic_write_bytes, dumps, read_results
 
 PAGE_NAME = "report.html"
@@ -119,7 +119,11 @@ def render_page(runs: Sequence[RunPage]) -> str:
     title = f"Evaluation report: {models}"
     body = [f"<h1>{_html.escape(title)}</h1>", _header(runs)]
     body += [_group_section(runs, group, tasks) for group, tasks in _groups(runs).items()]
-    for lines_of, kind in ((calibration_lines, "calibration"), (robustness_lines, "robustness")):
+    for lines_of, kind in (
+        (calibration_lines, "calibration"),
+        (robustness_lines, "robustness"),
+        (spread_lines, "spread"),
+    ):
         body += [_lines_section(run, len(runs) > 1, lines_of, kind) for run in runs if lines_of(run.result)]
     body += [_samples_section(runs), _environment(runs), _html.json_script("report-data", _sample_data(runs))]
     return _html.page(title, "\n".join(body), _asset("report.css"), _asset("report.js"))

@@ -63,19 +63,29 @@ def evaluate_quickstart_models(
 
 
 def _summary(runs: dict[str, RunResult]) -> str:
+    from .report import spread_cell
+
     lines = [
         "# Quickstart evaluation",
         "",
-        "| model | task | scoring | metric | value | ± stderr | n |",
-        "|---|---|---|---|---:|---:|---:|",
+        "Worst case: per sample, the worst score over the clean input and each robustness perturbation. Prompt "
+        "spread: range and standard deviation over the task's prompt formats. ECE: expected calibration error, 10 "
+        "equal-mass bins. Details in each model's report.",
+        "",
+        "| model | task | scoring | metric | value | ± stderr | worst case | prompt spread | ECE | n |",
+        "|---|---|---|---|---:|---:|---:|---|---:|---:|",
     ]
     for variant, run in runs.items():
         for name, task in run.tasks.items():
             for metric_name, metric in task.metrics.items():
                 stderr = "–" if metric.stderr is None else f"{metric.stderr:.4f}"
+                worst = task.robustness.worst_case.get(metric_name) if task.robustness else None
+                ece = task.calibration.metrics.get("ece_10_bin") if task.calibration else None
                 lines.append(
                     f"| {variant} | {name} | {task.scoring_mode['mode']} | {metric_name} | "
-                    f"{metric.value:.4f} | {stderr} | {task.num_samples} |"
+                    f"{metric.value:.4f} | {stderr} | {'–' if worst is None else f'{worst.value:.4f}'} | "
+                    f"{spread_cell(task, metric_name)} | {'–' if ece is None else f'{ece.value:.4f}'} | "
+                    f"{task.num_samples} |"
                 )
     lines += [""] + [f"- {variant}: [report]({variant}/report.md), [page]({variant}/report.html)" for variant in runs]
     lines += ["- all runs side by side, with their samples: [summary.html](summary.html)", ""]

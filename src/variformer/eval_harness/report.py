@@ -120,15 +120,15 @@ def render_markdown(
         lines += [
             f"## {section.title}",
             "",
-            "| task | metric | value | ± stderr | 95% interval | n | better |",
-            "|---|---|---:|---:|---|---:|---|",
+            "| task | metric | value | ± stderr | 95% interval | prompt spread | n | better |",
+            "|---|---|---:|---:|---|---|---:|---|",
         ]
         for task in tasks:
             for metric_name, metric in task.metrics.items():
                 better = "higher" if metric.higher_is_better else "lower"
                 lines.append(
                     f"| {task.name} | {metric_name} | {_fmt(metric.value)} | {_fmt(metric.stderr)} | "
-                    f"{_interval(metric)} | {task.num_samples} | {better} |"
+                    f"{_interval(metric)} | {spread_cell(task, metric_name)} | {task.num_samples} | {better} |"
                 )
         lines.append("")
         if section.lines is not None:
@@ -145,6 +145,7 @@ def render_markdown(
             lines.append("")
     lines += calibration_lines(result)
     lines += robustness_lines(result)
+    lines += spread_lines(result)
     versions = ", ".join(f"{k} {v}" for k, v in result.versions.items() if v)
     lines += ["## Environment", "", f"- {versions}", f"- {result.environment.get('platform')}", ""]
     return "\n".join(lines)
@@ -219,6 +220,48 @@ def robustness_lines(result: RunResult) -> list[str]:
             )
         changed = ", ".join(f"{name} {robustness.changed[name]:.0%}" for name in names)
         lines += ["", f"- fields perturbed: {', '.join(robustness.fields)}; inputs changed: {changed}", ""]
+    return lines
+
+
+def spread_cell(task: TaskResult, metric: str) -> str:
+    """'range 0.0500, std 0.0210 over 4 formats; ...' for the results table ('–' without a spread)."""
+    if task.spread is None:
+        return "–"
+    parts = []
+    for kind, label in (("formats", "formats"), ("few_shot_seeds", "few-shot seeds")):
+        item = task.spread.summary.get(metric, {}).get(kind)
+        if item:
+            parts.append(f"range {_fmt(item['range'])}, std {_fmt(item['std'])} over {item['n']} {label}")
+    return "; ".join(parts) or "–"
+
+
+def spread_lines(result: RunResult) -> list[str]:
+    """The "Prompt and few-shot spread" section: every format's (and few-shot seed's) value of every metric."""
+    tasks = [task for task in result.tasks.values() if task.spread is not None]
+    if not tasks:
+        return []
+    lines = [
+        "## Prompt and few-shot spread",
+        "",
+        "The same samples scored with each prompt format of the task (and, for few-shot tasks, each few-shot draw). "
+        "A difference between two models smaller than this spread is within the prompt noise.",
+        "",
+    ]
+    for task in tasks:
+        for kind, label in (("formats", "format"), ("few_shot_seeds", "few-shot seed")):
+            members = getattr(task.spread, kind)
+            if not members:
+                continue
+            metrics = list(task.metrics)
+            lines += [
+                f"### {task.name}: by {label}",
+                "",
+                f"| {label} | " + " | ".join(metrics) + " |",
+                "|---|" + "---:|" * len(metrics),
+            ]
+            for name, values in members.items():
+                lines.append(f"| {name} | " + " | ".join(_with_stderr(values[m]) for m in metrics) + " |")
+            lines.append("")
     return lines
 
 
@@ -390,6 +433,7 @@ __all__ = [
     "render_plots",
     "calibration_lines",
     "robustness_lines",
+    "spread_lines",
     "Plot",
     "Plots",
     "GroupSection",

@@ -6,7 +6,7 @@ atomic writes (`atomic_write_bytes` for a file, `staged_folder` for a whole fold
 read as None). `SampleRecord` is one line of `samples/<task>.jsonl`.
 
 Schema history: 1.0 first version; 1.1 adds `TaskResult.calibration` and the per-sample `confidence` and
-`probabilities`; 1.2 adds `TaskResult.robustness` and the per-sample `perturbed`.
+`probabilities`; 1.2 adds `TaskResult.robustness`, `TaskResult.spread` and the per-sample `perturbed`.
 """
 
 from __future__ import annotations
@@ -84,6 +84,25 @@ class RobustnessResult:
 
 
 @dataclass
+class SpreadResult:
+    """How much a task's scores move with the way its prompt is written and with the few-shot draw. formats:
+    {format: {metric: MetricResult}} ("default" is the task's own prompt); few_shot_seeds: {seed: {metric:
+    MetricResult}} (empty for zero-shot tasks); summary: {metric: {"formats" | "few_shot_seeds": {"min", "max",
+    "range", "std", "n"}}} with `range` = max - min and `std` the sample standard deviation over formats / seeds."""
+
+    formats: dict[str, dict[str, MetricResult]]
+    few_shot_seeds: dict[str, dict[str, MetricResult]]
+    summary: dict[str, dict[str, dict]]
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SpreadResult:
+        def metrics(group: dict) -> dict:
+            return {name: {k: MetricResult(**v) for k, v in m.items()} for name, m in group.items()}
+
+        return cls(metrics(data["formats"]), metrics(data["few_shot_seeds"]), data["summary"])
+
+
+@dataclass
 class TaskResult:
     """Everything about one task in a run."""
 
@@ -100,6 +119,7 @@ class TaskResult:
     samples_file: str | None = None  # relative to the run folder
     calibration: CalibrationResult | None = None  # multiple-choice and classifier-head tasks (schema 1.1)
     robustness: RobustnessResult | None = None  # tasks with input fields to perturb (schema 1.2)
+    spread: SpreadResult | None = None  # tasks with prompt formats or few-shot examples (schema 1.2)
 
 
 @dataclass
@@ -162,7 +182,11 @@ class RunResult:
             calibration = CalibrationResult.from_dict(calibration) if calibration is not None else None
             robustness = task.pop("robustness", None)
             robustness = RobustnessResult.from_dict(robustness) if robustness is not None else None
-            tasks[name] = TaskResult(metrics=metrics, calibration=calibration, robustness=robustness, **task)
+            spread = task.pop("spread", None)
+            spread = SpreadResult.from_dict(spread) if spread is not None else None
+            tasks[name] = TaskResult(
+                metrics=metrics, calibration=calibration, robustness=robustness, spread=spread, **task
+            )
         return cls(tasks=tasks, **data)
 
     def metric(self, task: str, name: str) -> float:
@@ -250,6 +274,7 @@ __all__ = [
     "MetricResult",
     "CalibrationResult",
     "RobustnessResult",
+    "SpreadResult",
     "TaskResult",
     "SampleRecord",
     "RunResult",

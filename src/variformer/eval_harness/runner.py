@@ -15,6 +15,9 @@ records.
 4. Robustness (`robustness.py`): each task with input fields is planned again under every perturbation; those
    requests join the same resolve step (a perturbation that changes nothing costs nothing: the request is the
    same), and each sample's worst score over {clean, perturbations} gives the task's worst case.
+5. Spread: each task whose scoring reads the prompt is planned again in each of its other prompt formats
+   (`Task.formats`) and, with few-shot examples, with other few-shot seeds; the scores per format / seed and their
+   range and standard deviation sit beside the bootstrap stderr.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from .results import (
     RobustnessResult,
     RunResult,
     SampleRecord,
+    SpreadResult,
     TaskResult,
     staged_folder,
     write_json,
@@ -125,6 +129,9 @@ class Runner:
         classifier-head tasks (default True).
     robustness: perturbation names (`robustness.MILD`, ...) to score every task with input fields under, or a
         string ("none", "mild", "lowercase,whitespace"); default none.
+    prompt_spread: also score every prompt format of each task (default False here; `evaluate` and the CLI turn
+        it on). fewshot_seeds: few-shot draws scored for tasks with few-shot examples (the run's own plus
+        fewshot_seeds - 1 others) when prompt_spread is on.
     """
 
     def __init__(
@@ -141,6 +148,8 @@ class Runner:
         processes: Processes | None = None,
         calibration: bool = True,
         robustness: str | Sequence[str] | None = (),
+        prompt_spread: bool = False,
+        fewshot_seeds: int = 3,
     ):
         _check_int("limit", limit, 1, allow_none=True)
         _check_int("bootstrap_iters", bootstrap_iters, 0)
@@ -151,6 +160,8 @@ class Runner:
         self.processes = processes or Processes.detect()
         self.calibration = calibration
         self.robustness = parse_robustness(robustness)
+        _check_int("fewshot_seeds", fewshot_seeds, 1)
+        self.prompt_spread, self.fewshot_seeds = prompt_spread, fewshot_seeds
 
     # -- the loop ------------------------------------------------------------------------------------------------
     def run(self, tasks: Sequence[Task]) -> RunResult:
@@ -164,8 +175,11 @@ class Runner:
             for plan in plans
             if self.robustness and plan.task.perturbed_fields
         }
+        spread = {plan.task.name: self._spread_plans(plan) for plan in plans} if self.prompt_spread else {}
+        spread = {name: variants for name, variants in spread.items() if len(variants) > 1}
         planned = time.perf_counter()
         every_plan = plans + [p for variants in perturbed.values() for p in variants.values()]
+        every_plan += [p for variants in spread.values() for p in variants.values()]
         unique = {request.key: request for plan in every_plan for requests in plan.requests for request in requests}
         responses, counts = self.resolve(unique)
         resolved = time.perf_counter()
@@ -174,6 +188,8 @@ class Runner:
             result, records = self.score(plan, responses)
             if plan.task.name in perturbed:
                 result.robustness = self._robustness(plan, records, perturbed[plan.task.name], responses)
+            if plan.task.name in spread:
+                result.spread = self._spread(result, spread[plan.task.name], responses)
             task_results[plan.task.name], samples[plan.task.name] = result, records
         finished = time.perf_counter()
         timing = {
@@ -356,6 +372,50 @@ class Runner:
             )
         return RobustnessResult(list(variants), list(plan.task.perturbed_fields), scores, worst_case, changed)
 
+    def _spread_plans(self, plan: TaskPlan) -> dict[tuple[str, str], TaskPlan]:
+        """The plans of the task's other prompt formats and few-shot seeds, keyed ("formats" | "few_shot_seeds",
+        name), with the task's own plan under both kinds' default key; none where the scoring ignores the prompt
+        (a classifier head reads the classifier input)."""
+        task = plan.task
+        if isinstance(plan.mode, ClassifierHead):
+            return {}
+        variants = {("formats", "default"): plan}
+        for fmt in task.formats:
+            formatted = task.with_format(fmt.name, seq2seq=self.adapter.is_seq2seq)
+            if formatted is not None:
+                variants[("formats", fmt.name)] = self.plan(formatted)
+        if task.few_shot.num > 0 and self.fewshot_seeds > 1:
+            variants[("few_shot_seeds", str(task.few_shot.seed))] = plan
+            for k in range(1, self.fewshot_seeds):
+                seed = task.few_shot.seed + k
+                variants[("few_shot_seeds", str(seed))] = self.plan(
+                    replace(task, few_shot=replace(task.few_shot, seed=seed))
+                )
+        return variants
+
+    def _spread(self, result: TaskResult, variants: dict[tuple[str, str], TaskPlan], responses: dict) -> SpreadResult:
+        """Each format's / seed's metrics and, per metric, their range and standard deviation."""
+        groups: dict[str, dict[str, dict[str, MetricResult]]] = {"formats": {}, "few_shot_seeds": {}}
+        for (kind, name), plan in variants.items():
+            metrics = result.metrics if plan.task is variants[("formats", "default")].task else None
+            groups[kind][name] = metrics or self.score(plan, responses, calibrate=False)[0].metrics
+        summary = {}
+        for metric in result.metrics:
+            summary[metric] = {}
+            for kind, members in groups.items():
+                values = [m[metric].value for m in members.values()]
+                if len(values) > 1:
+                    summary[metric][kind] = {
+                        "min": float(min(values)),
+                        "max": float(max(values)),
+                        "range": float(max(values) - min(values)),
+                        "std": float(np.std(values, ddof=1)),
+                        "n": len(values),
+                    }
+        if len(groups["formats"]) < 2:
+            groups["formats"] = {}
+        return SpreadResult(groups["formats"], groups["few_shot_seeds"], summary)
+
     def _calibration(self, plan: TaskPlan, outcomes: list[Outcome], probabilities) -> CalibrationResult | None:
         """The task's calibration, or None (turned off, not a choice task, or a prediction / target that is not
         a choice index)."""
@@ -436,6 +496,8 @@ class Runner:
                 "chunk_size": self.chunk_size,
                 "calibration": self.calibration,
                 "robustness": list(self.robustness),
+                "prompt_spread": self.prompt_spread,
+                "fewshot_seeds": self.fewshot_seeds if self.prompt_spread else None,
                 "batch_size": model.get("batch_size"),
                 "cache_dir": str(self.cache_dir) if self.cache_dir else None,
                 "cache_fingerprint": self.cache_fingerprint(),

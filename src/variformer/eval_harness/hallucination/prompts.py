@@ -72,19 +72,57 @@ _HALUEVAL_FIELDS = {
 }
 
 
-def halueval_prompt(task: str, context: str, response: str) -> str:
-    """The judgement prompt: instruction, the input (question / dialogue / document / query) and the response."""
+def halueval_prompt(task: str, context: str, response: str, style: str = "default") -> str:
+    """The judgement prompt: instruction, the input (question / dialogue / document / query) and the response.
+    `style` (`PROMPT_STYLES`) rewrites the template only (labels without '#', upper case, one newline after the
+    instruction), for the prompt spread."""
     input_label, response_label = _HALUEVAL_FIELDS[task]
+    judgement, separator = "#Your Judgement#", "\n\n"
+    if style == "plain_labels":
+        input_label, response_label, judgement = (
+            label.strip("#") for label in (input_label, response_label, judgement)
+        )
+    elif style == "upper_case":
+        input_label, response_label, judgement = (label.upper() for label in (input_label, response_label, judgement))
+    elif style == "separator":
+        separator = "\n"
+    elif style != "default":
+        raise ValueError(f"unknown prompt style {style!r}; expected default or one of {', '.join(PROMPT_STYLES)}")
     return (
         halueval_instruction(task)
-        + f"\n\n{input_label}: "
+        + f"{separator}{input_label}: "
         + context
         + f"\n{response_label}: "
         + response
-        + "\n#Your Judgement#:"
+        + f"\n{judgement}:"
     )
 
 
-def faithfulness_prompt(source: str) -> str:
+# the prompt-spread formats of the hallucination tasks: label names, casing, separators (template text only)
+PROMPT_STYLES = ("plain_labels", "upper_case", "separator")
+_QA_LABELS = {"default": ("Q", "A"), "plain_labels": ("Question", "Answer"), "upper_case": ("QUESTION", "ANSWER")}
+
+
+def truthfulqa_styled_prompt(question: str, style: str, answer_prefix: bool) -> str:
+    """The TruthfulQA context with the primer rewritten in `style` (`PROMPT_STYLES`): "Question:" / "Answer:"
+    labels, upper-case labels, or ("separator") one newline between the question-answer pairs. `answer_prefix`:
+    end with the answer label (multiple choice) or not (generation, as lm-eval's truthfulqa_gen)."""
+    if style not in PROMPT_STYLES:
+        raise ValueError(f"unknown prompt style {style!r}; expected one of {', '.join(PROMPT_STYLES)}")
+    q, a = _QA_LABELS.get(style, _QA_LABELS["default"])
+    separator = "\n" if style == "separator" else "\n\n"
+    pairs = [pair.split("\n", 1) for pair in TRUTHFULQA_QA_PRIMER.split("\n\n")]
+    shots = [f"{q}: {question_line[3:]}\n{a}: {answer_line[3:]}" for question_line, answer_line in pairs]
+    text = separator.join([*shots, f"{q}: " + (question if answer_prefix else question.strip())])
+    return text + (f"\n{a}:" if answer_prefix else "")
+
+
+def faithfulness_prompt(source: str, style: str = "default") -> str:
     """Context for the summary-faithfulness preference probe; the summary is scored as " " + summary."""
-    return "Document: " + source + "\nSummary:"
+    document, summary, separator = {
+        "default": ("Document", "Summary", "\n"),
+        "plain_labels": ("Article", "Summary", "\n"),
+        "upper_case": ("DOCUMENT", "SUMMARY", "\n"),
+        "separator": ("Document", "Summary", " "),
+    }[style]
+    return f"{document}: {source}{separator}{summary}:"

@@ -31,14 +31,22 @@ from importlib import resources
 from ..errors import DataError
 from ..metrics import mean_of
 from ..records import ClassificationResult, GenerationSettings, Outcome
-from ..tasks import DataSource, MultipleChoice, Row, Task, register_task
+from ..tasks import DataSource, MultipleChoice, PromptFormat, Row, Task, register_task
 from ..tasks.scoring import cut_at_stop, label_order
 from ..tasks.summarization import XSUM
 from ..tasks.translation import MULTI30K_DE_EN
 from .entities import check_output
 from .faithfulness import parse_pair_row, preference
 from .halueval import parse_halueval_row, recognition_metrics
-from .prompts import HALUEVAL_TASKS, faithfulness_prompt, halueval_prompt, truthfulqa_gen_prompt, truthfulqa_mc_prompt
+from .prompts import (
+    HALUEVAL_TASKS,
+    PROMPT_STYLES,
+    faithfulness_prompt,
+    halueval_prompt,
+    truthfulqa_gen_prompt,
+    truthfulqa_mc_prompt,
+    truthfulqa_styled_prompt,
+)
 from .report import derived_metrics
 from .rows import MalformedRowError
 from .truthfulqa import GEN_METRICS, generation_scores, mc1_score, mc2_score, parse_generation_row, parse_mc_row
@@ -84,6 +92,10 @@ def _mc_task(setting: str, score_name: str, score) -> Task:
         data=DataSource(path=shipped("truthfulqa_mc.jsonl")),
         fields=("question", f"{setting}_targets"),
         prompt=lambda row: truthfulqa_mc_prompt(item(row).question),
+        formats=tuple(
+            PromptFormat(style, lambda row, style=style: truthfulqa_styled_prompt(item(row).question, style, True))
+            for style in PROMPT_STYLES
+        ),
         choices=lambda row: list(item(row).choices),
         target=lambda row: item(row).labels.index(1),
         scoring=("multiple_choice",),
@@ -122,6 +134,12 @@ TRUTHFULQA_GEN = register_task(
         data=DataSource(path=shipped("truthfulqa_gen.jsonl")),
         fields=("question", "correct_answers", "incorrect_answers"),
         prompt=lambda row: truthfulqa_gen_prompt(_gen_item(row).question),
+        formats=tuple(
+            PromptFormat(
+                style, lambda row, style=style: truthfulqa_styled_prompt(_gen_item(row).question, style, False)
+            )
+            for style in PROMPT_STYLES
+        ),
         target=lambda row: list(_gen_item(row).true_refs),
         scoring=("generation",),
         generation=TRUTHFULQA_GEN_SETTINGS,
@@ -204,6 +222,10 @@ def _halueval_task(split: str) -> JudgmentTask:
         data=DataSource(path=shipped(f"{name}.jsonl")),
         fields=(),
         prompt=lambda row: halueval_prompt(split, row["context"], row["response"]),
+        formats=tuple(
+            PromptFormat(style, lambda row, style=style: halueval_prompt(split, row["context"], row["response"], style))
+            for style in PROMPT_STYLES
+        ),
         classifier_input=lambda row: (row["context"], row["response"]),
         choices=JUDGMENT_CHOICES,
         target=lambda row: int(row["hallucinated"]),
@@ -244,6 +266,14 @@ SUMMARY_FAITHFULNESS = register_task(
         fields=("source", "faithful", "unfaithful"),
         prompt=lambda row: faithfulness_prompt(_pair(row).source),
         seq2seq_prompt=lambda row: "summarize: " + _pair(row).source,
+        formats=tuple(
+            PromptFormat(
+                style,
+                lambda row, style=style: faithfulness_prompt(_pair(row).source, style),
+                seq2seq_prompt=lambda row, prefix=prefix: prefix + _pair(row).source,
+            )
+            for style, prefix in zip(PROMPT_STYLES, ("Summarize: ", "SUMMARIZE: ", "summary: "))
+        ),
         choices=lambda row: [_pair(row).faithful, _pair(row).unfaithful],
         target=lambda row: 0,
         scoring=(MultipleChoice(normalization="chars"),),

@@ -57,7 +57,7 @@ from .data import DataSource, Row, packaged
 from .formatting import FieldChoices, FieldPair, FieldText, FieldValue, FixedChoices
 from .functions import list_functions, register_function
 from .scoring import ClassifierHead, Generation, MultipleChoice, ScoringMode
-from .task import FewShot, Sample, Task
+from .task import FewShot, PromptFormat, Sample, Task
 from .yaml_loader import load_task_yaml, task_from_dict
 
 TASK_MODULES = (
@@ -138,6 +138,7 @@ def resolve_tasks(specs: Iterable[str | Path | Task], *, allow_code: bool = Fals
 __all__ = [
     "Task",
     "FewShot",
+    "PromptFormat",
     "Sample",
     "DataSource",
     "Row",

@@ -5,7 +5,9 @@ from __future__ import annotations
 from . import register_task
 from .data import DataSource, packaged
 from .formatting import FieldText, FieldValue
-from .task import FewShot, Task
+from .task import FewShot, PromptFormat, Task
+
+QUESTION = "Is this sentence positive or negative?"
 
 SST2 = register_task(
     Task(
@@ -22,5 +24,10 @@ SST2 = register_task(
         metrics=("accuracy", "macro_f1", "mcc"),
         few_shot=FewShot(num=0, seed=1234, source=DataSource(path=packaged("sst2/train.jsonl"))),
         id_field="idx",
+        formats=(  # FormatSpread's axes: field names, casing, separators (the choices stay " negative" / " positive")
+            PromptFormat("review_sentiment", FieldText("sentence", prefix="Review: ", suffix="\nSentiment:")),
+            PromptFormat("upper_case_labels", FieldText("sentence", suffix=f"\nQUESTION: {QUESTION}\nANSWER:")),
+            PromptFormat("one_line", FieldText("sentence", suffix=f" Question: {QUESTION} Answer:")),
+        ),
     )
 )

@@ -6,7 +6,7 @@ from ..records import GenerationSettings
 from . import register_task
 from .data import DataSource, packaged
 from .formatting import FieldText, FieldValue
-from .task import Task
+from .task import PromptFormat, Task
 
 XSUM = register_task(
     Task(
@@ -21,5 +21,22 @@ XSUM = register_task(
         metrics=("rouge1", "rouge2", "rougeL", "rougeLsum"),
         generation=GenerationSettings(max_new_tokens=64, num_beams=1, stop=("\n",)),
         id_field="id",
+        formats=(
+            PromptFormat(
+                "document_summary",
+                FieldText("document", prefix="Document: ", suffix="\nSummary:"),
+                seq2seq_prompt=FieldText("document", prefix="Summarize: "),
+            ),
+            PromptFormat(
+                "upper_case",
+                FieldText("document", prefix="ARTICLE: ", suffix="\nONE-SENTENCE SUMMARY:"),
+                seq2seq_prompt=FieldText("document", prefix="SUMMARIZE: "),
+            ),
+            PromptFormat(
+                "tl_dr",
+                FieldText("document", suffix="\nTL;DR:"),
+                seq2seq_prompt=FieldText("document", suffix="\nsummary:"),
+            ),
+        ),
     )
 )

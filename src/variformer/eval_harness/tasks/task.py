@@ -43,6 +43,25 @@ class FewShot:
 
 
 @dataclass(frozen=True)
+class PromptFormat:
+    """Another way to write a task's prompt (FormatSpread's space: field names, separators, casing, answer
+    prefix), scored beside the task's own to measure the prompt spread. `prompt` replaces the task's `prompt`;
+    `seq2seq_prompt`, when given, its `seq2seq_prompt` (a format without one does not apply to encoder-decoder
+    models of a task that has its own `seq2seq_prompt`)."""
+
+    name: str
+    prompt: RowFunction
+    seq2seq_prompt: RowFunction | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not NAME_PATTERN.match(self.name) or self.name == "default":
+            raise TaskDefinitionError(
+                f"PromptFormat name must be lowercase letters, digits, '_', '-', '.' and not 'default', "
+                f"got {self.name!r}"
+            )
+
+
+@dataclass(frozen=True)
 class Sample:
     """One validated row, ready for a scoring mode: the full context (few-shot examples + prompt), the target
     (an index into `choices` for choice tasks, a list of reference strings for generation tasks, else as the
@@ -86,6 +105,8 @@ class Task:
         one string for "generation", one `ClassificationResult` for "classifier_head").
     id_field: field holding the row id (rows without it, and tasks without id_field, use the row's position).
     group: report section the task belongs to ("" = main results; e.g. "hallucination").
+    formats: other ways to write the prompt (`PromptFormat`s), each scored beside the task's own ("default") to
+        report the prompt spread; built-in tasks ship at least three.
     input_fields: the row fields robustness perturbations rewrite (default: the fields the prompt functions
         read through FieldText / FieldPair and the target and choices do not; see `perturbed_fields`).
     """
@@ -109,6 +130,7 @@ class Task:
     id_field: str | None = None
     group: str = ""
     input_fields: tuple[str, ...] | None = None
+    formats: tuple[PromptFormat, ...] = ()
 
     def __post_init__(self):
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen dataclass)
@@ -129,6 +151,11 @@ class Task:
         functions = (self.prompt, self.target, self.choices, self.seq2seq_prompt, self.classifier_input)
         derived = [name for function in functions for name in fields_used(function)]
         set_("fields", tuple(dict.fromkeys([*_as_tuple(self.fields), *derived])))
+        set_("formats", tuple(_as_tuple(self.formats)))
+        if not all(isinstance(f, PromptFormat) for f in self.formats):
+            raise TaskDefinitionError(f"{where}: formats must be PromptFormat objects, got {self.formats!r}")
+        if len({f.name for f in self.formats}) != len(self.formats):
+            raise TaskDefinitionError(f"{where}: format names repeat: {[f.name for f in self.formats]}")
         if self.input_fields is not None:
             set_("input_fields", tuple(_as_tuple(self.input_fields)))
             if not all(isinstance(name, str) and name for name in self.input_fields):
@@ -158,6 +185,17 @@ class Task:
             raise TaskDefinitionError(f"{where}: metric names repeat")
 
     # -- convenience -------------------------------------------------------------------------------------------
+    def with_format(self, name: str, seq2seq: bool) -> Task | None:
+        """The task with format `name`'s prompt in place of its own ("default": the task itself), or None when the
+        format does not apply (an encoder-decoder model and a format without a seq2seq prompt, where the task has
+        its own)."""
+        if name == "default":
+            return self
+        fmt = next(f for f in self.formats if f.name == name)
+        if seq2seq and self.seq2seq_prompt is not None and fmt.seq2seq_prompt is None:
+            return None
+        return replace(self, prompt=fmt.prompt, seq2seq_prompt=fmt.seq2seq_prompt or self.seq2seq_prompt)
+
     @property
     def perturbed_fields(self) -> tuple[str, ...]:
         """The row fields robustness perturbations rewrite: `input_fields` when given, else the fields the prompt

@@ -6,7 +6,7 @@ from ..records import GenerationSettings
 from . import register_task
 from .data import DataSource, packaged
 from .formatting import FieldText, FieldValue
-from .task import Task
+from .task import PromptFormat, Task
 
 MULTI30K_DE_EN = register_task(
     Task(
@@ -21,5 +21,22 @@ MULTI30K_DE_EN = register_task(
         metrics=("bleu", "chrf"),
         generation=GenerationSettings(max_new_tokens=64, num_beams=1, stop=("\n",)),
         id_field="id",
+        formats=(  # field names, casing, separators; the encoder input of seq2seq models varies alike
+            PromptFormat(
+                "short_fields",
+                FieldText("de", prefix="German: ", suffix="\nEnglish:"),
+                seq2seq_prompt=FieldText("de", prefix="German: "),
+            ),
+            PromptFormat(
+                "upper_case",
+                FieldText("de", prefix="TRANSLATE GERMAN TO ENGLISH.\nGERMAN: ", suffix="\nENGLISH:"),
+                seq2seq_prompt=FieldText("de", prefix="translate German to English: "),  # T5's task prefix
+            ),
+            PromptFormat(
+                "one_line",
+                FieldText("de", prefix="Translate German to English. German: ", suffix=" English:"),
+                seq2seq_prompt=FieldText("de", suffix="\nEnglish:"),
+            ),
+        ),
     )
 )
