@@ -14,8 +14,9 @@ load, scoring, writing its results):
 - lm-eval: `lm_eval --model hf ... --batch_size 8` on two task files that `include` lm-eval's own
   truthfulqa_mc1.yaml / truthfulqa_mc2.yaml and swap the Hub data set for the local file (as
   `scripts/truthfulqa_lmeval_parity.py` does); lm-eval caches nothing unless asked;
-- `variformer eval ... --batch-size 8 --no-cache`;
-- `variformer eval ... --batch-size auto --no-cache`.
+- `variformer eval ... --batch-size 8 --no-cache --robustness none --no-prompt-spread`;
+- `variformer eval ... --batch-size auto --no-cache --robustness none --no-prompt-spread` (lm-eval's workload: no
+  robustness perturbations or other prompt formats, which `variformer eval` adds by default).
 
 Every question's MC1 / MC2 score of each run is compared with lm-eval's. Ratios (higher is faster): median
 lm-eval wall time / median variformer wall time, and the same with the fastest run of each (on a shared CPU the
@@ -144,6 +145,10 @@ def commands(args, model: Path, data: Path, tasks: Path, questions: int) -> dict
         "cpu",
         "--no-cache",
         "--no-progress",
+        # the same work lm-eval does: no robustness perturbations or other prompt formats (both on by default)
+        "--robustness",
+        "none",
+        "--no-prompt-spread",
     ]
     return {
         "lm-eval": [

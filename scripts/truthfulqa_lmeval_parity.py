@@ -3,8 +3,9 @@
     python scripts/truthfulqa_lmeval_parity.py --lm-eval /tmp/lmeval-venv/bin/lm_eval [--model DIR] [--rows 100]
 
 lm-eval runs in its own environment (the `lm_eval` executable given; it is not a dependency of this project).
-Without --model, a tiny random GPT-2 (or with --tiny t5 a T5, scored by lm-eval's seq2seq backend) with a
-byte-level BPE trained on the shipped slices is built and saved.
+Without --model, a tiny random GPT-2 (or with --tiny t5 a T5, scored by lm-eval's seq2seq backend; with --tiny llama
+a Llama whose tokenizer puts <s> before every text) with a byte-level BPE trained on the shipped slices is built and
+saved.
 The data are the first --rows rows of our shipped TruthfulQA slice (or --data), given to lm-eval through two task
 files that `include` lm-eval's own truthfulqa_mc1.yaml / truthfulqa_mc2.yaml (its prompt, choices and scoring)
 and only swap the Hub data set for the local JSON-lines file (--gen-rows N: also truthfulqa_gen, comparing the
@@ -42,10 +43,11 @@ def _lm_eval_tasks_dir(lm_eval: str) -> str:
 
 def _tiny_model(folder: Path, kind: str) -> None:
     sys.path.insert(0, str(REPO / "tests"))
-    from eval_harness.hallucination.tiny import tiny_gpt2, tiny_t5, tiny_tokenizer
+    from eval_harness.hallucination.tiny import tiny_gpt2, tiny_llama, tiny_llama_tokenizer, tiny_t5, tiny_tokenizer
 
-    tokenizer = tiny_tokenizer()
-    (tiny_gpt2 if kind == "gpt2" else tiny_t5)(tokenizer).save_pretrained(folder)
+    tokenizer = tiny_llama_tokenizer() if kind == "llama" else tiny_tokenizer()
+    build = {"gpt2": tiny_gpt2, "t5": tiny_t5, "llama": tiny_llama}[kind]
+    build(tokenizer).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
 
 
@@ -95,6 +97,8 @@ def _run_ours(model: Path, data: Path) -> dict[str, list[float]]:
         cache_dir=None,
         bootstrap_iters=0,
         progress=False,
+        robustness="none",
+        prompt_spread=False,
         task_data={"truthfulqa_mc1": str(data), "truthfulqa_mc2": str(data)},
     )
     return {s: [r.scores[s] for r in result.samples[f"truthfulqa_{s}"]] for s in ("mc1", "mc2")}
@@ -160,6 +164,8 @@ def _compare_generation(args, model: Path, lm_eval_tasks: str, env: dict) -> flo
         cache_dir=None,
         bootstrap_iters=0,
         progress=False,
+        robustness="none",
+        prompt_spread=False,
         task_data={"truthfulqa_gen": str(data)},
     )
     ours = result.samples["truthfulqa_gen"]
@@ -175,9 +181,10 @@ def main(argv=None) -> int:
     parser.add_argument("--model", type=Path, help="a local causal LM folder (default: build a tiny GPT-2)")
     parser.add_argument(
         "--tiny",
-        choices=("gpt2", "t5"),
+        choices=("gpt2", "t5", "llama"),
         default="gpt2",
-        help="without --model: build a tiny GPT-2 (causal) or T5 (seq2seq)",
+        help="without --model: build a tiny GPT-2 (causal), T5 (seq2seq) or Llama (causal, with a tokenizer that "
+        "puts BOS first, as Llama's does)",
     )
     parser.add_argument("--data", type=Path, default=REPO / "src/variformer/data/hallucination/truthfulqa_mc.jsonl")
     parser.add_argument("--rows", type=int, default=100)

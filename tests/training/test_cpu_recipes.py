@@ -53,6 +53,18 @@ def test_sst2_cpu_recipes(name, tmp_path, shared_data, capsys):
         assert sum(row["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
         assert row["correct"] == (row["prediction"] == row["label"])
         assert row["prediction"] == max(row["probabilities"], key=row["probabilities"].get)
+    # each row sits beside its own prediction: the saved model, run on the row's text alone, gives its probabilities
+    # (transformers batches evaluation by length under group_by_length, so predict() returns rows permuted)
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    folder = tmp_path / ("final-merged" if name.startswith("sst2-minilm-lora") else "final")
+    model, tokenizer = AutoModelForSequenceClassification.from_pretrained(folder), AutoTokenizer.from_pretrained(folder)
+    with torch.no_grad():
+        for row in rows:
+            inputs = tokenizer(row["text"], truncation=True, max_length=32, return_tensors="pt")
+            alone = model(**inputs).logits.softmax(-1)[0].tolist()
+            assert list(row["probabilities"].values()) == pytest.approx(alone, abs=1e-4), row["index"]
     trained = metrics["parameters"]
     if name.startswith("sst2-minilm-lora"):
         assert metrics["lora"]["enabled"] and 0 < trained["trainable_fraction"] < 0.1, trained
@@ -76,6 +88,21 @@ def test_multi30k_cpu_recipe(tmp_path, shared_data, capsys):
     )
     assert metrics["test"]["test_bleu"] == pytest.approx(recomputed)
     assert "test_chrf" in metrics["test"]
+    # each row sits beside its own hypothesis: the saved model decodes the sources, in order, to the same texts
+    import torch
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    model, tokenizer = (
+        AutoModelForSeq2SeqLM.from_pretrained(tmp_path / "final"),
+        AutoTokenizer.from_pretrained(tmp_path / "final"),
+    )
+    inputs = tokenizer(
+        [row["source"] for row in rows], padding=True, truncation=True, max_length=48, return_tensors="pt"
+    )
+    with torch.no_grad():
+        output = model.generate(**inputs, num_beams=2, max_new_tokens=16)
+    decoded = [text.strip() for text in tokenizer.batch_decode(output, skip_special_tokens=True)]
+    assert [row["hypothesis"] for row in rows] == decoded
 
 
 class KillAfterSave(TrainerCallback):

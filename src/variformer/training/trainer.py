@@ -15,6 +15,7 @@ import logging
 import os
 import platform
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -291,12 +292,32 @@ def _set_generation_defaults(recipe: Recipe, model, tokenizer) -> None:
     generation.length_penalty = recipe.generation.length_penalty
 
 
+@contextmanager
+def in_dataset_order(trainer):
+    """Evaluation batches in dataset order inside the block. With `train_sampling_strategy: group_by_length`,
+    transformers also batches *evaluation* rows by length (a LengthGroupedSampler), so `predict()` returns them
+    permuted: fine for a metric over all rows, wrong for anything paired with the rows by position."""
+    args = trainer.args
+    saved = args.train_sampling_strategy
+    args.train_sampling_strategy = "sequential" if saved == "group_by_length" else saved
+    try:
+        yield trainer
+    finally:
+        args.train_sampling_strategy = saved
+
+
 def evaluate_splits(recipe: Recipe, trainer, datasets: dict, raw: dict, tokenizer) -> dict[str, dict]:
     """Loss (+ perplexity or accuracy) on validation and test; beam-search sacreBLEU for seq2seq.
 
     Per-row predictions land beside metrics.json as `SPLIT_predictions.jsonl`: the text, label, predicted label and
-    its probability for classification; source, reference and hypothesis for translation.
+    its probability for classification; source, reference and hypothesis for translation. Predictions are made in
+    dataset order (`in_dataset_order`), so each row sits beside its own prediction.
     """
+    with in_dataset_order(trainer):
+        return _evaluate_splits(recipe, trainer, datasets, raw, tokenizer)
+
+
+def _evaluate_splits(recipe: Recipe, trainer, datasets: dict, raw: dict, tokenizer) -> dict[str, dict]:
     results: dict[str, dict] = {}
     write = trainer.is_world_process_zero()
     for split in ("validation", "test"):

@@ -48,6 +48,41 @@ def tiny_tokenizer(vocab_size: int = 1200):
     )
 
 
+def tiny_llama_tokenizer(vocab_size: int = 1200):
+    """The same BPE with a Llama-style post-processor: every encode with special tokens starts with BOS (<s>)."""
+    from tokenizers import Tokenizer, processors
+    from transformers import PreTrainedTokenizerFast
+
+    bpe = Tokenizer.from_str(tiny_tokenizer(vocab_size).backend_tokenizer.to_str())  # a copy: the original stays
+    bos = bpe.token_to_id("<s>")
+    bpe.post_processor = processors.TemplateProcessing(
+        single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", bos)]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=bpe, pad_token="<pad>", bos_token="<s>", eos_token="</s>", model_max_length=1024
+    )
+
+
+def tiny_llama(tokenizer, seed: int = 0):
+    """A stock LlamaForCausalLM from a random tiny config (2 layers, hidden 32, RoPE, SwiGLU)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    return LlamaForCausalLM(config).eval()
+
+
 def tiny_gpt2(tokenizer, seed: int = 0):
     """A stock GPT2LMHeadModel from a random tiny config (2 layers, hidden 32)."""
     from transformers import GPT2Config, GPT2LMHeadModel

@@ -19,6 +19,7 @@ Legend: batch, seq = padded input length, tgt = padded target length, vocab = vo
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import json
@@ -225,6 +226,7 @@ class HFAdapter(ModelAdapter):
             "device_type": self.device.type,
             "revision": getattr(self.model.config, "_commit_hash", None),
             "quantization": self.quantization,
+            "context_bos": self.architecture == "causal" and self._prepends_bos,
         }
 
     def fingerprint(self) -> str:
@@ -279,22 +281,40 @@ class HFAdapter(ModelAdapter):
     def _encode(self, text: str, special: bool) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=special, verbose=False)["input_ids"])
 
+    @functools.cached_property
+    def _prepends_bos(self) -> bool:
+        """Whether the tokenizer's own special tokens are a BOS put first and nothing else (Llama-style)."""
+        bos = self.tokenizer.bos_token_id
+        return bos is not None and self._encode("a b", True) == [bos, *self._encode("a b", False)]
+
+    def _encode_causal(self, text: str) -> list[int]:
+        """A causal LM's text as lm-eval 0.4.13 encodes it (`HFLM.tok_encode`, `tok_batch_encode`): with the
+        tokenizer's own special tokens when they are a BOS put first (Llama-style; not when the text already starts
+        with the BOS string), else without special tokens. lm-eval also keeps the defaults of tokenizers that append
+        EOS, which shifts its continuation slice by one token; that is not copied."""
+        bos = self.tokenizer.bos_token
+        return self._encode(text, self._prepends_bos and not (bos and text.startswith(bos)))
+
     def _pair_tokens(self, request: LoglikelihoodRequest, memo: dict | None = None) -> tuple[list[int], list[int]]:
         """(context tokens, continuation tokens) as lm-eval encodes them; `memo` keeps context encodings."""
         context, continuation = request.context, request.continuation
         spaces = len(context) - len(context.rstrip())
         if spaces:
             context, continuation = context[:-spaces], context[-spaces:] + continuation
-        if context == "":
-            context_ids, continuation_ids = [self.prefix_token_id], self._encode(continuation, False)
+        if context == "":  # BOS (else EOS) stands in, unless the continuation starts with it (as lm-eval 0.4.13)
+            continuation_ids = self._encode(continuation, False)
+            if continuation_ids[:1] == [self.prefix_token_id]:
+                context_ids, continuation_ids = continuation_ids[:1], continuation_ids[1:]
+            else:
+                context_ids = [self.prefix_token_id]
         elif self.architecture == "seq2seq":
             context_ids, continuation_ids = self._encode(context, True), self._encode(continuation, False)
         else:
             memo = {} if memo is None else memo
             if context not in memo:
-                memo[context] = self._encode(context, False)
+                memo[context] = self._encode_causal(context)
             context_ids = memo[context]
-            continuation_ids = self._encode(context + continuation, False)[len(context_ids) :]
+            continuation_ids = self._encode_causal(context + continuation)[len(context_ids) :]
         if not continuation_ids:
             raise ValueError(
                 f"continuation {request.continuation!r} encodes to no tokens after context ...{request.context[-40:]!r}"
@@ -489,7 +509,7 @@ class HFAdapter(ModelAdapter):
     def _generation_input(self, context: str, max_new_tokens: int) -> list[int]:
         if self.architecture == "seq2seq":
             return self._encode(context, True)[-self.max_length :]
-        ids = self._encode(context, False) or [self.prefix_token_id]
+        ids = self._encode_causal(context) or [self.prefix_token_id]
         return ids[-max(1, self.max_length - max_new_tokens) :]
 
     def _generate_batch(self, items: list[list[int]], settings) -> list[str]:
