@@ -110,12 +110,21 @@ def test_a_resumed_run_equals_an_uninterrupted_one_to_the_last_digit(kind, token
 
 
 def _two_processes(adapter, tasks, cache_dir):
-    rank1 = _SimulatedProcesses(1, 2)
+    """Ranks 1 and 0 of two processes, one after the other. Real ranks both read the cache before either writes
+    (a barrier), so rank 1 writes into a copy of the folder, and its file joins rank 0's folder afterwards."""
+    import shutil
+
+    rank1, aside = _SimulatedProcesses(1, 2), cache_dir.with_name(cache_dir.name + "-rank1")
+    if cache_dir.exists():
+        shutil.copytree(cache_dir, aside)
     with pytest.raises(_Gathered):
-        _runner(adapter, chunk_size=8, cache_dir=cache_dir, processes=rank1).run(tasks)
-    return _runner(adapter, chunk_size=8, cache_dir=cache_dir, processes=_SimulatedProcesses(0, 2, rank1.mine)).run(
+        _runner(adapter, chunk_size=8, cache_dir=aside, processes=rank1).run(tasks)
+    result = _runner(adapter, chunk_size=8, cache_dir=cache_dir, processes=_SimulatedProcesses(0, 2, rank1.mine)).run(
         tasks
     )
+    for file in aside.glob("*/rank-1.jsonl"):
+        shutil.copy(file, cache_dir / file.parent.name / file.name)
+    return result
 
 
 class _Counting:

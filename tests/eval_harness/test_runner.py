@@ -201,7 +201,7 @@ def test_evaluate_writes_results_samples_report_and_plots(shared_data, tmp_path)
         task_data={"sst2": shared_data / "sst2" / "validation.jsonl"},
     )
     data = json.loads((tmp_path / "results.json").read_text())
-    assert data["schema_version"] == "1.1"
+    assert data["schema_version"] == "1.2"
     for key in ("run_id", "created_at", "git", "versions", "environment", "model", "settings", "tasks", "counts"):
         assert key in data
     assert data["versions"]["torch"] and data["versions"]["transformers"] and "commit" in data["git"]
@@ -225,7 +225,9 @@ def test_evaluate_writes_results_samples_report_and_plots(shared_data, tmp_path)
         "choices",
         "confidence",
         "probabilities",
+        "perturbed",
     }
+    assert set(first["perturbed"]) == {"lowercase", "contractions", "misspellings", "whitespace"}
     assert first["confidence"] == max(first["probabilities"]) and sum(first["probabilities"]) == pytest.approx(1)
     assert hashlib.sha256(first["prompt"].encode()).hexdigest() == first["prompt_hash"]  # what the model saw
     assert first["choices"] is None  # the classifier head scores no continuations

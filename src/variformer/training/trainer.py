@@ -208,7 +208,7 @@ def run_recipe(recipe: Recipe, resume: bool = False, callbacks: list | None = No
     """
     from transformers import set_seed
 
-    started = time.time()
+    started, git = time.time(), git_state()
     set_seed(recipe.seed)
     output = recipe.output_path
     checkpoint = resume_checkpoint(output) if resume else None
@@ -252,7 +252,7 @@ def run_recipe(recipe: Recipe, resume: bool = False, callbacks: list | None = No
     if recipe.lora.enabled and recipe.lora.save_merged and not recipe.lora.quantize_4bit:
         save_merged(trainer, tokenizer, output / "final-merged")
     if trainer.is_world_process_zero():
-        record = _run_record(recipe, trainer, parameters, checkpoint, started)
+        record = _run_record(recipe, trainer, parameters, checkpoint, started, git)
         record.update(metrics)
         write_json_atomic(output / "metrics.json", record)
         plot_loss_curve(
@@ -430,14 +430,16 @@ def save_merged(trainer, tokenizer, folder: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- records
-def _run_record(recipe: Recipe, trainer, parameters: dict, checkpoint: str | None, started: float) -> dict:
+def _run_record(recipe: Recipe, trainer, parameters: dict, checkpoint: str | None, started: float, git: dict) -> dict:
+    """What metrics.json says about the run; `git`: the checkout's state when the run started (the code it ran)."""
     return {
         "schema_version": METRICS_SCHEMA_VERSION,
         "recipe": recipe.name,
         "objective": recipe.objective,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "wall_time_s": round(time.time() - started, 1),
-        "git_commit": git_state()["commit"],
+        "git_commit": git["commit"],
+        "git_dirty": git.get("dirty"),
         "versions": versions(),
         "device": _device_name(trainer.args.device),
         "world_size": trainer.args.world_size,
