@@ -153,7 +153,7 @@ def test_gpt2_lm_head_logits_match(inputs, options):
 def test_gpt2_model_hidden_states_match(inputs):
     source = gpt2(GPT2Model)
     converted = from_transformers(source)
-    assert type(converted) is variformer.VariformerModel
+    assert type(converted) is variformer.VariformerStackModel
     kwargs = dict(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
     expected, actual = source(**kwargs).last_hidden_state, converted(**kwargs).last_hidden_state
     assert _max_diff(expected, actual) < ATOL
@@ -171,7 +171,7 @@ def test_gpt2_greedy_and_beam_generate_match():
 @pytest.mark.parametrize(
     "cls, variformer_cls, output",
     [
-        (BertModel, variformer.VariformerModel, "last_hidden_state"),
+        (BertModel, variformer.VariformerStackModel, "last_hidden_state"),
         (BertForMaskedLM, variformer.VariformerForMaskedLM, "logits"),
         (BertForSequenceClassification, variformer.VariformerForSequenceClassification, "logits"),
     ],
@@ -222,7 +222,7 @@ def test_t5_greedy_and_beam_generate_match(inputs, flavour):
 def test_t5_model_hidden_states_match(inputs):
     source = t5("gated-gelu", cls=T5Model)
     converted = from_transformers(source)
-    assert type(converted) is variformer.VariformerModel
+    assert type(converted) is variformer.VariformerEncoderDecoderModel
     kwargs = dict(
         input_ids=inputs["input_ids"],
         attention_mask=inputs["attention_mask"],

@@ -9,6 +9,7 @@ from ._peft_defaults import register_when_peft_loads
 from ._version import __version__
 from .configuration import PRESETS, VariformerConfig
 from .modeling import (
+    VariformerEncoderDecoderModel,
     VariformerForCausalLM,
     VariformerForConditionalGeneration,
     VariformerForMaskedLM,
@@ -17,6 +18,7 @@ from .modeling import (
     VariformerForTokenClassification,
     VariformerModel,
     VariformerPreTrainedModel,
+    VariformerStackModel,
 )
 
 register_auto_classes()
@@ -29,6 +31,8 @@ __all__ = [
     "VariformerConfig",
     "VariformerPreTrainedModel",
     "VariformerModel",
+    "VariformerStackModel",
+    "VariformerEncoderDecoderModel",
     "VariformerForCausalLM",
     "VariformerForMaskedLM",
     "VariformerForConditionalGeneration",

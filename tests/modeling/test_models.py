@@ -10,6 +10,7 @@ import warnings
 import pytest
 import safetensors.torch
 import torch
+from conftest import tiny_config
 from torch import nn
 from transformers import AttentionInterface
 from transformers.distributed.parallel_utils import replace_layer_number_by_wildcard
@@ -92,6 +93,32 @@ def test_every_preset_builds_and_runs(name):
     inputs = tester.inputs(config)
     with torch.no_grad():
         assert torch.isfinite(model(**inputs).logits).all()
+
+
+@pytest.mark.parametrize("architecture", ["encoder", "decoder", "encoder-decoder"])
+def test_variformer_model_builds_the_class_of_the_variant(architecture):
+    """One class for AutoModel: `VariformerModel(config)` is a stack model or an encoder-decoder of two stacks."""
+    from variformer import VariformerEncoderDecoderModel, VariformerStackModel
+
+    config = tiny_config(architecture)
+    model = VariformerModel(config)
+    built, other = (
+        (VariformerEncoderDecoderModel, VariformerStackModel)
+        if architecture == "encoder-decoder"
+        else (VariformerStackModel, VariformerEncoderDecoderModel)
+    )
+    assert type(model) is built and isinstance(model, VariformerModel)
+    assert isinstance(model, VariformerStack) == (architecture != "encoder-decoder")
+    assert type(copy.deepcopy(model)) is built
+    with pytest.raises(ValueError, match=f"{other.__name__} builds architecture=.*architecture='{architecture}'"):
+        other(config)
+
+
+def test_single_stack_model_rejects_decoder_inputs():
+    model = VariformerModel(tiny_config("decoder"))
+    ids = torch.tensor([[1, 2, 3]])
+    with pytest.raises(ValueError, match="decoder_input_ids only apply to architecture='encoder-decoder'"):
+        model(input_ids=ids, decoder_input_ids=ids)
 
 
 # ---------------------------------------------------------------------------------------------- mixins
@@ -181,11 +208,12 @@ class SaveLoadMixin:
 
     def test_save_load_round_trip_through_auto_class(self, auto_class, head_class, tmp_path):
         model = auto_class.from_config(self.tester.config(num_labels=3)).eval()
-        assert type(model) is head_class
+        built = type(head_class(model.config))  # VariformerModel(config) builds the class of the config's variant
+        assert type(model) is built and isinstance(model, head_class)
         model.save_pretrained(tmp_path)
         assert (tmp_path / "model.safetensors").is_file()
         loaded, info = auto_class.from_pretrained(tmp_path, output_loading_info=True)
-        assert type(loaded) is head_class
+        assert type(loaded) is built
         assert {key: value for key, value in info.items() if value} == {}
         inputs = self.tester.head_inputs(head_class, model.config)
         with torch.no_grad():
@@ -371,10 +399,10 @@ class EngineReadinessMixin:
     def test_attention_modules_know_their_layer_index(self):
         model = VariformerModel(self.tester.config())
         stacks = [module for module in model.modules() if isinstance(module, VariformerStack)]
-        assert len(stacks) == (3 if self.tester.is_encoder_decoder else 1)  # the model itself is a stack too
+        # the encoder-decoder model holds an encoder and a decoder stack; the single-stack model is its stack
+        assert len(stacks) == (2 if self.tester.is_encoder_decoder else 1)
+        assert (stacks[0] is model) != self.tester.is_encoder_decoder
         for stack in stacks:
-            if not hasattr(stack, "layers"):
-                continue
             for index, layer in enumerate(stack.layers):
                 attentions = [m for m in layer.modules() if isinstance(m, VariformerAttention)]
                 assert attentions and all(attention.layer_idx == index for attention in attentions)

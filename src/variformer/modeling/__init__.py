@@ -8,7 +8,7 @@ from .heads import (
     VariformerForSequenceClassification,
     VariformerForTokenClassification,
 )
-from .models import VariformerModel
+from .models import VariformerEncoderDecoderModel, VariformerModel, VariformerStackModel
 from .pretrained import VariformerPreTrainedModel
 from .stacks import VariformerStack
 
@@ -16,6 +16,8 @@ __all__ = [
     "VariformerPreTrainedModel",
     "VariformerStack",
     "VariformerModel",
+    "VariformerStackModel",
+    "VariformerEncoderDecoderModel",
     "VariformerForCausalLM",
     "VariformerForMaskedLM",
     "VariformerForConditionalGeneration",

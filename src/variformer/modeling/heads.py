@@ -28,7 +28,7 @@ from ..configuration import VariformerConfig
 from .cache_names import cache_field, output_cache, resolve_cache
 from .feedforward import build_activation
 from .losses import fusable_head, linear_cross_entropy
-from .models import VariformerModel
+from .models import VariformerEncoderDecoderModel, VariformerModel
 from .norms import build_norm
 from .pretrained import VariformerPreTrainedModel
 
@@ -244,7 +244,7 @@ class VariformerForConditionalGeneration(VariformerPreTrainedModel, GenerationMi
     def __init__(self, config: VariformerConfig):
         _require_architecture(config, type(self).__name__, ("encoder-decoder",))
         super().__init__(config)
-        self.model = VariformerModel(config)
+        self.model = VariformerEncoderDecoderModel(config)
         self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
         self.post_init()
 

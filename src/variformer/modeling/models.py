@@ -1,8 +1,9 @@
 """`VariformerModel`: the bare Transformer of any variant (no task head).
 
-For the encoder and decoder variants the model *is* a single stack (`embed_tokens`, `layers`, `norm` are its
-direct children, as engines expect); for the encoder-decoder variant it holds `encoder` and `decoder` stacks
-that share one token-embedding module.
+`VariformerModel(config)` builds one of two classes: for the encoder and decoder variants a `VariformerStackModel`,
+which *is* a single stack (`embed_tokens`, `layers`, `norm` are its direct children, as engines expect); for the
+encoder-decoder variant a `VariformerEncoderDecoderModel`, which holds `encoder` and `decoder` stacks that share one
+token-embedding module.
 
 Legend: batch, src = encoder length, tgt = decoder length, hidden = `config.hidden_size`.
 """
@@ -22,35 +23,51 @@ from .pretrained import VariformerPreTrainedModel
 from .stacks import VariformerSeq2SeqDecoderStack, VariformerStack
 
 
-class VariformerModel(VariformerStack):
-    """Bare Variformer. Single stack: forward as `VariformerStack`. Encoder-decoder: Seq2SeqModelOutput."""
+class VariformerModel(VariformerPreTrainedModel):
+    """Bare Variformer of any variant. `VariformerModel(config)` builds the class for `config.architecture`, as
+    `pathlib.Path()` builds a `PosixPath`: a `VariformerStackModel` (one stack) for the encoder and decoder
+    variants, a `VariformerEncoderDecoderModel` (two stacks) for the encoder-decoder; both are `VariformerModel`s,
+    so one class serves `AutoModel` for every variant."""
+
+    def __new__(cls, config: VariformerConfig | None = None, *args, **kwargs):
+        if cls is VariformerModel and config is not None:
+            cls = VariformerEncoderDecoderModel if config.is_encoder_decoder else VariformerStackModel
+        return super().__new__(cls)
+
+
+class VariformerStackModel(VariformerModel, VariformerStack):
+    """Bare encoder or decoder: the model is its one stack (`embed_tokens`, `layers`, `norm` are direct children, as
+    engines and checkpoints expect); forward as `VariformerStack`."""
 
     def __init__(self, config: VariformerConfig):
-        if not config.is_encoder_decoder:
-            super().__init__(config, is_causal=config.architecture == "decoder")
-            return
-        VariformerPreTrainedModel.__init__(self, config)  # no stack of its own: it holds two
+        _require_variant(config, type(self).__name__, encoder_decoder=False)
+        super().__init__(config, is_causal=config.architecture == "decoder")
+
+
+class VariformerEncoderDecoderModel(VariformerModel):
+    """Bare encoder-decoder: `encoder` and `decoder` stacks that share one token-embedding module, as in T5 and BART.
+
+    forward(input_ids (batch, src), decoder_input_ids (batch, tgt), ...) -> Seq2SeqModelOutput, last_hidden_state
+    (batch, tgt, hidden).
+    """
+
+    # the decoder holds the encoder's embedding module (shared whatever `tie_word_embeddings` says); the declaration
+    # lets transformers save one copy and tie the parameter on load
+    _tied_weights_keys = {"decoder.embed_tokens.weight": "encoder.embed_tokens.weight"}
+
+    def __init__(self, config: VariformerConfig):
+        _require_variant(config, type(self).__name__, encoder_decoder=True)
+        super().__init__(config)
         self.encoder = VariformerStack(config, is_causal=False)
         self.decoder = VariformerSeq2SeqDecoderStack(config, embed_tokens=self.encoder.embed_tokens)
         self.post_init()
 
-    @property
-    def _tied_weights_keys(self) -> dict[str, str]:
-        # The decoder holds the encoder's embedding module (shared whatever `tie_word_embeddings` says); the
-        # declaration lets transformers save one copy and tie the parameter on load.
-        if self.config.is_encoder_decoder:
-            return {"decoder.embed_tokens.weight": "encoder.embed_tokens.weight"}
-        return {}
-
     def get_input_embeddings(self) -> nn.Embedding:
-        return self.encoder.embed_tokens if self.config.is_encoder_decoder else self.embed_tokens
+        return self.encoder.embed_tokens
 
     def set_input_embeddings(self, value: nn.Embedding) -> None:
-        if self.config.is_encoder_decoder:
-            self.encoder.embed_tokens = value
-            self.decoder.embed_tokens = value
-        else:
-            self.embed_tokens = value
+        self.encoder.embed_tokens = value
+        self.decoder.embed_tokens = value
 
     @can_return_tuple
     def forward(
@@ -70,23 +87,6 @@ class VariformerModel(VariformerStack):
         **kwargs: Unpack[TransformersKwargs],
     ):
         cache = resolve_cache(cache, past_key_values)
-        if not self.config.is_encoder_decoder:
-            if decoder_input_ids is not None or encoder_outputs is not None or decoder_inputs_embeds is not None:
-                raise ValueError(
-                    f"decoder_input_ids / encoder_outputs only apply to architecture='encoder-decoder', but this "
-                    f"model is architecture={self.config.architecture!r}; pass input_ids only."
-                )
-            return super().forward(
-                input_ids=input_ids,
-                attention_mask=attention_mask,
-                position_ids=position_ids,
-                token_type_ids=token_type_ids,
-                inputs_embeds=inputs_embeds,
-                cache=cache,
-                use_cache=use_cache,
-                return_dict=True,
-                **kwargs,
-            )
         if decoder_input_ids is None and decoder_inputs_embeds is None:
             raise ValueError(
                 "The encoder-decoder model (VariformerConfig.architecture='encoder-decoder') needs decoder inputs: "
@@ -97,6 +97,7 @@ class VariformerModel(VariformerStack):
             encoder_outputs = self.encoder(
                 input_ids=input_ids,
                 attention_mask=attention_mask,
+                token_type_ids=token_type_ids,
                 inputs_embeds=inputs_embeds,
                 return_dict=True,
                 **kwargs,
@@ -127,4 +128,13 @@ class VariformerModel(VariformerStack):
         )
 
 
-__all__ = ["VariformerModel"]
+def _require_variant(config: VariformerConfig, name: str, encoder_decoder: bool) -> None:
+    if config.is_encoder_decoder != encoder_decoder:
+        wanted = "'encoder-decoder'" if encoder_decoder else "'encoder' or 'decoder'"
+        raise ValueError(
+            f"{name} builds architecture={wanted}, but the config has architecture={config.architecture!r}; "
+            "build VariformerModel(config), which picks the class for the config's architecture."
+        )
+
+
+__all__ = ["VariformerModel", "VariformerStackModel", "VariformerEncoderDecoderModel"]

@@ -93,6 +93,11 @@ class VariformerStack(VariformerPreTrainedModel):
         **kwargs: Unpack[TransformersKwargs],
     ) -> BaseModelOutputWithPastAndCrossAttentions:
         """`cache` and `past_key_values` are one argument under two names (see `cache_names`)."""
+        if seq2seq_inputs := sorted(_SEQ2SEQ_INPUTS & kwargs.keys()):
+            raise ValueError(
+                f"{', '.join(seq2seq_inputs)} only apply to architecture='encoder-decoder', but this model is "
+                f"architecture={self.config.architecture!r}; pass input_ids only."
+            )
         cache = self._prepare_cache(resolve_cache(cache, past_key_values), use_cache, encoder_hidden_states is not None)
         self_cache = cache.self_attention_cache if isinstance(cache, EncoderDecoderCache) else cache
         past_length = self_cache.get_seq_length() if self_cache is not None else 0
@@ -292,6 +297,9 @@ class VariformerSeq2SeqDecoderStack(VariformerStack):
 
     def __init__(self, config: VariformerConfig, embed_tokens: nn.Embedding | None = None):
         super().__init__(config, is_causal=True, cross_attention=True, embed_tokens=embed_tokens)
+
+
+_SEQ2SEQ_INPUTS = {"decoder_input_ids", "decoder_attention_mask", "decoder_inputs_embeds", "encoder_outputs"}
 
 
 def check_token_ids(ids: torch.LongTensor, size: int, name: str, field: str) -> None:
