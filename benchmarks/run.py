@@ -493,11 +493,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--threads", type=int, help="torch CPU threads (default 1 on CPU: steadier timings on a shared machine)"
     )
+    parser.add_argument(
+        "--memory-batch",
+        nargs="+",
+        default=[],
+        metavar="WORKLOAD=N",
+        type=_memory_batch,
+        help="training batch of a memory row, e.g. decoder=4 (default decoder=1 encoder=2 encoder-decoder=1; the "
+        "weights, gradients and optimizer state weigh less in the ratio as the batch grows)",
+    )
     parser.add_argument("--attn-implementation", default="sdpa", help="attention backend of both models")
     parser.add_argument("--truthfulqa", type=Path, default=DEFAULT_TRUTHFULQA, help="mc_task.jsonl")
     parser.add_argument("--output-dir", type=Path, default=REPO_ROOT / "benchmarks" / "results")
     parser.add_argument("--name", help="file name stem (default <date>-<device>)")
     return parser.parse_args(argv)
+
+
+def _memory_batch(text: str) -> tuple[str, int]:
+    workload, _, batch = text.partition("=")
+    if workload not in WORKLOADS or not batch.isdigit() or int(batch) < 1:
+        raise argparse.ArgumentTypeError(
+            f"--memory-batch {text!r}: write WORKLOAD=N with WORKLOAD one of {', '.join(WORKLOADS)} and N >= 1, "
+            "e.g. decoder=4"
+        )
+    return workload, int(batch)
 
 
 def resolve_settings(args: argparse.Namespace) -> Settings:
@@ -517,8 +536,15 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
         attn_implementation=args.attn_implementation,
         harness_questions=questions or None,
         truthfulqa_path=args.truthfulqa,
-        levers=shape_sets.QUICK_LEVERS if args.quick else shape_sets.FULL_LEVERS,
+        levers=_levers(args),
     )
+
+
+def _levers(args: argparse.Namespace) -> shape_sets.LeverSizes:
+    levers = shape_sets.QUICK_LEVERS if args.quick else shape_sets.FULL_LEVERS
+    if not args.memory_batch:
+        return levers
+    return replace(levers, memory_batch={**levers.memory_batch, **dict(args.memory_batch)})
 
 
 def main(argv: list[str] | None = None) -> int:

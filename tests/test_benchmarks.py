@@ -183,3 +183,17 @@ def test_minimal_scorer_batched_equals_one_at_a_time_and_the_harness_adapter():
         scorer, name = harness.make_scorer(model, tokenizer, 4, config.max_position_embeddings)
         assert name.endswith("HFAdapter")
         assert scores == pytest.approx(scorer(requests), abs=1e-4)
+
+
+def test_memory_batch_overrides_one_workload_and_rejects_a_bad_value(capsys):
+    run, threads = _import_benchmarks("run"), torch.get_num_threads()
+    try:  # resolve_settings sets the torch thread count of this process
+        levers = run.resolve_settings(run.parse_args(["--device", "cpu", "--memory-batch", "decoder=4"])).levers
+        default = run.resolve_settings(run.parse_args(["--device", "cpu"])).levers
+    finally:
+        torch.set_num_threads(threads)
+    assert levers.memory_batch == {"decoder": 4, "encoder": 2, "encoder-decoder": 1}
+    assert default.memory_batch["decoder"] == 1
+    with pytest.raises(SystemExit):
+        run.parse_args(["--device", "cpu", "--memory-batch", "decodr=4"])
+    assert "--memory-batch 'decodr=4': write WORKLOAD=N" in capsys.readouterr().err

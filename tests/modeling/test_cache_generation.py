@@ -366,3 +366,34 @@ def test_padded_decoding_steps_keep_the_mask():
             input_ids=input_ids[:, -1:], attention_mask=torch.ones_like(mask), **{CACHE_KWARG: cache}
         ).logits
     assert (padded - unpadded).abs().max() > 1e-4
+
+
+@pytest.mark.parametrize("padded", [False, True], ids=["unpadded", "left_padded"])
+@pytest.mark.parametrize("attn_implementation", ["sdpa", "eager"])
+def test_static_cache_steps_build_transformers_mask_directly(attn_implementation, padded):
+    """generate()'s mask for each one-token step through a static cache is built by `decode_step_mask`, and equals
+    what transformers' general `create_masks_for_generate` builds from the same arguments."""
+    from transformers.masking_utils import create_masks_for_generate
+
+    config = DECODER.config(attn_implementation=attn_implementation)
+    model = DECODER.lm_class(config).eval()
+    input_ids = DECODER.token_ids(config, 2, 5)
+    mask = torch.ones_like(input_ids)
+    if padded:
+        mask[1, :2] = 0
+    built = model.create_masks_for_generate
+    pairs = []
+
+    def comparing(**kwargs):
+        ours = built(**kwargs)
+        pairs.append((kwargs["inputs_embeds"].shape[1], ours, create_masks_for_generate(**kwargs)))
+        return ours
+
+    model.create_masks_for_generate = comparing
+    model.generate(
+        input_ids, attention_mask=mask, max_new_tokens=NEW_TOKENS, do_sample=False, cache_implementation="static"
+    )
+    steps = [(ours, reference) for length, ours, reference in pairs if length == 1]
+    assert len(steps) == NEW_TOKENS - 1
+    for ours, reference in steps:
+        assert ours.dtype == reference.dtype and torch.equal(ours, reference)

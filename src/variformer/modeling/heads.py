@@ -11,6 +11,7 @@ from torch import nn
 from transformers.cache_utils import Cache
 from transformers.generation import GenerationMixin
 from transformers.loss.loss_utils import ForMaskedLMLoss
+from transformers.masking_utils import create_masks_for_generate
 from transformers.modeling_outputs import (
     BaseModelOutput,
     CausalLMOutputWithPast,
@@ -31,6 +32,7 @@ from .losses import fusable_head, linear_cross_entropy
 from .models import VariformerEncoderDecoderModel, VariformerModel
 from .norms import build_norm
 from .pretrained import VariformerPreTrainedModel
+from .stacks import decode_step_mask
 
 
 def _scaled(hidden_states: torch.Tensor, scale: float) -> torch.Tensor:
@@ -101,6 +103,17 @@ class VariformerForCausalLM(VariformerPreTrainedModel, GenerationMixin):
         self.model = VariformerModel(config)
         self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
         self.post_init()
+
+    def create_masks_for_generate(self, config, inputs_embeds, attention_mask, **kwargs):
+        """`generate()`'s 4-D mask for a static cache: built directly for a one-token step (`decode_step_mask`), by
+        transformers' general function otherwise."""
+        cache = kwargs.get("cache", kwargs.get("past_key_values"))
+        mask = decode_step_mask(config, inputs_embeds, attention_mask, cache)
+        if mask is not None:
+            return mask
+        return create_masks_for_generate(
+            config=config, inputs_embeds=inputs_embeds, attention_mask=attention_mask, **kwargs
+        )
 
     @can_return_tuple
     def forward(

@@ -302,6 +302,36 @@ class VariformerSeq2SeqDecoderStack(VariformerStack):
 _SEQ2SEQ_INPUTS = {"decoder_input_ids", "decoder_attention_mask", "decoder_inputs_embeds", "encoder_outputs"}
 
 
+def decode_step_mask(
+    config: VariformerConfig, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor | None, cache: Cache | None
+) -> torch.Tensor | None:
+    """The 4-D self-attention mask of a one-token decoding step through a static cache, built in two tensor ops; None
+    where transformers' general mask function is needed (a prompt, no 2-D mask, a sliding window, other kernels,
+    tracing).
+
+    The query is the newest token, at cache index `seen - 1` for a 2-D `attention_mask` of (batch, seen): it sees
+    every filled slot the padding mask keeps and none of the unfilled ones. The same mask as transformers' `sdpa_mask`
+    (boolean, True = attend) or `eager_mask` (additive, 0 or the dtype's minimum) builds through its mask functions,
+    which cost as much as a small model's layers per step.
+    """
+    implementation = config._attn_implementation
+    if implementation not in ("sdpa", "eager") or cache is None or inputs_embeds.shape[1] != 1:
+        return None
+    if not isinstance(attention_mask, torch.Tensor) or attention_mask.dim() != 2 or torch.compiler.is_compiling():
+        return None
+    batch_size, seen = attention_mask.shape
+    kv_length, kv_offset = cache.get_mask_sizes(1, 0)
+    if kv_offset != 0 or kv_length < seen:
+        return None  # a sliding window: not a plain prefix of the cache
+    allowed = torch.zeros((batch_size, kv_length), dtype=torch.bool, device=attention_mask.device)
+    allowed[:, :seen] = attention_mask.bool()
+    allowed = allowed[:, None, None, :]  # (batch, 1, 1, kv)
+    if implementation == "sdpa":
+        return allowed
+    minimum = torch.finfo(inputs_embeds.dtype).min
+    return torch.zeros(allowed.shape, dtype=inputs_embeds.dtype, device=allowed.device).masked_fill_(~allowed, minimum)
+
+
 def check_token_ids(ids: torch.LongTensor, size: int, name: str, field: str) -> None:
     """ValueError unless every id is in [0, `size`): an embedding lookup would fail with an opaque IndexError (a
     device-side assert that kills the process on CUDA)."""
@@ -345,4 +375,4 @@ def _absolute_positions(config: VariformerConfig) -> nn.Module | None:
     return None
 
 
-__all__ = ["VariformerStack", "VariformerSeq2SeqDecoderStack"]
+__all__ = ["VariformerStack", "VariformerSeq2SeqDecoderStack", "decode_step_mask"]
