@@ -150,3 +150,16 @@ def test_resume_skips_an_incomplete_newest_checkpoint(tmp_path, shared_data):
         torch.tensor(resumed["loss_curve"]), torch.tensor(reference["loss_curve"]), rtol=1e-5, atol=1e-5
     )
     assert checkpoint_problem(newest) is None  # training reached step 6 again and saved a complete checkpoint
+
+
+def test_loss_curve_without_losses_draws_a_note_not_an_empty_legend(tmp_path):
+    """A finished run resumed only to score logs no loss: the plot says so, and matplotlib warns about nothing."""
+    import warnings
+
+    from variformer.training.progress import plot_loss_curve
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        path = plot_loss_curve([], [], tmp_path / "loss.png", "resumed")
+        plot_loss_curve([(1, 2.0), (2, 1.5)], [(2, 1.7)], tmp_path / "curve.png", "trained")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (tmp_path / "curve.png").stat().st_size > 0

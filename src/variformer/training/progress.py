@@ -114,7 +114,10 @@ def plot_loss_curve(loss_curve: list, eval_curve: list, path: Path, title: str) 
     axes.set_ylabel("cross-entropy")
     axes.set_title(title)
     axes.grid(alpha=0.3)
-    axes.legend()
+    if loss_curve or eval_curve:
+        axes.legend()
+    else:  # a run that logged no loss yet (a resumed, finished run): say so rather than draw empty axes
+        axes.text(0.5, 0.5, "no loss logged", ha="center", va="center", transform=axes.transAxes)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     atomic_write_bytes(Path(path), buffer.getvalue())
