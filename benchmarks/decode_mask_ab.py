@@ -15,20 +15,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
 from pathlib import Path
 
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel
 from transformers.cache_utils import StaticCache
 from transformers.masking_utils import create_masks_for_generate
 
 from variformer._files import atomic_write_text
-from variformer.convert import from_transformers
 from variformer.modeling.cache_names import CACHE_KWARG, MASK_CACHE_KWARG
 
+from .decoding import overhead_inputs, overhead_models
 from .shapes import DECODE_OVERHEAD_MODELS
+from .timing import measure, measure_alternating
 
 
 def _general_mask(config, inputs_embeds, attention_mask, **kwargs):
@@ -38,8 +36,8 @@ def _general_mask(config, inputs_embeds, attention_mask, **kwargs):
 
 
 def mask_call_us(model, prompt: torch.Tensor, calls: int = 3000) -> dict:
-    """Microseconds per call of each mask function for one decoding step after `prompt` in a static cache of 128
-    slots (the arguments `generate()` passes), and whether the two masks are equal."""
+    """Median microseconds per call of each mask function for one decoding step after `prompt` in a static cache of
+    128 slots (the arguments `generate()` passes), and whether the two masks are equal."""
     cache = StaticCache(config=model.config, max_cache_len=128)
     with torch.no_grad():
         model(input_ids=prompt, **{CACHE_KWARG: cache}, use_cache=True)
@@ -53,33 +51,19 @@ def mask_call_us(model, prompt: torch.Tensor, calls: int = 3000) -> dict:
         "general": lambda: _general_mask(**arguments),
         "direct": lambda: model.create_masks_for_generate(**arguments),
     }
-    timings = {}
-    for name, function in functions.items():
-        for _ in range(100):
-            function()
-        started = time.perf_counter()
-        for _ in range(calls):
-            function()
-        timings[name] = (time.perf_counter() - started) / calls * 1e6
+    cpu = torch.device("cpu")
+    timings = {
+        name: measure(function, cpu, warmup=100, repeats=calls).median_s * 1e6 for name, function in functions.items()
+    }
     return {**timings, "equal": bool(torch.equal(functions["general"](), functions["direct"]()))}
 
 
-def measure(model_name: str, cache_implementation: str | None, rounds: int) -> dict:
-    shape = DECODE_OVERHEAD_MODELS[model_name]
-    vocab_size = shape["vocab_size"]
-    config = GPT2Config(**shape, n_positions=1024, bos_token_id=vocab_size - 1, eos_token_id=vocab_size - 1)
-    torch.manual_seed(0)
-    stock = GPT2LMHeadModel._from_config(config, attn_implementation="sdpa").eval()
-    ours = from_transformers(stock).eval()
-    prompt = torch.randint(0, vocab_size - 1, (1, 64), generator=torch.Generator().manual_seed(0))
-    options = dict(
-        attention_mask=torch.ones_like(prompt),
-        max_new_tokens=64,
-        min_new_tokens=64,
-        do_sample=False,
-        pad_token_id=vocab_size - 1,
-        cache_implementation=cache_implementation,
-    )
+def measure_static(model_name: str, rounds: int) -> dict:
+    """The three generate() calls on `model_name`, static cache, alternating; same tokens checked first."""
+    cpu = torch.device("cpu")
+    models = overhead_models(model_name, "sdpa", seed=0, device=cpu)
+    prompt, options = overhead_inputs(model_name, 64, 64, "static", seed=0, device=cpu)
+    ours = models["variformer"]
 
     def general() -> torch.Tensor:
         ours.create_masks_for_generate = _general_mask  # an instance attribute shadows the method
@@ -89,25 +73,20 @@ def measure(model_name: str, cache_implementation: str | None, rounds: int) -> d
             del ours.create_masks_for_generate
 
     calls = {
-        "stock": lambda: stock.generate(prompt, **options),
+        "stock": lambda: models["stock"].generate(prompt, **options),
         "variformer": lambda: ours.generate(prompt, **options),
         "variformer_general_mask": general,
     }
-    tokens = {name: call().tolist() for name, call in calls.items()}
+    tokens = {name: call().tolist() for name, call in calls.items()}  # also the warm-up round
     if len({json.dumps(value) for value in tokens.values()}) != 1:
         raise RuntimeError(f"{model_name}: the three models generated different tokens")
-    times = {name: [] for name in calls}
-    for index in range(rounds):
-        for name in list(calls) if index % 2 == 0 else list(calls)[::-1]:
-            started = time.perf_counter()
-            calls[name]()
-            times[name].append(time.perf_counter() - started)
-    medians = {name: statistics.median(values) for name, values in times.items()}
+    timings = measure_alternating(calls, cpu, warmup=0, repeats=rounds)
+    medians = {name: timing.median_s for name, timing in timings.items()}
     return {
         "model": model_name,
-        "cache": cache_implementation or "dynamic",
+        "cache": "static",
         "median_s": medians,
-        "times_s": times,
+        "times_s": {name: timing.times_s for name, timing in timings.items()},
         "speed_vs_stock": {name: medians["stock"] / medians[name] for name in calls},
         "mask_call_us": mask_call_us(ours, prompt),
         "same_tokens": True,
@@ -120,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    rows = [measure(name, "static", args.rounds) for name in DECODE_OVERHEAD_MODELS]
+    rows = [measure_static(name, args.rounds) for name in DECODE_OVERHEAD_MODELS]
     report = {
         "what": "greedy generate(), batch 1, prompt 64, new 64, fp32, 1 thread; speed_vs_stock = stock median / median",
         "versions": {"torch": torch.__version__, "transformers": __import__("transformers").__version__},

@@ -77,6 +77,37 @@ def measure_decoding(
     return result
 
 
+def overhead_models(model_name: str, attn_implementation: str, seed: int, device: torch.device) -> dict:
+    """{"stock": a GPT2LMHeadModel of `DECODE_OVERHEAD_MODELS[model_name]` with random weights, "variformer": its
+    conversion}, both in eval mode."""
+    vocab_size = DECODE_OVERHEAD_MODELS[model_name]["vocab_size"]
+    config = GPT2Config(
+        **DECODE_OVERHEAD_MODELS[model_name], n_positions=1024, bos_token_id=vocab_size - 1, eos_token_id=vocab_size - 1
+    )
+    torch.manual_seed(seed)
+    stock = GPT2LMHeadModel._from_config(config, attn_implementation=attn_implementation).to(device).eval()
+    return {"stock": stock, "variformer": from_transformers(stock).eval()}
+
+
+def overhead_inputs(
+    model_name: str, prompt_len: int, new_tokens: int, cache_implementation: str | None, seed: int, device
+) -> tuple[torch.Tensor, dict]:
+    """A random prompt (1, prompt) and the greedy `generate()` options that make exactly `new_tokens` tokens."""
+    vocab_size = DECODE_OVERHEAD_MODELS[model_name]["vocab_size"]
+    generator = torch.Generator().manual_seed(seed)
+    prompt = torch.randint(0, vocab_size - 1, (1, prompt_len), generator=generator).to(device)
+    options = dict(
+        attention_mask=torch.ones_like(prompt),
+        max_new_tokens=new_tokens,
+        min_new_tokens=new_tokens,
+        do_sample=False,
+        pad_token_id=vocab_size - 1,
+    )
+    if cache_implementation is not None:
+        options["cache_implementation"] = cache_implementation
+    return prompt, options
+
+
 def measure_decoding_overhead(model_name: str, cache_implementation: str | None, settings: Settings) -> dict[str, Side]:
     """New tokens/s of a stock GPT-2 ("stock") and of its conversion ("variformer"), batch 1, fp32.
 
@@ -84,25 +115,10 @@ def measure_decoding_overhead(model_name: str, cache_implementation: str | None,
     """
     device, levers = settings.device, settings.levers
     release_memory(device)
-    vocab_size = DECODE_OVERHEAD_MODELS[model_name]["vocab_size"]
-    config = GPT2Config(
-        **DECODE_OVERHEAD_MODELS[model_name], n_positions=1024, bos_token_id=vocab_size - 1, eos_token_id=vocab_size - 1
+    models = overhead_models(model_name, settings.attn_implementation, settings.seed, device)
+    prompt, options = overhead_inputs(
+        model_name, levers.decode_prompt, levers.decode_new, cache_implementation, settings.seed, device
     )
-    torch.manual_seed(settings.seed)
-    stock = GPT2LMHeadModel._from_config(config, attn_implementation=settings.attn_implementation)
-    models = {"stock": stock.to(device).eval()}
-    models["variformer"] = from_transformers(models["stock"]).eval()
-    generator = torch.Generator().manual_seed(settings.seed)
-    prompt = torch.randint(0, vocab_size - 1, (1, levers.decode_prompt), generator=generator).to(device)
-    options = dict(
-        attention_mask=torch.ones_like(prompt),
-        max_new_tokens=levers.decode_new,
-        min_new_tokens=levers.decode_new,
-        do_sample=False,
-        pad_token_id=vocab_size - 1,
-    )
-    if cache_implementation is not None:
-        options["cache_implementation"] = cache_implementation
     outputs = {name: model.generate(prompt, **options) for name, model in models.items()}
     if outputs["variformer"].tolist() != outputs["stock"].tolist():
         raise RuntimeError(f"{model_name}: the converted model generated other tokens than GPT2LMHeadModel")
@@ -124,4 +140,4 @@ def measure_decoding_overhead(model_name: str, cache_implementation: str | None,
     }
 
 
-__all__ = ["measure_decoding", "measure_decoding_overhead"]
+__all__ = ["measure_decoding", "measure_decoding_overhead", "overhead_inputs", "overhead_models"]

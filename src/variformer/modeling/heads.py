@@ -26,7 +26,7 @@ from transformers.processing_utils import Unpack
 from transformers.utils import TransformersKwargs, can_return_tuple
 
 from ..configuration import VariformerConfig
-from .cache_names import cache_field, output_cache, resolve_cache
+from .cache_names import MASK_CACHE_KWARG, cache_field, output_cache, resolve_cache
 from .feedforward import build_activation
 from .losses import fusable_head, linear_cross_entropy
 from .models import VariformerEncoderDecoderModel, VariformerModel
@@ -107,8 +107,7 @@ class VariformerForCausalLM(VariformerPreTrainedModel, GenerationMixin):
     def create_masks_for_generate(self, config, inputs_embeds, attention_mask, **kwargs):
         """`generate()`'s 4-D mask for a static cache: built directly for a one-token step (`decode_step_mask`), by
         transformers' general function otherwise."""
-        cache = kwargs.get("cache", kwargs.get("past_key_values"))
-        mask = decode_step_mask(config, inputs_embeds, attention_mask, cache)
+        mask = decode_step_mask(config, inputs_embeds, attention_mask, kwargs.get(MASK_CACHE_KWARG))
         if mask is not None:
             return mask
         return create_masks_for_generate(
