@@ -371,9 +371,13 @@ def test_padded_decoding_steps_keep_the_mask():
 @pytest.mark.parametrize("padded", [False, True], ids=["unpadded", "left_padded"])
 @pytest.mark.parametrize("attn_implementation", ["sdpa", "eager"])
 def test_static_cache_steps_build_transformers_mask_directly(attn_implementation, padded):
-    """generate()'s mask for each one-token step through a static cache is built by `decode_step_mask`, and equals
-    what transformers' general `create_masks_for_generate` builds from the same arguments."""
+    """generate()'s mask for each one-token step through a static cache is built by `decode_step_mask` (not by the
+    general function), and equals what transformers' general `create_masks_for_generate` builds from the same
+    arguments. Unpadded, generate() drops the all-ones mask, so the steps arrive with `attention_mask=None`."""
     from transformers.masking_utils import create_masks_for_generate
+
+    from variformer.modeling.cache_names import MASK_CACHE_KWARG
+    from variformer.modeling.stacks import decode_step_mask
 
     config = DECODER.config(attn_implementation=attn_implementation)
     model = DECODER.lm_class(config).eval()
@@ -382,18 +386,73 @@ def test_static_cache_steps_build_transformers_mask_directly(attn_implementation
     if padded:
         mask[1, :2] = 0
     built = model.create_masks_for_generate
-    pairs = []
+    steps = []
 
     def comparing(**kwargs):
         ours = built(**kwargs)
-        pairs.append((kwargs["inputs_embeds"].shape[1], ours, create_masks_for_generate(**kwargs)))
+        if kwargs["inputs_embeds"].shape[1] == 1:
+            direct = decode_step_mask(
+                config, kwargs["inputs_embeds"], kwargs["attention_mask"], kwargs[MASK_CACHE_KWARG]
+            )
+            steps.append((kwargs["attention_mask"], direct, ours, create_masks_for_generate(**kwargs)))
         return ours
 
     model.create_masks_for_generate = comparing
     model.generate(
         input_ids, attention_mask=mask, max_new_tokens=NEW_TOKENS, do_sample=False, cache_implementation="static"
     )
-    steps = [(ours, reference) for length, ours, reference in pairs if length == 1]
     assert len(steps) == NEW_TOKENS - 1
-    for ours, reference in steps:
-        assert ours.dtype == reference.dtype and torch.equal(ours, reference)
+    for step_mask, direct, ours, reference in steps:
+        assert (step_mask is not None) == padded
+        assert direct is not None and torch.equal(direct, ours)
+        assert ours.dtype == reference.dtype and ours.shape == reference.shape and torch.equal(ours, reference)
+
+
+@pytest.mark.parametrize("padded", [False, True], ids=["unpadded", "left_padded"])
+@pytest.mark.parametrize("cache_class", [DynamicCache, StaticCache], ids=["dynamic", "static"])
+@pytest.mark.parametrize("attn_implementation", ["sdpa", "eager"])
+def test_one_token_step_mask_equals_transformers(attn_implementation, cache_class, padded, monkeypatch):
+    """`decode_step_mask` after a prompt equals transformers' `create_causal_mask` for the next one-token step, and
+    the stack uses it (never calling the general function for the step), with the step's logits equal to those of a
+    full forward over the prompt and the token."""
+    from transformers.masking_utils import create_causal_mask
+
+    import variformer.modeling.stacks as stacks
+    from variformer.modeling.cache_names import MASK_CACHE_KWARG
+    from variformer.modeling.stacks import decode_step_mask
+
+    config = DECODER.config(attn_implementation=attn_implementation)
+    model = DECODER.lm_class(config).eval()
+    input_ids = DECODER.token_ids(config, 2, PROMPT_LENGTH + 1)
+    mask = torch.ones_like(input_ids)
+    if padded:
+        mask[1, :2] = 0
+    cache = DynamicCache(config=config) if cache_class is DynamicCache else StaticCache(config=config, max_cache_len=9)
+    position_ids = (mask.cumsum(-1) - 1).clamp(min=0)  # what generate() passes
+    with torch.no_grad():
+        prompt = dict(input_ids=input_ids[:, :-1], attention_mask=mask[:, :-1], position_ids=position_ids[:, :-1])
+        model(**prompt, **{CACHE_KWARG: cache}, use_cache=True)
+        step_embeds = torch.empty((2, 1, 0))
+        direct = decode_step_mask(config, step_embeds, mask, cache)
+        reference = create_causal_mask(
+            config=config,
+            inputs_embeds=step_embeds,
+            attention_mask=mask,
+            position_ids=position_ids[:, -1:],
+            **{MASK_CACHE_KWARG: cache},
+        )
+        with monkeypatch.context() as patch:
+            patch.setattr(stacks, "create_causal_mask", None)  # calling it would raise a TypeError
+            step = model(
+                input_ids=input_ids[:, -1:],
+                attention_mask=mask,
+                position_ids=position_ids[:, -1:],
+                **{CACHE_KWARG: cache},
+            ).logits[:, -1]
+        full = model(input_ids=input_ids, attention_mask=mask, position_ids=position_ids).logits[:, -1]
+    assert direct is not None
+    if reference is None:  # transformers' sdpa path skips a mask that hides nothing
+        assert attn_implementation == "sdpa" and not padded and bool(direct.all())
+    else:
+        assert direct.dtype == reference.dtype and torch.equal(direct.expand_as(reference), reference)
+    assert_close(step, full)

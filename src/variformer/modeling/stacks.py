@@ -157,12 +157,13 @@ class VariformerStack(VariformerPreTrainedModel):
         position_ids: torch.LongTensor,
         self_cache: Cache | None,
     ):
-        """The self-attention mask in the form the attention backend takes (transformers' mask functions), with two
-        shortcuts that give the same attention without the per-step cost of building a mask:
+        """The self-attention mask in the form the attention backend takes (transformers' mask functions), with three
+        shortcuts that give the same attention without the per-step cost of transformers' general mask function:
 
         - a 4-D mask is used as given (`generate()` prepares one for a static cache; transformers returns it as is);
         - a one-token decoding step through a growing cache, with no padding, sees every cached key: no mask (what
-          transformers' sdpa path also returns, after slicing and converting the padding mask).
+          transformers' sdpa path also returns, after slicing and converting the padding mask);
+        - any other one-token step (padding, a static cache) gets `decode_step_mask`'s direct mask.
         """
         if isinstance(attention_mask, torch.Tensor) and attention_mask.dim() == 4:
             return attention_mask
@@ -171,6 +172,8 @@ class VariformerStack(VariformerPreTrainedModel):
             return create_bidirectional_mask(**mask_kwargs)
         if self._sees_every_key(attention_mask, inputs_embeds.shape[1], self_cache):
             return None
+        if (step_mask := decode_step_mask(self.config, inputs_embeds, attention_mask, self_cache)) is not None:
+            return step_mask
         return create_causal_mask(**mask_kwargs, position_ids=position_ids, **{MASK_CACHE_KWARG: self_cache})
 
     def _sees_every_key(self, attention_mask: torch.Tensor | None, seq_length: int, self_cache: Cache | None) -> bool:
@@ -305,31 +308,43 @@ _SEQ2SEQ_INPUTS = {"decoder_input_ids", "decoder_attention_mask", "decoder_input
 def decode_step_mask(
     config: VariformerConfig, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor | None, cache: Cache | None
 ) -> torch.Tensor | None:
-    """The 4-D self-attention mask of a one-token decoding step through a static cache, built in two tensor ops; None
-    where transformers' general mask function is needed (a prompt, no 2-D mask, a sliding window, other kernels,
-    tracing).
+    """The 4-D self-attention mask of a one-token decoding step through a cache (static, or dynamic with padding),
+    built in a few tensor ops; None where transformers' general mask function is needed (a prompt, a 4-D mask, a
+    sliding window, other kernels, tracing).
 
-    The query is the newest token, at cache index `seen - 1` for a 2-D `attention_mask` of (batch, seen): it sees
-    every filled slot the padding mask keeps and none of the unfilled ones. The same mask as transformers' `sdpa_mask`
+    The query is the newest token, at the cache's query offset (`cache.get_query_offset()`, the number of cached
+    tokens). It sees every filled slot up to itself and none of the unfilled ones; a 2-D `attention_mask` of (batch,
+    seen) (padding) also hides the slots it zeroes. `generate()` drops an all-ones mask before decoding, so an
+    unpadded batch arrives here with `attention_mask=None`. The result is the mask transformers' `sdpa_mask`
     (boolean, True = attend) or `eager_mask` (additive, 0 or the dtype's minimum) builds through its mask functions,
     which cost as much as a small model's layers per step.
     """
     implementation = config._attn_implementation
     if implementation not in ("sdpa", "eager") or cache is None or inputs_embeds.shape[1] != 1:
         return None
-    if not isinstance(attention_mask, torch.Tensor) or attention_mask.dim() != 2 or torch.compiler.is_compiling():
+    if attention_mask is not None and (not isinstance(attention_mask, torch.Tensor) or attention_mask.dim() != 2):
         return None
-    batch_size, seen = attention_mask.shape
+    if torch.compiler.is_compiling():
+        return None
     kv_length, kv_offset = cache.get_mask_sizes(1, 0)
-    if kv_offset != 0 or kv_length < seen:
+    if kv_offset != 0:
         return None  # a sliding window: not a plain prefix of the cache
-    allowed = torch.zeros((batch_size, kv_length), dtype=torch.bool, device=attention_mask.device)
-    allowed[:, :seen] = attention_mask.bool()
-    allowed = allowed[:, None, None, :]  # (batch, 1, 1, kv)
+    batch_size, device = inputs_embeds.shape[0], inputs_embeds.device
+    query_offset = cache.get_query_offset(0)  # an int, or a 0-d tensor for a static cache
+    allowed = torch.arange(kv_length, device=device) <= query_offset  # (kv,)
+    if attention_mask is None:
+        allowed = allowed.expand(batch_size, 1, 1, kv_length)  # (batch, 1, 1, kv)
+    else:
+        seen = attention_mask.shape[1]
+        if seen > kv_length:
+            return None
+        padding = torch.zeros((batch_size, kv_length), dtype=torch.bool, device=device)
+        padding[:, :seen] = attention_mask.bool()
+        allowed = (allowed & padding)[:, None, None, :]  # (batch, 1, 1, kv)
     if implementation == "sdpa":
         return allowed
     minimum = torch.finfo(inputs_embeds.dtype).min
-    return torch.zeros(allowed.shape, dtype=inputs_embeds.dtype, device=allowed.device).masked_fill_(~allowed, minimum)
+    return torch.zeros(allowed.shape, dtype=inputs_embeds.dtype, device=device).masked_fill_(~allowed, minimum)
 
 
 def check_token_ids(ids: torch.LongTensor, size: int, name: str, field: str) -> None:
