@@ -65,3 +65,24 @@ def test_copy_tokenizer_files_copies_only_tokenizer_files(tmp_path):
         (source / name).write_text(name)
     assert copy_tokenizer_files(source, target) == ["tokenizer.json", "source.spm"]
     assert sorted(os.listdir(target)) == ["source.spm", "tokenizer.json"]
+
+
+def test_save_png_writes_a_png_or_leaves_the_old_file(tmp_path):
+    """inspect's `save_png` (through `_files.atomic_write_png`) writes a whole PNG, and a figure that fails to
+    render leaves the previous file as it was, with no temporary file beside it."""
+    from variformer.inspect.plotting import new_figure, save_png
+
+    figure = new_figure(2, 2)
+    figure.add_subplot().plot([0, 1], [1, 0])
+    path = save_png(figure, tmp_path / "plots" / "line.png")
+    written = path.read_bytes()
+    assert written.startswith(b"\x89PNG\r\n\x1a\n")
+
+    class Broken:
+        def savefig(self, *args, **kwargs):
+            raise RuntimeError("render failed")
+
+    with pytest.raises(RuntimeError, match="render failed"):
+        save_png(Broken(), path)
+    assert path.read_bytes() == written
+    assert sorted(p.name for p in path.parent.iterdir()) == ["line.png"]

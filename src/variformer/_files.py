@@ -1,5 +1,5 @@
-"""The package's file helpers: atomic file writes, a whole folder replaced in one swap, the writable-folder check,
-and the tokenizer files a checkpoint folder may hold.
+"""The package's file helpers: atomic file writes (PNG figures too), a whole folder replaced in one swap, the
+writable-folder check, and the tokenizer files a checkpoint folder may hold.
 
 Readers never see a half-written file or folder: content goes to a hidden sibling first and is renamed into place
 (`os.replace`, atomic within one file system). Siblings are made with mkdir, so they get the usual permissions.
@@ -7,6 +7,7 @@ Readers never see a half-written file or folder: content goes to a hidden siblin
 
 from __future__ import annotations
 
+import io
 import os
 import secrets
 import shutil
@@ -53,6 +54,18 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def png_bytes(figure, **savefig_options) -> bytes:
+    """A matplotlib figure rendered as PNG bytes (`figure.savefig` options pass through)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", **savefig_options)
+    return buffer.getvalue()
+
+
+def atomic_write_png(path: str | os.PathLike, figure, **savefig_options) -> Path:
+    """`figure` written to `path` as a PNG, all or nothing (`atomic_write_bytes`)."""
+    return atomic_write_bytes(path, png_bytes(figure, **savefig_options))
 
 
 def sibling_folder(path: Path, purpose: str) -> Path:

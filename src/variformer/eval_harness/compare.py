@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._files import atomic_write_png
 from .errors import SettingError
 from .metrics import bootstrap, calibration, corpus_stats
 from .results import RunResult, TaskResult, atomic_write_bytes, dumps, staged_folder
@@ -378,15 +379,11 @@ def comparison_figure(comparison: Comparison):
 def write_comparison(comparison: Comparison, output_dir: str | Path) -> Path:
     """Write comparison.md, comparison.json and comparison.png into `output_dir` (staged beside it and moved in,
     comparison.json last); returns the Markdown path."""
-    import io
-
     output_dir = Path(output_dir)
     with staged_folder(output_dir, last=JSON) as staging:
         plot = None
         if comparison.differences:
-            buffer = io.BytesIO()
-            comparison_figure(comparison).savefig(buffer, format="png")
-            atomic_write_bytes(staging / PLOT, buffer.getvalue())
+            atomic_write_png(staging / PLOT, comparison_figure(comparison))
             plot = PLOT
         atomic_write_bytes(staging / MARKDOWN, render_markdown(comparison, plot).encode("utf-8"))
         atomic_write_bytes(staging / JSON, (dumps(comparison.to_dict(), indent=2) + "\n").encode("utf-8"))

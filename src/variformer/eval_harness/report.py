@@ -6,11 +6,11 @@ with an overview plot of all its tasks."""
 from __future__ import annotations
 
 import importlib
-import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._files import png_bytes
 from .results import CalibrationResult, MetricResult, RunResult, TaskResult, atomic_write_bytes
 
 
@@ -422,9 +422,7 @@ def _group_figure(group: str, tasks: list[TaskResult]):
 
 
 def _render(path: str, figure) -> Plot:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return Plot(path, buffer.getvalue())
+    return Plot(path, png_bytes(figure))
 
 
 __all__ = [

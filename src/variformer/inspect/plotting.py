@@ -11,6 +11,8 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from .._files import atomic_write_png
+
 DPI = 100
 MAX_FIGURE_INCHES = 28.0  # the longest side of any picture, so PNGs stay a few thousand pixels at most
 
@@ -23,11 +25,8 @@ def new_figure(width: float, height: float) -> Figure:
 
 
 def save_png(figure: Figure, path: str | Path) -> Path:
-    """Write `figure` as a PNG (Agg) and return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format="png", dpi=DPI, bbox_inches="tight")
-    return path
+    """Write `figure` as a PNG (Agg), all or nothing, and return the path."""
+    return atomic_write_png(path, figure, dpi=DPI, bbox_inches="tight")
 
 
 def label_font_size(count: int) -> float:

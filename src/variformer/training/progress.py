@@ -11,7 +11,6 @@ ETA does not jump with a single slow step. It replaces tqdm's bars, which interl
 
 from __future__ import annotations
 
-import io
 import time
 from pathlib import Path
 
@@ -100,7 +99,7 @@ def plot_loss_curve(loss_curve: list, eval_curve: list, path: Path, title: str) 
     """Training loss per log step and evaluation loss per evaluation, as a PNG (written atomically)."""
     from matplotlib.figure import Figure
 
-    from .._files import atomic_write_bytes
+    from .._files import atomic_write_png
 
     figure = Figure(figsize=(7, 4), dpi=110, layout="constrained")
     axes = figure.add_subplot()
@@ -118,10 +117,7 @@ def plot_loss_curve(loss_curve: list, eval_curve: list, path: Path, title: str) 
         axes.legend()
     else:  # a run that logged no loss yet (a resumed, finished run): say so rather than draw empty axes
         axes.text(0.5, 0.5, "no loss logged", ha="center", va="center", transform=axes.transAxes)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    atomic_write_bytes(Path(path), buffer.getvalue())
-    return Path(path)
+    return atomic_write_png(path, figure)
 
 
 __all__ = ["ProgressLine", "plot_loss_curve"]
