@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -190,7 +191,7 @@ def _train(model, variant, tokenizer, captions, sentiment, model_dir: Path, step
         seed=args.seed,
         use_cpu=True,
         dataloader_num_workers=0,
-        disable_tqdm=False,
+        disable_tqdm=not sys.stderr.isatty(),  # in a log file: the loss lines logging_steps prints, not bar redraws
     )
     trainer = Trainer(model=model, args=arguments, train_dataset=features, data_collator=collator)
     result = trainer.train()

@@ -266,3 +266,22 @@ def test_a_kill_while_saving_leaves_no_half_written_run_folder(shared_data, tmp_
     assert sorted(p.name for p in (tmp_path / "old").iterdir()) == ["cache", "results.json", "samples"]
     assert read_results(tmp_path / "old" / "results.json").run_id == result.run_id
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old"]
+
+
+def test_progress_bar_redraws_rarely_when_stderr_is_not_a_terminal(monkeypatch):
+    """Written to a log file, each tqdm redraw is a new line: the bar then redraws every LOG_PROGRESS_INTERVAL_S,
+    and ten times a second on a terminal."""
+    import io
+
+    from variformer.eval_harness import runner
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    for stream, interval in ((io.StringIO(), runner.LOG_PROGRESS_INTERVAL_S), (Terminal(), 0.1)):
+        monkeypatch.setattr("sys.stderr", stream)
+        with runner._progress(10, enabled=True) as bar:
+            bar.update(10)
+        assert bar.mininterval == interval
+        assert "10/10" in stream.getvalue()

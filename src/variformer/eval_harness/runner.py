@@ -673,10 +673,18 @@ def _choices(requests: list[Request]) -> list[str] | None:
     return None
 
 
+LOG_PROGRESS_INTERVAL_S = 30.0  # a progress line this often when stderr is a file or pipe, not a terminal
+
+
 def _progress(total: int, enabled: bool):
+    """A tqdm bar of `total` requests. Redrawn in place on a terminal; written to a log file or pipe, each redraw
+    is a new line, so there it updates every `LOG_PROGRESS_INTERVAL_S` seconds instead of ten times a second."""
+    import sys
+
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="req", dynamic_ncols=True, disable=not enabled or total == 0)
+    interval = 0.1 if sys.stderr.isatty() else LOG_PROGRESS_INTERVAL_S
+    return tqdm(total=total, unit="req", dynamic_ncols=True, mininterval=interval, disable=not enabled or total == 0)
 
 
 def save_run(result: RunResult, output_dir: str | Path, report: bool = True) -> Path:
