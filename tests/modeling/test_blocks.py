@@ -129,3 +129,34 @@ def test_tanh_gelu_equals_transformers_and_keeps_only_its_input():
     ):
         VariformerTanhGELU()(inputs)
     assert saved == [inputs.numel()]
+
+
+@pytest.mark.parametrize("activation", ["gelu", "gelu_new", "swiglu"])
+def test_mlp_recomputes_its_activation_in_training(activation):
+    """In training, the MLP keeps no activation output for backward (it is recomputed from the projections'
+    outputs), and its output and gradients equal the plain computation's; in eval mode the output is kept as usual
+    (no gradient graph)."""
+    import weakref
+
+    from variformer import VariformerConfig
+    from variformer.modeling.feedforward import VariformerMLP
+
+    config = VariformerConfig(
+        architecture="decoder", hidden_size=32, intermediate_size=37, num_attention_heads=4, hidden_act=activation
+    )
+    torch.manual_seed(0)
+    mlp = VariformerMLP(config).train()
+    inputs = torch.randn(2, 5, 32, requires_grad=True)
+    activation_outputs = []
+    mlp.act_fn.register_forward_hook(lambda module, args, output: activation_outputs.append(weakref.ref(output)))
+
+    output = mlp(inputs)
+    assert activation_outputs[-1]() is None  # freed after the forward: nothing holds it for backward
+    gradients = torch.autograd.grad(output.square().sum(), [inputs, *mlp.parameters()])
+
+    plain = mlp._project(inputs)  # the block without selective checkpointing
+    assert activation_outputs[-1]() is not None  # down_proj's backward holds it
+    expected = torch.autograd.grad(plain.square().sum(), [inputs, *mlp.parameters()])
+    torch.testing.assert_close(output, plain, rtol=0, atol=0)
+    for actual, reference in zip(gradients, expected):
+        torch.testing.assert_close(actual, reference, rtol=1e-6, atol=1e-6)

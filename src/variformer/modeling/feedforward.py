@@ -6,9 +6,11 @@ Legend: batch, seq, hidden = `config.hidden_size`, inner = `config.intermediate_
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import CheckpointPolicy, checkpoint, create_selective_checkpoint_contexts
 from transformers.activations import ACT2FN
 
 from ..configuration import VariformerConfig
@@ -54,8 +56,26 @@ def build_activation(name: str) -> nn.Module:
     return VariformerTanhGELU() if name == "gelu_new" else ACT2FN[name]
 
 
+_MATRIX_PRODUCTS = {torch.ops.aten.mm.default, torch.ops.aten.addmm.default, torch.ops.aten.bmm.default}
+
+
+def _keep_matrix_products(context, op, *args, **kwargs) -> CheckpointPolicy:
+    """Selective-checkpoint policy: keep what the matrix products return, recompute every other op."""
+    return CheckpointPolicy.MUST_SAVE if op in _MATRIX_PRODUCTS else CheckpointPolicy.PREFER_RECOMPUTE
+
+
+_RECOMPUTE_ELEMENTWISE = partial(create_selective_checkpoint_contexts, _keep_matrix_products)
+
+
 class VariformerMLP(nn.Module):
-    """(batch, seq, hidden) -> (batch, seq, hidden). `gate_proj` exists only for gated activations."""
+    """(batch, seq, hidden) -> (batch, seq, hidden). `gate_proj` exists only for gated activations.
+
+    While training, the block runs under PyTorch's selective activation checkpointing: the projections' outputs are
+    kept, and the activation (and the gate's product) is recomputed from them in backward, instead of autograd
+    keeping the (batch, seq, inner) activation output that `down_proj` reads. That is one to two tensors of the
+    MLP's inner width fewer per layer, for one elementwise pass more; the values and gradients are the same.
+    Compiled code is left to the compiler's own recomputation choices.
+    """
 
     def __init__(self, config: VariformerConfig):
         super().__init__()
@@ -67,6 +87,11 @@ class VariformerMLP(nn.Module):
         self.act_fn = build_activation(config.mlp_activation)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        if self.training and torch.is_grad_enabled() and not torch.compiler.is_compiling():
+            return checkpoint(self._project, hidden_states, use_reentrant=False, context_fn=_RECOMPUTE_ELEMENTWISE)
+        return self._project(hidden_states)
+
+    def _project(self, hidden_states: torch.Tensor) -> torch.Tensor:
         if self.is_gated:
             inner = self.act_fn(self.gate_proj(hidden_states)) * self.up_proj(hidden_states)  # (batch, seq, inner)
         else:
