@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from variformer.configuration.config import GATED_ACTIVATIONS, PLAIN_ACTIVATIONS
 from variformer.modeling.feedforward import VariformerMLP
@@ -131,11 +132,23 @@ def test_tanh_gelu_equals_transformers_and_keeps_only_its_input():
     assert saved == [inputs.numel()]
 
 
-@pytest.mark.parametrize("activation", ["gelu", "gelu_new", "swiglu"])
+class _CountingMatrixProducts(TorchDispatchMode):
+    """Counts the matrix products (mm, addmm, bmm) dispatched while active."""
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func in (torch.ops.aten.mm.default, torch.ops.aten.addmm.default, torch.ops.aten.bmm.default):
+            self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("activation", ["gelu", "gelu_new", "swiglu", "relu"])
 def test_mlp_recomputes_its_activation_in_training(activation):
     """In training, the MLP keeps no activation output for backward (it is recomputed from the projections'
-    outputs), and its output and gradients equal the plain computation's; in eval mode the output is kept as usual
-    (no gradient graph)."""
+    outputs, with no matrix product run again), and its output and gradients equal the plain computation's."""
     import weakref
 
     from variformer import VariformerConfig
@@ -152,7 +165,10 @@ def test_mlp_recomputes_its_activation_in_training(activation):
 
     output = mlp(inputs)
     assert activation_outputs[-1]() is None  # freed after the forward: nothing holds it for backward
-    gradients = torch.autograd.grad(output.square().sum(), [inputs, *mlp.parameters()])
+    with _CountingMatrixProducts() as backward_products:
+        gradients = torch.autograd.grad(output.square().sum(), [inputs, *mlp.parameters()])
+    projections = 3 if config.is_gated_mlp else 2
+    assert backward_products.count == 2 * projections  # input and weight gradients: no product recomputed
 
     plain = mlp._project(inputs)  # the block without selective checkpointing
     assert activation_outputs[-1]() is not None  # down_proj's backward holds it

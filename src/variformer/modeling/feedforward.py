@@ -59,22 +59,29 @@ def build_activation(name: str) -> nn.Module:
 _MATRIX_PRODUCTS = {torch.ops.aten.mm.default, torch.ops.aten.addmm.default, torch.ops.aten.bmm.default}
 
 
-def _keep_matrix_products(context, op, *args, **kwargs) -> CheckpointPolicy:
-    """Selective-checkpoint policy: keep what the matrix products return, recompute every other op."""
-    return CheckpointPolicy.MUST_SAVE if op in _MATRIX_PRODUCTS else CheckpointPolicy.PREFER_RECOMPUTE
+def _product_width(op, args) -> int:
+    """The last dimension of what the matrix product `op(*args)` returns (its second factor's)."""
+    return args[-1].shape[-1]
 
 
-_RECOMPUTE_ELEMENTWISE = partial(create_selective_checkpoint_contexts, _keep_matrix_products)
+def _keep_inner_products(hidden_size: int, context, op, *args, **kwargs) -> CheckpointPolicy:
+    """Selective-checkpoint policy: keep the outputs of the matrix products into the inner width (the activation's
+    inputs); recompute every other op. The output projection's result is not needed by backward, and the
+    recomputation stops once the tensors backward needs exist, so that product is not recomputed."""
+    if op in _MATRIX_PRODUCTS and _product_width(op, args) != hidden_size:
+        return CheckpointPolicy.MUST_SAVE
+    return CheckpointPolicy.PREFER_RECOMPUTE
 
 
 class VariformerMLP(nn.Module):
     """(batch, seq, hidden) -> (batch, seq, hidden). `gate_proj` exists only for gated activations.
 
-    While training, the block runs under PyTorch's selective activation checkpointing: the projections' outputs are
-    kept, and the activation (and the gate's product) is recomputed from them in backward, instead of autograd
-    keeping the (batch, seq, inner) activation output that `down_proj` reads. That is one to two tensors of the
-    MLP's inner width fewer per layer, for one elementwise pass more; the values and gradients are the same.
-    Compiled code is left to the compiler's own recomputation choices.
+    While training, the block runs under PyTorch's selective activation checkpointing (`_keep_inner_products`): the
+    outputs of the products into the inner width are kept, and the activation (and the gate's product) is
+    recomputed from them in backward, instead of autograd keeping the (batch, seq, inner) activation output that
+    `down_proj` reads. That is one (plain GELU) to two (gated) tensors of the inner width fewer per layer, for one
+    elementwise pass more and no matrix product more; ReLU, whose backward reads its own output, keeps as much as
+    before. Values and gradients are the plain block's. Compiled code is left to the compiler's own choices.
     """
 
     def __init__(self, config: VariformerConfig):
@@ -88,8 +95,11 @@ class VariformerMLP(nn.Module):
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         if self.training and torch.is_grad_enabled() and not torch.compiler.is_compiling():
-            return checkpoint(self._project, hidden_states, use_reentrant=False, context_fn=_RECOMPUTE_ELEMENTWISE)
+            return checkpoint(self._project, hidden_states, use_reentrant=False, context_fn=self._recompute_context)
         return self._project(hidden_states)
+
+    def _recompute_context(self):
+        return create_selective_checkpoint_contexts(partial(_keep_inner_products, self.down_proj.out_features))
 
     def _project(self, hidden_states: torch.Tensor) -> torch.Tensor:
         if self.is_gated:
