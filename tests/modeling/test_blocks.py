@@ -140,7 +140,9 @@ class _CountingMatrixProducts(TorchDispatchMode):
         self.count = 0
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        if func in (torch.ops.aten.mm.default, torch.ops.aten.addmm.default, torch.ops.aten.bmm.default):
+        from variformer.modeling.feedforward import _MATRIX_PRODUCTS
+
+        if func in _MATRIX_PRODUCTS:
             self.count += 1
         return func(*args, **(kwargs or {}))
 

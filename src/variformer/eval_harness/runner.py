@@ -26,6 +26,7 @@ import hashlib
 import logging
 import os
 import re
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -679,8 +680,6 @@ LOG_PROGRESS_INTERVAL_S = 30.0  # a progress line this often when stderr is a fi
 def _progress(total: int, enabled: bool):
     """A tqdm bar of `total` requests. Redrawn in place on a terminal; written to a log file or pipe, each redraw
     is a new line, so there it updates every `LOG_PROGRESS_INTERVAL_S` seconds instead of ten times a second."""
-    import sys
-
     from tqdm.auto import tqdm
 
     interval = 0.1 if sys.stderr.isatty() else LOG_PROGRESS_INTERVAL_S

@@ -59,16 +59,11 @@ def build_activation(name: str) -> nn.Module:
 _MATRIX_PRODUCTS = {torch.ops.aten.mm.default, torch.ops.aten.addmm.default, torch.ops.aten.bmm.default}
 
 
-def _product_width(op, args) -> int:
-    """The last dimension of what the matrix product `op(*args)` returns (its second factor's)."""
-    return args[-1].shape[-1]
-
-
 def _keep_inner_products(hidden_size: int, context, op, *args, **kwargs) -> CheckpointPolicy:
     """Selective-checkpoint policy: keep the outputs of the matrix products into the inner width (the activation's
     inputs); recompute every other op. The output projection's result is not needed by backward, and the
     recomputation stops once the tensors backward needs exist, so that product is not recomputed."""
-    if op in _MATRIX_PRODUCTS and _product_width(op, args) != hidden_size:
+    if op in _MATRIX_PRODUCTS and args[-1].shape[-1] != hidden_size:  # the second factor's width is the output's
         return CheckpointPolicy.MUST_SAVE
     return CheckpointPolicy.PREFER_RECOMPUTE
 
